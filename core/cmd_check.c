@@ -1,0 +1,11 @@
+/*
+ * dadras check: not built yet (placeholder so the dispatcher links).
+ */
+#include "core/cli.h"
+
+int cmd_check(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return cli_not_built("check");
+}

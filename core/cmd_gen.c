@@ -1,0 +1,11 @@
+/*
+ * dadras gen: not built yet (placeholder so the dispatcher links).
+ */
+#include "core/cli.h"
+
+int cmd_gen(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return cli_not_built("gen");
+}

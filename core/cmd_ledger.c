@@ -1,0 +1,11 @@
+/*
+ * dadras ledger: not built yet (placeholder so the dispatcher links).
+ */
+#include "core/cli.h"
+
+int cmd_ledger(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return cli_not_built("ledger");
+}
