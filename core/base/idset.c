@@ -125,6 +125,43 @@ bool idset_u64_insert(struct idset_u64 *set, uint64_t key, bool *was_present)
     return true;
 }
 
+bool idset_u64_remove(struct idset_u64 *set, uint64_t key)
+{
+    ADJ_ASSERT(key != IDSET_EMPTY_U64);
+    uint64_t i = idset_u64_slot(set, key);
+    uint64_t step = 0;
+    for (; step <= set->mask; step++) {
+        if (set->slots[i] == key) {
+            break;
+        }
+        if (set->slots[i] == IDSET_EMPTY_U64) {
+            return false;
+        }
+        i = (i + 1) & set->mask;
+    }
+    ADJ_ASSERT(step <= set->mask);
+    /* Knuth's algorithm R: move later members of the chain back into the
+     * hole when their home slot does not lie cyclically in (hole, j]. */
+    uint64_t hole = i;
+    uint64_t j = i;
+    for (uint64_t guard = 0; guard <= set->mask; guard++) {
+        j = (j + 1) & set->mask;
+        uint64_t key_j = set->slots[j];
+        if (key_j == IDSET_EMPTY_U64) {
+            break;
+        }
+        uint64_t home = idset_u64_slot(set, key_j);
+        bool home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!home_in_range) {
+            set->slots[hole] = key_j;
+            hole = j;
+        }
+    }
+    set->slots[hole] = IDSET_EMPTY_U64;
+    set->count--;
+    return true;
+}
+
 bool idset_u64_insert_many(struct idset_u64 *set, const uint64_t *keys, size_t count)
 {
     /* Distance at which a prefetch has arrived by the time we probe. */

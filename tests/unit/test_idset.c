@@ -71,6 +71,29 @@ Test(idset, u64_insert_many_equals_one_by_one)
     idset_u64_free(&b);
 }
 
+Test(idset, u64_remove_keeps_other_keys_reachable)
+{
+    struct idset_u64 set;
+    cr_assert(idset_u64_init(&set, 0));
+    uint64_t rng = 99;
+    enum { n = 600 }; /* Load near one half of 1024: long probe chains. */
+    uint64_t keys[n];
+    for (int i = 0; i < n; i++) {
+        keys[i] = test_rng_next(&rng) >> 2;
+        bool was;
+        cr_assert(idset_u64_insert(&set, keys[i], &was));
+    }
+    for (int i = 0; i < n; i += 3) {
+        cr_assert(idset_u64_remove(&set, keys[i]));
+        cr_assert_not(idset_u64_remove(&set, keys[i]));
+    }
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(idset_u64_contains(&set, keys[i]), i % 3 != 0, "key %d", i);
+    }
+    cr_assert_eq(set.count, (uint64_t)(n - (n + 2) / 3));
+    idset_u64_free(&set);
+}
+
 Test(idset, str_exact_compare_and_growth)
 {
     struct idset_str set;
