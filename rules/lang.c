@@ -396,6 +396,13 @@ static bool coerce(struct ps *p, uint32_t n, struct rtype want, const char *ctx)
     }
     if (want.kind == RT_CODE && have.kind == RT_ENUM && nd->op == OP_LIT)
         return true;
+    if (nd->op == OP_COND && ((have.kind == RT_CODE && want.kind == RT_ENUM) || have.kind == RT_LIT)) {
+        /* An if-expression of literals takes the type its value meets. */
+        uint32_t b = nd->b, c = nd->c;
+        bool ok = coerce(p, b, want, ctx) & coerce(p, c, want, ctx);
+        p->set->nodes[n].type = want;
+        return ok;
+    }
     char a[64], b[64];
     tname(p, have, a, sizeof a);
     tname(p, want, b, sizeof b);
