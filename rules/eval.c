@@ -1,0 +1,592 @@
+/*
+ * The evaluator: walks the resolved node tree of a compiled rule set over
+ * one document. All state lives in a stack frame (struct ectx), so a shared
+ * immutable rules_set serves any number of threads and a line allocates
+ * nothing.
+ *
+ * Generic semantics only (rules/LANGUAGE.md): doc rules run first; a reject
+ * in a doc rule makes every line qty 0, amounts 0, status R with the
+ * document's reasons and stops there (no line rule runs, so no pack id is
+ * consumed). Otherwise line rules run per line in order. The engine then
+ * checks the decision invariants the pipeline relies on (patient + insurer
+ * + daroyar == gross, approved <= claimed, status A/P/R) and sums the lines
+ * into the document. Arithmetic is checked; overflow or a division by zero
+ * stops the document with an error instead of a wrong amount.
+ */
+#include <string.h>
+
+#include "core/base/ids.h"
+#include "core/base/jdate.h"
+#include "core/base/money.h"
+#include "core/base/text.h"
+#include "rules/rules_impl.h"
+
+struct ectx {
+    const struct rules_set *set;
+    const struct doc *doc;
+    const struct doc_line *lines;
+    const uint64_t *uids;
+    const struct seen_ops *seen;
+    FILE *tr;
+    int32_t dos;
+    bool seen_before;
+    uint32_t li;     /* current line */
+    uint32_t other;  /* line bound by any() */
+    uint64_t line_reasons;
+    uint64_t doc_reasons;
+    int64_t packs[4];
+    bool packs_done;
+    struct rv code_v; /* current line's code, hashed once */
+    enum adj_err err;
+    const struct rl_node *err_node;
+    const struct rl_rule *rule;
+    struct rv docv[RL_VARS_MAX];
+    struct rv linev[RL_VARS_MAX];
+    struct rv loc[RL_LOCALS_MAX];
+};
+
+static struct rv ival(int64_t i)
+{
+    struct rv v = {i, NULL, 0};
+    return v;
+}
+
+static struct rv tval(const char *s, size_t n)
+{
+    struct rv v = {(int64_t)text_hash64(s, n), s, (uint32_t)n};
+    return v;
+}
+
+static const char *enum_letter(const struct rules_set *set, uint32_t en, char c)
+{
+    const struct rl_enum *e = &set->enums[en];
+    for (uint32_t i = 0; i < e->count; i++)
+        if (e->values[i][0] == c && e->values[i][1] == '\0')
+            return e->values[i];
+    return e->values[e->count - 1]; /* "-" : none */
+}
+
+static struct rv enum_val(const struct rules_set *set, uint32_t en, char c)
+{
+    const char *s = enum_letter(set, en, c);
+    return tval(s, strlen(s));
+}
+
+static void fail(struct ectx *c, enum adj_err e, const struct rl_node *n)
+{
+    if (c->err == ADJ_OK) {
+        c->err = e;
+        c->err_node = n;
+    }
+}
+
+static struct rv doc_field(struct ectx *c, uint32_t f)
+{
+    const struct doc *d = c->doc;
+    switch (f) {
+    case 0: return tval(d->doc_id, d->doc_id_len);
+    case 1: return tval(d->center, d->center_len);
+    case 2: return ival((int64_t)d->patient_nid);
+    case 3: return ival(d->prescriber_mc);
+    case 4: return enum_val(c->set, EN_DKIND, (char)d->kind);
+    case 5: return enum_val(c->set, EN_STAY, (char)d->stay);
+    case 6: return ival(d->date1_days);
+    case 7: return ival(d->date2_days);
+    case 8: return ival(c->dos);
+    case 9: return ival(c->seen_before);
+    case 10: return tval(d->diagnosis, d->diagnosis_len);
+    default: return ival(d->line_count);
+    }
+}
+
+static struct rv line_field(struct ectx *c, uint32_t li, uint32_t f)
+{
+    const struct doc_line *l = &c->lines[li];
+    switch (f) {
+    case 0: return ival(li);
+    case 1: return ival(l->line_no);
+    case 2: return enum_val(c->set, EN_LKIND, (char)l->kind);
+    case 3: return li == c->li ? c->code_v : tval(l->code, l->code_len);
+    case 4: return ival(l->qty);
+    case 5: return ival(l->unit_price_rials);
+    case 6: return ival(l->claimed_total_rials);
+    case 7: return ival(l->claimed_insurer_rials);
+    case 8: return ival(l->claimed_daroyar_rials);
+    case 9: return enum_val(c->set, EN_TCLASS, (char)l->tariff_class);
+    case 10: return ival(l->has_physician ? l->physician_mc : 0);
+    case 11: return ival(l->has_physician);
+    default: return ival(l->uid_count);
+    }
+}
+
+static struct rv param_at(const struct ectx *c, uint32_t i)
+{
+    const struct rl_param *p = &c->set->params[i];
+    uint32_t lo = 0, hi = p->nhist;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->hist_from[mid] <= c->dos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && p->hist_to[lo - 1] >= c->dos)
+        return p->hist_val[lo - 1];
+    return p->def;
+}
+
+static bool text_eq(struct rv a, struct rv b)
+{
+    return a.i == b.i && a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0);
+}
+
+static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
+
+static void print_value(FILE *f, const struct rules_set *set, struct rtype t, struct rv v)
+{
+    (void)set;
+    if (is_text(t)) {
+        fprintf(f, "%.*s", (int)v.n, v.s ? v.s : "");
+    } else if (t.kind == RT_DATE) {
+        if (v.i >= INT32_MAX || v.i <= INT32_MIN) {
+            fputs("(open)", f);
+        } else {
+            char b[11];
+            fputs(jdate_format(jdate_from_days((int32_t)v.i), b), f);
+        }
+    } else if (t.kind == RT_BOOL) {
+        fputs(v.i ? "true" : "false", f);
+    } else if (v.i == INT64_MAX) {
+        fputs("(no limit)", f);
+    } else {
+        fprintf(f, "%lld%s", (long long)v.i, t.kind == RT_BP ? "bp" : t.kind == RT_RIAL ? " rial" : "");
+    }
+}
+
+static struct rv eval(struct ectx *c, uint32_t ni);
+
+static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys)
+{
+    for (uint32_t k = 0; k < n->nargs; k++) {
+        keys[k] = eval(c, c->set->list[n->args + k]);
+        if (c->err)
+            return false;
+    }
+    return true;
+}
+
+static struct rv eval(struct ectx *c, uint32_t ni)
+{
+    const struct rules_set *set = c->set;
+    const struct rl_node *n = &set->nodes[ni];
+    struct rv a, b, z = {0, NULL, 0};
+    int64_t r = 0;
+    if (c->err)
+        return z;
+    switch (n->op) {
+    case OP_LIT: {
+        struct rv v = {n->imm, n->s, n->n};
+        return v;
+    }
+    case OP_VAR_DOC: return c->docv[n->a];
+    case OP_VAR_LINE: return c->linev[n->a];
+    case OP_LOCAL: return c->loc[n->a];
+    case OP_PARAM: return param_at(c, n->a);
+    case OP_FIELD:
+        return rl_table_cell(&set->tables[n->b], (uint32_t)c->loc[n->a].i, n->c);
+    case OP_DOCF: return doc_field(c, n->aux);
+    case OP_LINEF: return line_field(c, c->li, n->aux);
+    case OP_OTHERF: return line_field(c, c->other, n->aux);
+    case OP_PACKS: return ival(c->packs[n->aux]);
+    case OP_NEG:
+        a = eval(c, n->a);
+        if (!money_sub(0, a.i, &r))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return ival(r);
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        if (c->err)
+            return z;
+        if (!(n->op == OP_ADD   ? money_add(a.i, b.i, &r)
+              : n->op == OP_SUB ? money_sub(a.i, b.i, &r)
+                                : money_mul(a.i, b.i, &r)))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return ival(r);
+    case OP_EQ:
+    case OP_NE: {
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        bool eq = is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
+                                                                                  : a.i == b.i;
+        return ival(n->op == OP_EQ ? eq : !eq);
+    }
+    case OP_LT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i < b.i);
+    case OP_LE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i <= b.i);
+    case OP_GT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i > b.i);
+    case OP_GE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i >= b.i);
+    case OP_AND: return ival(eval(c, n->a).i && eval(c, n->b).i);
+    case OP_OR: return ival(eval(c, n->a).i || eval(c, n->b).i);
+    case OP_NOT: return ival(!eval(c, n->a).i);
+    case OP_COND: return eval(c, n->a).i ? eval(c, n->b) : eval(c, n->c);
+    case OP_MIN: a = eval(c, n->a); b = eval(c, n->b); return a.i <= b.i ? a : b;
+    case OP_MAX: a = eval(c, n->a); b = eval(c, n->b); return a.i >= b.i ? a : b;
+    case OP_RND:
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        if (c->err)
+            return z;
+        if (a.i < 0 || b.i < 0) {
+            fail(c, ADJ_E_RULE_INVARIANT, n); /* rnd is defined for x, bp >= 0 */
+            return z;
+        }
+        if (!money_mul_bp_round_half_up(a.i, b.i, &r))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return ival(r);
+    case OP_DIV_CEIL:
+    case OP_DIV_HALF_UP:
+    case OP_DIV_FLOOR:
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        if (c->err)
+            return z;
+        if (b.i <= 0 || a.i < 0) {
+            fail(c, b.i == 0 ? ADJ_E_RULE_DIV_ZERO : ADJ_E_RULE_INVARIANT, n);
+            return z;
+        }
+        if (n->op == OP_DIV_CEIL)
+            return ival(money_div_ceil(a.i, b.i));
+        if (n->op == OP_DIV_FLOOR)
+            return ival(a.i / b.i); /* floor: both operands are >= 0 */
+        if (!money_div_round_half_up(a.i, b.i, &r))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return ival(r);
+    case OP_AGE:
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
+            fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
+            return z;
+        }
+        return ival(jdate_age_years(jdate_from_days((int32_t)a.i), jdate_from_days((int32_t)b.i)));
+    case OP_HAS:
+        return ival(n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0);
+    case OP_EXISTS: {
+        struct rv keys[RL_KEYS_MAX];
+        if (!lookup_keys(c, n, keys))
+            return z;
+        return ival(rl_table_find(&set->tables[n->b], keys, c->dos) != UINT32_MAX);
+    }
+    case OP_ANY: {
+        uint32_t saved = c->other;
+        bool any = false;
+        for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
+            c->other = j;
+            any = eval(c, n->a).i != 0;
+        }
+        c->other = saved;
+        return ival(any);
+    }
+    default:
+        fail(c, ADJ_E_INTERNAL, n);
+        return z;
+    }
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static void add_reason(struct ectx *c, const struct rl_node *n, bool doc_level)
+{
+    if (n->imm < 0)
+        return;
+    uint64_t bit = 1ull << n->imm;
+    if (doc_level)
+        c->doc_reasons |= bit;
+    else
+        c->line_reasons |= bit;
+    if (c->tr)
+        fprintf(c->tr, "    %s %s (%s) by rule %s at %s:%u\n", doc_level ? "reject" : "reason",
+                c->set->reasons[n->imm], c->set->reason_text[n->imm], c->rule->name,
+                base_name(c->set->files[n->file]), n->line);
+}
+
+static void run_packs(struct ectx *c)
+{
+    /* Left to right: invalid, reused (consumed before, in history, this
+     * batch or earlier on this line) or good (consumed now). Once per line. */
+    if (c->packs_done)
+        return;
+    c->packs_done = true;
+    const struct doc_line *l = &c->lines[c->li];
+    int64_t good = 0, reused = 0, invalid = 0;
+    for (uint32_t k = 0; k < l->uid_count && k < ADJ_UIDS_PER_LINE_MAX; k++) {
+        uint64_t u = c->uids[l->uid_first + k];
+        if (u == IDS_UID_INVALID)
+            invalid++;
+        else if (c->seen && c->seen->uid_consumed_mark(c->seen->ctx, u))
+            reused++;
+        else
+            good++;
+    }
+    c->packs[0] = good;
+    c->packs[1] = reused;
+    c->packs[2] = invalid;
+    c->packs[3] = l->uid_count;
+    if (c->tr)
+        fprintf(c->tr, "    packs: %lld listed, %lld good, %lld reused, %lld invalid\n",
+                (long long)l->uid_count, (long long)good, (long long)reused, (long long)invalid);
+}
+
+/* Runs statements; returns true if the rule exited. */
+static bool exec(struct ectx *c, uint32_t first, uint32_t count)
+{
+    const struct rules_set *set = c->set;
+    for (uint32_t i = 0; i < count && !c->err; i++) {
+        const struct rl_node *n = &set->nodes[set->list[first + i]];
+        switch (n->op) {
+        case ST_LET: {
+            c->loc[n->a] = eval(c, n->b);
+            if (c->tr && !c->err) {
+                fprintf(c->tr, "    let %s = ", c->rule->local_names[n->a]);
+                print_value(c->tr, set, set->nodes[n->b].type, c->loc[n->a]);
+                fputc('\n', c->tr);
+            }
+            break;
+        }
+        case ST_SET: {
+            struct rv v = eval(c, n->b);
+            if (n->aux == SC_DOC)
+                c->docv[n->a] = v;
+            else
+                c->linev[n->a] = v;
+            if (c->tr && !c->err) {
+                fprintf(c->tr, "    set %s = ", set->vars[n->c].name);
+                print_value(c->tr, set, set->vars[n->c].type, v);
+                fputc('\n', c->tr);
+            }
+            break;
+        }
+        case ST_LOOKUP: {
+            struct rv keys[RL_KEYS_MAX];
+            if (!lookup_keys(c, n, keys))
+                return true;
+            int32_t day = c->dos;
+            if (n->c != UINT32_MAX) {
+                int64_t d = eval(c, n->c).i;
+                day = d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
+            }
+            const struct rl_table *t = &set->tables[n->b];
+            uint32_t row = rl_table_find(t, keys, day);
+            if (c->tr) {
+                fprintf(c->tr, "    lookup %s[", t->name);
+                for (uint32_t k = 0; k < n->nargs; k++) {
+                    if (k)
+                        fputc(',', c->tr);
+                    print_value(c->tr, set, t->cols[t->keys[k]].type, keys[k]);
+                }
+                fputc(']', c->tr);
+                if (t->valid_from >= 0) {
+                    fputs(" on ", c->tr);
+                    print_value(c->tr, set, (struct rtype){RT_DATE, 0}, ival(day));
+                }
+                if (row == UINT32_MAX)
+                    fputs(" -> no row\n", c->tr);
+                else
+                    fprintf(c->tr, " -> %s line %u\n", t->file, t->src_line[row]);
+            }
+            if (row == UINT32_MAX) {
+                if (n->aux == ST_REASON)
+                    add_reason(c, n, false);
+                else if (n->aux == ST_REJECT)
+                    add_reason(c, n, true);
+                return true;
+            }
+            c->loc[n->a] = ival(row);
+            break;
+        }
+        case ST_REASON:
+        case ST_REJECT:
+            if (n->b == 0 || eval(c, n->b - 1).i)
+                if (!c->err)
+                    add_reason(c, n, n->op == ST_REJECT);
+            break;
+        case ST_EXIT:
+            if (n->b == 0 || eval(c, n->b - 1).i) {
+                if (c->tr && !c->err)
+                    fprintf(c->tr, "    exit at %s:%u\n", base_name(set->files[n->file]), n->line);
+                return true;
+            }
+            break;
+        case ST_PACKS:
+            run_packs(c);
+            break;
+        case ST_IF:
+            if (eval(c, n->a).i) {
+                if (exec(c, n->args, n->nargs))
+                    return true;
+            } else if (exec(c, n->b, n->c)) {
+                return true;
+            }
+            break;
+        default:
+            fail(c, ADJ_E_INTERNAL, n);
+            return true;
+        }
+    }
+    return c->err != ADJ_OK;
+}
+
+static void run_rules(struct ectx *c, uint8_t scope)
+{
+    const struct rules_set *set = c->set;
+    for (uint32_t i = 0; i < set->nrules && !c->err; i++) {
+        const struct rl_rule *r = &set->rules[i];
+        if (r->scope != scope || c->dos < r->from || c->dos > r->to)
+            continue;
+        c->rule = r;
+        if (r->when != UINT32_MAX && !eval(c, r->when).i)
+            continue;
+        if (c->tr)
+            fprintf(c->tr, "  rule %s (%s:%u)\n", r->name, base_name(set->files[r->file]), r->line);
+        exec(c, r->body, r->nbody);
+    }
+}
+
+static bool line_ok(const struct line_decision *o, const struct doc_line *l)
+{
+    int64_t sum;
+    return money_add(o->patient_rials, o->insurer_rials, &sum) &&
+           money_add(sum, o->daroyar_rials, &sum) && sum == o->gross_rials &&
+           o->approved_insurer_rials <= l->claimed_insurer_rials &&
+           o->approved_daroyar_rials <= l->claimed_daroyar_rials && o->approved_insurer_rials >= 0 &&
+           o->approved_daroyar_rials >= 0 && o->qty_a >= 0 &&
+           (o->status == STATUS_A || o->status == STATUS_P || o->status == STATUS_R);
+}
+
+enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
+                            const struct doc_line *lines, const uint64_t *uids,
+                            const struct seen_ops *seen, struct doc_decision *doc_out,
+                            struct line_decision *lines_out, struct rules_trace *trace_or_null)
+{
+    struct ectx c;
+    c.set = set;
+    c.doc = doc;
+    c.lines = lines;
+    c.uids = uids;
+    c.seen = seen;
+    c.tr = trace_or_null ? trace_or_null->out : NULL;
+    c.dos = doc_dos_days(doc);
+    c.li = 0;
+    c.other = 0;
+    c.line_reasons = 0;
+    c.doc_reasons = 0;
+    c.err = ADJ_OK;
+    c.err_node = NULL;
+    c.rule = NULL;
+    c.packs_done = false;
+    memset(c.packs, 0, sizeof c.packs);
+    c.code_v = tval("", 0);
+    /* Every adjudicated document is "seen", whatever its decision (K09). */
+    c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
+    uint32_t nd = 0, nl = 0;
+    for (uint32_t v = 0; v < set->nvars; v++) {
+        if (set->vars[v].scope == SC_DOC)
+            c.docv[nd++] = set->vars[v].def;
+        else
+            nl++;
+    }
+    (void)nl;
+    if (c.tr) {
+        char b[11];
+        fprintf(c.tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
+                doc->doc_id_raw, doc->kind, (int)doc->center_len, doc->center,
+                jdate_format(doc_dos(doc), b), c.seen_before ? ", seen before" : "");
+    }
+    run_rules(&c, SC_DOC);
+    memset(doc_out, 0, sizeof *doc_out);
+    doc_out->reasons = c.doc_reasons;
+    bool all_a = true, all_r = true;
+    for (uint32_t i = 0; i < doc->line_count && !c.err; i++) {
+        const struct doc_line *l = &lines[i];
+        struct line_decision *o = &lines_out[i];
+        memset(o, 0, sizeof *o);
+        if (c.doc_reasons) {
+            o->reasons = c.doc_reasons;
+            o->status = STATUS_R;
+            o->deduction_rials = l->claimed_insurer_rials + l->claimed_daroyar_rials;
+        } else {
+            c.li = i;
+            c.line_reasons = 0;
+            c.packs_done = false;
+            memset(c.packs, 0, sizeof c.packs);
+            c.code_v = tval(l->code, l->code_len);
+            uint32_t k = 0;
+            for (uint32_t v = 0; v < set->nvars; v++)
+                if (set->vars[v].scope == SC_LINE)
+                    c.linev[k++] = set->vars[v].def;
+            if (c.tr)
+                fprintf(c.tr, "line %u: %c %.*s qty %u unit price %lld claimed insurer %lld daroyar %lld\n",
+                        l->line_no, l->kind, (int)l->code_len, l->code, l->qty,
+                        (long long)l->unit_price_rials, (long long)l->claimed_insurer_rials,
+                        (long long)l->claimed_daroyar_rials);
+            run_rules(&c, SC_LINE);
+            if (c.err)
+                break;
+            o->qty_a = c.linev[LV_QTY_A].i;
+            o->gross_rials = c.linev[LV_GROSS].i;
+            o->patient_rials = c.linev[LV_PATIENT].i;
+            o->insurer_rials = c.linev[LV_INSURER].i;
+            o->daroyar_rials = c.linev[LV_DAROYAR].i;
+            o->approved_insurer_rials = c.linev[LV_APPROVED_INSURER].i;
+            o->approved_daroyar_rials = c.linev[LV_APPROVED_DAROYAR].i;
+            o->deduction_rials = c.linev[LV_DEDUCTION].i;
+            o->reasons = c.line_reasons;
+            o->status = c.linev[LV_STATUS].n == 1 ? (uint8_t)c.linev[LV_STATUS].s[0] : 0;
+            if (c.tr) {
+                char rb[256];
+                rules_reasons_format(set, o->reasons, rb, sizeof rb);
+                fprintf(c.tr, "  => %c qty_a %lld gross %lld patient %lld insurer %lld daroyar %lld "
+                              "approved %lld+%lld deduction %lld reasons %s\n",
+                        o->status, (long long)o->qty_a, (long long)o->gross_rials,
+                        (long long)o->patient_rials, (long long)o->insurer_rials,
+                        (long long)o->daroyar_rials, (long long)o->approved_insurer_rials,
+                        (long long)o->approved_daroyar_rials, (long long)o->deduction_rials,
+                        rb[0] ? rb : "-");
+            }
+            if (!line_ok(o, l)) {
+                c.err = ADJ_E_RULE_INVARIANT;
+                break;
+            }
+        }
+        all_a &= o->status == STATUS_A;
+        all_r &= o->status == STATUS_R;
+        if (!money_add(doc_out->claimed_insurer_rials, l->claimed_insurer_rials, &doc_out->claimed_insurer_rials) ||
+            !money_add(doc_out->claimed_daroyar_rials, l->claimed_daroyar_rials, &doc_out->claimed_daroyar_rials) ||
+            !money_add(doc_out->approved_insurer_rials, o->approved_insurer_rials, &doc_out->approved_insurer_rials) ||
+            !money_add(doc_out->approved_daroyar_rials, o->approved_daroyar_rials, &doc_out->approved_daroyar_rials) ||
+            !money_add(doc_out->deduction_rials, o->deduction_rials, &doc_out->deduction_rials))
+            c.err = ADJ_E_RULE_OVERFLOW;
+    }
+    if (c.err) {
+        if (c.tr)
+            fprintf(c.tr, "error: %s [%s]%s%s\n", adj_err_message(c.err), adj_err_name(c.err),
+                    c.err_node ? " at " : "", c.err_node ? base_name(set->files[c.err_node->file]) : "");
+        return c.err;
+    }
+    doc_out->status = all_a ? STATUS_A : all_r ? STATUS_R : STATUS_P;
+    if (c.tr) {
+        char rb[256];
+        rules_reasons_format(set, doc_out->reasons, rb, sizeof rb);
+        fprintf(c.tr, "doc => %c approved insurer %lld daroyar %lld deduction %lld reasons %s\n",
+                doc_out->status, (long long)doc_out->approved_insurer_rials,
+                (long long)doc_out->approved_daroyar_rials, (long long)doc_out->deduction_rials,
+                rb[0] ? rb : "-");
+    }
+    return ADJ_OK;
+}

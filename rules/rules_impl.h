@@ -1,0 +1,245 @@
+/*
+ * Private to rules/: the compiled form shared by the parser (lang.c), the
+ * table loader (table.c) and the evaluator (eval.c). Not for other layers:
+ * they call rules/rules.h only.
+ *
+ * A compiled rule set is one arena of plain arrays: declarations, a node
+ * pool (expressions and statements, children by index), typed tables with
+ * their hash index and sorted interval runs, and the parameter histories.
+ * Nothing points into a parse buffer that is freed after loading.
+ */
+#ifndef ADJ_RULES_RULES_IMPL_H
+#define ADJ_RULES_RULES_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/base/err.h"
+#include "rules/rules.h"
+
+/* Bounds of a rule set, each checked at load (E_RULE_LIMIT). They size the
+ * evaluator's stack frame, which is why they are small. */
+#define RL_NAME_MAX 40u        /* identifier bytes */
+#define RL_ENUMS_MAX 32u
+#define RL_ENUM_VALUES_MAX 16u
+#define RL_TABLES_MAX 24u
+#define RL_COLS_MAX 16u
+#define RL_KEYS_MAX 4u
+#define RL_PARAMS_MAX 64u
+#define RL_VARS_MAX 64u        /* doc vars, and line vars, each */
+#define RL_LOCALS_MAX 64u      /* let/lookup slots of one rule */
+#define RL_RULES_MAX 256u
+#define RL_NODES_MAX 65536u
+#define RL_DEPTH_MAX 64u       /* expression / block nesting */
+#define RL_DIAG_MAX 200u       /* diagnostics printed before giving up */
+#define RL_FILES_MAX 64u
+
+/* Types. Integer literals adapt to the type they meet (RT_LIT). */
+enum rt {
+    RT_NONE = 0,
+    RT_LIT,   /* integer literal not yet given a type */
+    RT_INT,   /* a count: days, units, hundredths of rvu, years */
+    RT_RIAL,
+    RT_BP,    /* basis points */
+    RT_DATE,  /* Jalali date as a day number */
+    RT_BOOL,
+    RT_CODE,  /* free text key (code, id) */
+    RT_ENUM,  /* + enum id */
+    RT_ROW,   /* a lookup result; + table id */
+};
+struct rtype {
+    uint8_t kind;   /* enum rt */
+    uint8_t sub;    /* enum id or table id */
+};
+
+/* A runtime value: integers in i; text (code, enum) as XXH3 hash in i plus
+ * the bytes. */
+struct rv {
+    int64_t i;
+    const char *s;
+    uint32_t n;
+};
+
+struct rl_enum {
+    char name[RL_NAME_MAX];
+    uint32_t count;
+    char values[RL_ENUM_VALUES_MAX][RL_NAME_MAX];
+    uint64_t hashes[RL_ENUM_VALUES_MAX];
+};
+
+struct rl_col {
+    char name[RL_NAME_MAX];
+    struct rtype type;
+    bool optional; /* empty cell allowed: means "no bound" (largest value) */
+};
+
+struct rl_strref {
+    uint64_t hash;
+    uint32_t off;
+    uint32_t len;
+};
+
+struct rl_table {
+    char name[RL_NAME_MAX];
+    char file[128];
+    uint32_t decl_file, decl_line, decl_col;
+    uint32_t ncols;
+    struct rl_col cols[RL_COLS_MAX];
+    uint32_t nkeys;
+    uint32_t keys[RL_KEYS_MAX];
+    int32_t valid_from, valid_to; /* column indexes, -1 if not dated */
+    bool is_params;
+    /* Loaded data. */
+    uint32_t nrows;
+    int64_t *cells;       /* nrows * ncols; text cells index strs */
+    uint32_t *src_line;   /* per row */
+    struct rl_strref *strs;
+    uint32_t nstrs, strs_cap;
+    char *pool;
+    size_t pool_len, pool_cap;
+    /* Index: rows sorted by (key, from) in order[]; groups are runs of one
+     * key; slots is an open-addressing table of group index + 1. */
+    uint32_t *order;
+    uint32_t ngroups;
+    uint64_t *group_hash;
+    uint32_t *group_first;
+    uint32_t *group_count;
+    uint32_t *slots;
+    uint32_t slot_mask;
+};
+
+struct rl_param {
+    char name[RL_NAME_MAX];
+    struct rtype type;
+    struct rv def;
+    /* History from params.tsv, sorted by from. */
+    uint32_t nhist;
+    int32_t *hist_from, *hist_to;
+    struct rv *hist_val;
+    uint32_t *hist_line;
+};
+
+enum rl_scope { SC_DOC = 1, SC_LINE = 2 };
+
+struct rl_var {
+    char name[RL_NAME_MAX];
+    struct rtype type;
+    struct rv def;
+    uint8_t scope;
+};
+
+/* Node operations. */
+enum rl_op {
+    /* expressions */
+    OP_LIT, OP_VAR_DOC, OP_VAR_LINE, OP_LOCAL, OP_PARAM, OP_FIELD, /* row.col: a=local slot, b=table, c=col */
+    OP_DOCF, OP_LINEF, OP_OTHERF, /* builtin fields: aux = field id */
+    OP_PACKS,                      /* aux = 0 good,1 reused,2 invalid,3 listed */
+    OP_NEG, OP_ADD, OP_SUB, OP_MUL, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+    OP_AND, OP_OR, OP_NOT, OP_COND, /* a ? b : c */
+    OP_MIN, OP_MAX, OP_RND, OP_DIV_CEIL, OP_DIV_HALF_UP, OP_DIV_FLOOR, OP_AGE,
+    OP_HAS,    /* imm = mask; 0 = any reason */
+    OP_EXISTS, /* b=table, args list */
+    OP_ANY,    /* a = condition over OP_OTHERF */
+    /* statements */
+    ST_LET, ST_SET, ST_LOOKUP, ST_REASON, ST_REJECT, ST_EXIT, ST_IF, ST_PACKS,
+};
+
+struct rl_node {
+    uint8_t op;
+    struct rtype type;
+    uint16_t aux;
+    uint32_t a, b, c;       /* children / slots / ids */
+    uint32_t args, nargs;   /* into set->list */
+    int64_t imm;
+    const char *s;          /* literal text (owned by the set's string pool) */
+    uint32_t n;
+    uint32_t file, line, col;
+};
+
+struct rl_rule {
+    char name[RL_NAME_MAX];
+    uint8_t scope;
+    int32_t from, to;       /* day numbers; whole range if not given */
+    uint32_t when;          /* node or UINT32_MAX */
+    uint32_t body, nbody;   /* statements in set->list */
+    uint32_t nlocals;
+    uint32_t file, line;
+    char local_names[RL_LOCALS_MAX][RL_NAME_MAX]; /* for the trace */
+};
+
+/* Built-in line outputs are the first line vars, in this order. */
+enum { LV_QTY_A, LV_GROSS, LV_PATIENT, LV_INSURER, LV_DAROYAR, LV_APPROVED_INSURER,
+       LV_APPROVED_DAROYAR, LV_DEDUCTION, LV_STATUS, LV_BUILTIN_COUNT };
+
+/* Built-in enums, first in the enum table. */
+enum { EN_DKIND, EN_STAY, EN_LKIND, EN_TCLASS, EN_STATUS, EN_BUILTIN_COUNT };
+
+struct rules_set {
+    uint32_t nfiles;
+    char files[RL_FILES_MAX][256];
+    uint32_t nreasons;
+    char reasons[64][RL_NAME_MAX];
+    char reason_text[64][128];
+    uint32_t nenums;
+    struct rl_enum enums[RL_ENUMS_MAX];
+    uint32_t ntables;
+    struct rl_table tables[RL_TABLES_MAX];
+    int32_t params_table; /* -1 if none */
+    uint32_t nparams;
+    struct rl_param params[RL_PARAMS_MAX];
+    uint32_t nvars;
+    struct rl_var vars[2 * RL_VARS_MAX];
+    uint32_t ndocvars, nlinevars;
+    uint32_t nrules;
+    struct rl_rule rules[RL_RULES_MAX];
+    struct rl_node *nodes;
+    uint32_t nnodes, nodes_cap;
+    uint32_t *list;
+    uint32_t nlist, list_cap;
+    char *strpool;          /* literal text, stable: chunked, never moved */
+    size_t strpool_len, strpool_cap;
+    bool uses_packs;
+};
+
+/* Diagnostics sink shared by the parser and the table loader. */
+struct rl_diag {
+    FILE *out;
+    uint32_t count;
+    enum adj_err first;
+};
+/* Prints one diagnostic with its source line and caret. text/len is the
+ * whole file (may be NULL: no source line); col is in code points. */
+void rl_diag_report(struct rl_diag *d, enum adj_err code, const char *file, const char *text,
+                    size_t len, uint32_t line, uint32_t col, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+/* Hash of a text key and of an integer key part (stable across runs). */
+uint64_t rl_hash_text(const char *s, size_t n);
+uint64_t rl_hash_int(int64_t v);
+uint64_t rl_hash_combine(uint64_t h, uint64_t part);
+
+/* table.c: loads and indexes every declared table from dir. */
+void rl_tables_load(struct rules_set *set, const char *dir, struct rl_diag *d);
+/* Finds the row of key (nkeys values) whose range contains day (ignored for
+ * undated tables); returns the row index or UINT32_MAX. */
+uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t day);
+/* The value of a cell as a runtime value. */
+struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col);
+void rl_table_free(struct rl_table *t);
+/* Parses one typed cell (also used for param values and defaults). Returns
+ * ADJ_OK or E_TABLE_VALUE with *why set; text values are copied into t's
+ * pool when t is not NULL, else into the set's literal pool. */
+enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optional,
+                            const char *s, size_t n, struct rv *out, const char **why);
+const char *rl_strpool_add(struct rules_set *set, const char *s, size_t n);
+void rl_type_name(const struct rules_set *set, struct rtype t, char *buf, size_t cap);
+
+/* Reads a whole file (NUL-terminated copy); NULL on error with errno set. */
+char *rl_read_file(const char *path, size_t *len);
+
+#define RL_DAY_MAX INT32_MAX
+#define RL_DAY_MIN INT32_MIN
+
+#endif

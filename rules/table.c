@@ -1,0 +1,686 @@
+/*
+ * Reference tables: typed TSV loading, the hash index keyed by XXH3 and the
+ * sorted date-interval runs that answer "the row of this key whose
+ * [from, to] contains the date of service".
+ *
+ * Loading checks every cell against its declared column type and reports
+ * every problem (bad value, duplicate key, overlapping ranges naming both
+ * rows, misspelled header) through the shared diagnostics sink, so an author
+ * sees all mistakes of a table at once. A bad row is dropped from the index
+ * but the load as a whole then fails, so it never reaches adjudication.
+ *
+ * TSV cells are normalised like batch fields: numbers and dates accept
+ * Persian and Arabic-Indic digits; text is stored with Arabic yeh/kaf folded
+ * to the Persian letters (text_canonical_key), so keys match batch keys.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/jdate.h"
+#include "core/base/limits.h"
+#include "core/base/text.h"
+#include "rules/rules_impl.h"
+
+/* A table file larger than this is refused: 3.1M insured rows of ~40 bytes
+ * are ~130 MB; 2 GiB leaves room and keeps offsets in 32 bits. */
+#define RL_TABLE_FILE_MAX (2048ull * 1024ull * 1024ull - 1ull)
+/* Largest value of an int/rial/bp cell; keeps qty * value products of
+ * the rules far from the int64 edge only where the rules check them. */
+#define RL_BP_MAX 10000000LL
+
+char *rl_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        errno = ENOMEM;
+        return NULL;
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap > RL_TABLE_FILE_MAX / 2) {
+                free(buf);
+                fclose(f);
+                errno = EFBIG;
+                return NULL;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+uint64_t rl_hash_text(const char *s, size_t n) { return text_hash64(s, n); }
+
+uint64_t rl_hash_int(int64_t v)
+{
+    /* splitmix64 finaliser: integer keys (national codes, mc numbers) need no
+     * byte hashing, only good mixing for the open-addressing probe. */
+    uint64_t z = (uint64_t)v + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t rl_hash_combine(uint64_t h, uint64_t part)
+{
+    return (h ^ part) * 0x100000001B3ull + (h >> 17);
+}
+
+static bool is_text_type(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
+
+const char *rl_strpool_add(struct rules_set *set, const char *s, size_t n)
+{
+    if (set->strpool_len + n + 1 > set->strpool_cap)
+        return NULL;
+    char *p = set->strpool + set->strpool_len;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    text_canonical_key(p, p, n);
+    set->strpool_len += n + 1;
+    return p;
+}
+
+void rl_type_name(const struct rules_set *set, struct rtype t, char *buf, size_t cap)
+{
+    static const char *names[] = {"none", "integer literal", "int", "rial", "bp", "date",
+                                  "bool", "code", "enum", "row"};
+    if (t.kind == RT_ENUM)
+        snprintf(buf, cap, "%s", set->enums[t.sub].name);
+    else if (t.kind == RT_ROW)
+        snprintf(buf, cap, "row of %s", set->tables[t.sub].name);
+    else
+        snprintf(buf, cap, "%s", names[t.kind <= RT_ROW ? t.kind : 0]);
+}
+
+enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optional,
+                            const char *s, size_t n, struct rv *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0) {
+        if (!optional) {
+            *why = "required value is empty";
+            return ADJ_E_TABLE_VALUE;
+        }
+        /* Empty means "no bound": the largest value of the type. */
+        out->i = type.kind == RT_DATE ? RL_DAY_MAX : INT64_MAX;
+        return ADJ_OK;
+    }
+    size_t off = 0;
+    uint64_t v = 0;
+    switch (type.kind) {
+    case RT_INT:
+    case RT_RIAL:
+    case RT_BP:
+    case RT_BOOL: {
+        uint64_t max = type.kind == RT_BOOL ? 1u
+                       : type.kind == RT_BP ? (uint64_t)RL_BP_MAX
+                                            : (uint64_t)ADJ_RIAL_MAX;
+        enum adj_err e = text_parse_u64(s, n, max, &v, &off);
+        if (e != ADJ_OK) {
+            *why = type.kind == RT_BOOL ? "expected 0 or 1"
+                   : e == ADJ_E_NUMBER_RANGE ? "number out of range"
+                                             : "expected a whole non-negative number";
+            return ADJ_E_TABLE_VALUE;
+        }
+        out->i = (int64_t)v;
+        return ADJ_OK;
+    }
+    case RT_DATE: {
+        struct jdate d;
+        if (jdate_parse(s, n, &d, &off) != ADJ_OK) {
+            *why = "expected a Jalali date YYYY/MM/DD";
+            return ADJ_E_TABLE_VALUE;
+        }
+        out->i = jdate_to_days(d);
+        return ADJ_OK;
+    }
+    case RT_CODE:
+    case RT_ENUM: {
+        if (n > ADJ_ID_BYTES_MAX) {
+            *why = "text longer than 32 bytes";
+            return ADJ_E_TABLE_VALUE;
+        }
+        char tmp[ADJ_ID_BYTES_MAX + 1];
+        memcpy(tmp, s, n);
+        text_canonical_key(tmp, tmp, n);
+        if (type.kind == RT_ENUM) {
+            const struct rl_enum *en = &set->enums[type.sub];
+            uint32_t k = 0;
+            while (k < en->count && !(strlen(en->values[k]) == n && memcmp(en->values[k], tmp, n) == 0))
+                k++;
+            if (k == en->count) {
+                *why = "value is not in the enum";
+                return ADJ_E_TABLE_VALUE;
+            }
+            out->s = en->values[k];
+        } else {
+            out->s = tmp; /* caller copies */
+        }
+        out->n = (uint32_t)n;
+        out->i = (int64_t)rl_hash_text(tmp, n);
+        if (type.kind == RT_CODE)
+            out->s = NULL; /* the caller stores the text where it belongs */
+        return ADJ_OK;
+    }
+    default:
+        *why = "type cannot be stored in a table";
+        return ADJ_E_TABLE_VALUE;
+    }
+}
+
+/* Text cells of a table go to the table's own growable pool, not the set's
+ * literal pool (which is small and fixed). */
+static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t *cell)
+{
+    if (t->nstrs == t->strs_cap) {
+        uint32_t cap = t->strs_cap ? t->strs_cap * 2 : 1024;
+        struct rl_strref *ns = realloc(t->strs, (size_t)cap * sizeof *ns);
+        if (!ns)
+            return false;
+        t->strs = ns;
+        t->strs_cap = cap;
+    }
+    if (t->pool_len + n + 1 > t->pool_cap) {
+        size_t cap = t->pool_cap ? t->pool_cap * 2 : 65536;
+        while (cap < t->pool_len + n + 1)
+            cap *= 2;
+        char *np = realloc(t->pool, cap);
+        if (!np)
+            return false;
+        t->pool = np;
+        t->pool_cap = cap;
+    }
+    memcpy(t->pool + t->pool_len, s, n);
+    t->pool[t->pool_len + n] = '\0';
+    text_canonical_key(t->pool + t->pool_len, t->pool + t->pool_len, n);
+    struct rl_strref *r = &t->strs[t->nstrs];
+    r->off = (uint32_t)t->pool_len;
+    r->len = (uint32_t)n;
+    r->hash = rl_hash_text(t->pool + t->pool_len, n);
+    t->pool_len += n + 1;
+    *cell = t->nstrs++;
+    return true;
+}
+
+struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col)
+{
+    struct rv v = {0, NULL, 0};
+    int64_t c = t->cells[(size_t)row * t->ncols + col];
+    if (is_text_type(t->cols[col].type)) {
+        const struct rl_strref *r = &t->strs[c];
+        v.i = (int64_t)r->hash;
+        v.s = t->pool + r->off;
+        v.n = r->len;
+    } else {
+        v.i = c;
+    }
+    return v;
+}
+
+static uint64_t key_hash_of_values(const struct rl_table *t, const struct rv *key)
+{
+    uint64_t h = 0;
+    for (uint32_t k = 0; k < t->nkeys; k++) {
+        struct rtype ty = t->cols[t->keys[k]].type;
+        h = rl_hash_combine(h, is_text_type(ty) ? (uint64_t)key[k].i : rl_hash_int(key[k].i));
+    }
+    return h;
+}
+
+static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *key)
+{
+    for (uint32_t k = 0; k < t->nkeys; k++) {
+        struct rv c = rl_table_cell(t, row, t->keys[k]);
+        if (c.i != key[k].i)
+            return false;
+        if (is_text_type(t->cols[t->keys[k]].type) &&
+            (c.n != key[k].n || memcmp(c.s, key[k].s, c.n) != 0))
+            return false;
+    }
+    return true;
+}
+
+static void row_key(const struct rl_table *t, uint32_t row, struct rv *key)
+{
+    for (uint32_t k = 0; k < t->nkeys; k++)
+        key[k] = rl_table_cell(t, row, t->keys[k]);
+}
+
+uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t day)
+{
+    if (t->ngroups == 0)
+        return UINT32_MAX;
+    uint64_t h = key_hash_of_values(t, key);
+    uint32_t i = (uint32_t)h & t->slot_mask;
+    for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
+        uint32_t g = t->slots[i];
+        if (g == 0)
+            return UINT32_MAX;
+        g--;
+        if (t->group_hash[g] == h && key_equal(t, t->order[t->group_first[g]], key)) {
+            const uint32_t *rows = t->order + t->group_first[g];
+            uint32_t cnt = t->group_count[g];
+            if (t->valid_from < 0)
+                return rows[0];
+            /* Last row with from <= day (rows sorted by from, disjoint). */
+            uint32_t lo = 0, hi = cnt;
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (t->cells[(size_t)rows[mid] * t->ncols + (uint32_t)t->valid_from] <= day)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo == 0)
+                return UINT32_MAX;
+            uint32_t r = rows[lo - 1];
+            return t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
+        }
+        i = (i + 1) & t->slot_mask;
+    }
+    return UINT32_MAX;
+}
+
+void rl_table_free(struct rl_table *t)
+{
+    free(t->cells);
+    free(t->src_line);
+    free(t->strs);
+    free(t->pool);
+    free(t->order);
+    free(t->group_hash);
+    free(t->group_first);
+    free(t->group_count);
+    free(t->slots);
+}
+
+struct sort_ent {
+    uint64_t hash;
+    int64_t from;
+    uint32_t row;
+};
+
+static int sort_cmp(const void *pa, const void *pb)
+{
+    const struct sort_ent *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    if (a->from != b->from)
+        return a->from < b->from ? -1 : 1;
+    return a->row < b->row ? -1 : (a->row > b->row);
+}
+
+static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint32_t k = 0; k < t->nkeys && n + 1 < cap; k++) {
+        struct rv c = rl_table_cell(t, row, t->keys[k]);
+        int w = is_text_type(t->cols[t->keys[k]].type)
+                    ? snprintf(buf + n, cap - n, "%s%.*s", k ? "," : "", (int)c.n, c.s)
+                    : snprintf(buf + n, cap - n, "%s%lld", k ? "," : "", (long long)c.i);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
+/* Sorts rows by key then from; reports duplicate keys and overlaps naming
+ * both rows; builds the probe table. */
+static bool table_index(struct rl_table *t, const char *path, const char *text, size_t len,
+                        struct rl_diag *d)
+{
+    struct sort_ent *ents = malloc(((size_t)t->nrows + 1) * sizeof *ents);
+    t->order = malloc(((size_t)t->nrows + 1) * sizeof *t->order);
+    t->group_hash = malloc(((size_t)t->nrows + 1) * sizeof *t->group_hash);
+    t->group_first = malloc(((size_t)t->nrows + 1) * sizeof *t->group_first);
+    t->group_count = malloc(((size_t)t->nrows + 1) * sizeof *t->group_count);
+    if (!ents || !t->order || !t->group_hash || !t->group_first || !t->group_count) {
+        free(ents);
+        return false;
+    }
+    struct rv key[RL_KEYS_MAX];
+    for (uint32_t r = 0; r < t->nrows; r++) {
+        row_key(t, r, key);
+        ents[r].hash = key_hash_of_values(t, key);
+        ents[r].from = t->valid_from >= 0 ? t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_from] : 0;
+        ents[r].row = r;
+    }
+    qsort(ents, t->nrows, sizeof *ents, sort_cmp);
+    t->ngroups = 0;
+    for (uint32_t i = 0; i < t->nrows; i++) {
+        uint32_t r = ents[i].row;
+        t->order[i] = r;
+        bool same = i > 0 && ents[i].hash == ents[i - 1].hash;
+        if (same) {
+            uint32_t p = ents[i - 1].row;
+            row_key(t, r, key);
+            if (!key_equal(t, p, key)) {
+                rl_diag_report(d, ADJ_E_RULE_LIMIT, path, text, len, t->src_line[r], 1,
+                               "hash collision between rows %u and %u; rename one key",
+                               t->src_line[p], t->src_line[r]);
+                continue;
+            }
+            char kb[96];
+            fmt_key(t, r, kb, sizeof kb);
+            uint32_t lo = t->src_line[p] < t->src_line[r] ? t->src_line[p] : t->src_line[r];
+            uint32_t hi = t->src_line[p] < t->src_line[r] ? t->src_line[r] : t->src_line[p];
+            if (t->valid_from < 0) {
+                rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
+                               "key %s already on line %u", kb, lo);
+            } else {
+                int64_t pfrom = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_from];
+                int64_t pto = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_to];
+                int64_t rfrom = ents[i].from;
+                int64_t rto = t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to];
+                if (pfrom == rfrom && pto == rto)
+                    rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
+                                   "key %s with the same dates already on line %u", kb, lo);
+                else if (pto >= rfrom)
+                    rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, hi, 1,
+                                   "key %s: dates overlap those of line %u", kb, lo);
+            }
+            t->group_count[t->ngroups - 1]++;
+        } else {
+            t->group_hash[t->ngroups] = ents[i].hash;
+            t->group_first[t->ngroups] = i;
+            t->group_count[t->ngroups] = 1;
+            t->ngroups++;
+        }
+    }
+    free(ents);
+    uint32_t cap = 16;
+    while (cap < 2 * t->ngroups + 2)
+        cap *= 2;
+    t->slots = calloc(cap, sizeof *t->slots);
+    if (!t->slots)
+        return false;
+    t->slot_mask = cap - 1;
+    for (uint32_t g = 0; g < t->ngroups; g++) {
+        uint32_t i = (uint32_t)t->group_hash[g] & t->slot_mask;
+        while (t->slots[i] != 0)
+            i = (i + 1) & t->slot_mask;
+        t->slots[i] = g + 1;
+    }
+    return true;
+}
+
+static uint32_t cp_col(const char *line, size_t off) { return (uint32_t)text_codepoints(line, off) + 1; }
+
+/* Loads one table: header check, typed rows, index. */
+static void table_load(struct rules_set *set, struct rl_table *t, const char *dir,
+                       struct rl_diag *d)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", t->file);
+    /* The path string must outlive diagnostics printed now only. */
+    size_t len = 0;
+    char *text = rl_read_file(path, &len);
+    if (!text) {
+        rl_diag_report(d, ADJ_E_RULE_FILE, set->files[t->decl_file], NULL, 0, t->decl_line,
+                       t->decl_col, "table %s: cannot read %s: %s", t->name, path, strerror(errno));
+        return;
+    }
+    size_t bad = 0;
+    if (!text_utf8_valid(text, len, &bad)) {
+        uint32_t ln = 1;
+        size_t ls = 0;
+        for (size_t i = 0; i < bad; i++)
+            if (text[i] == '\n') {
+                ln++;
+                ls = i + 1;
+            }
+        rl_diag_report(d, ADJ_E_UTF8_INVALID, path, NULL, 0, ln,
+                       cp_col(text + ls, bad - ls), "table %s is not UTF-8", t->name);
+        free(text);
+        return;
+    }
+    /* Count lines to size the arrays once. */
+    size_t nlines = 1;
+    for (size_t i = 0; i < len; i++)
+        nlines += text[i] == '\n';
+    if (nlines > UINT32_MAX / 2) {
+        rl_diag_report(d, ADJ_E_RULE_LIMIT, path, NULL, 0, 0, 0, "too many rows");
+        free(text);
+        return;
+    }
+    t->cells = malloc(nlines * t->ncols * sizeof *t->cells + 8);
+    t->src_line = malloc(nlines * sizeof *t->src_line + 4);
+    if (!t->cells || !t->src_line) {
+        rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s", t->name);
+        free(text);
+        return;
+    }
+    t->nrows = 0;
+    bool header_ok = false;
+    uint32_t ln = 0;
+    size_t pos = 0;
+    while (pos < len || (pos == 0 && len == 0)) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        size_t next = end + 1;
+        size_t lend = end;
+        if (lend > pos && text[lend - 1] == '\r')
+            lend--;
+        ln++;
+        const char *line = text + pos;
+        size_t llen = lend - pos;
+        if (ln == 1) {
+            /* Header: exactly the declared column names, in order. */
+            uint32_t f = 0;
+            size_t s = 0;
+            header_ok = true;
+            for (;;) {
+                size_t e = s;
+                while (e < llen && line[e] != '\t')
+                    e++;
+                if (f >= t->ncols) {
+                    rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
+                                   "table %s has %u columns; extra column '%.*s'", t->name,
+                                   t->ncols, (int)(e - s), line + s);
+                    header_ok = false;
+                    break;
+                }
+                if (strlen(t->cols[f].name) != e - s || memcmp(t->cols[f].name, line + s, e - s) != 0) {
+                    rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
+                                   "expected column '%s', found '%.*s'", t->cols[f].name,
+                                   (int)(e - s), line + s);
+                    header_ok = false;
+                }
+                f++;
+                if (e >= llen)
+                    break;
+                s = e + 1;
+            }
+            if (header_ok && f < t->ncols) {
+                rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, llen) ,
+                               "missing column '%s'", t->cols[f].name);
+                header_ok = false;
+            }
+            if (!header_ok)
+                break;
+        } else if (llen > 0) {
+            int64_t *row = t->cells + (size_t)t->nrows * t->ncols;
+            bool row_ok = true;
+            uint32_t f = 0;
+            size_t s = 0;
+            for (;;) {
+                size_t e = s;
+                while (e < llen && line[e] != '\t')
+                    e++;
+                if (f < t->ncols) {
+                    const struct rl_col *c = &t->cols[f];
+                    const char *why = NULL;
+                    struct rv v;
+                    if (rl_parse_value(set, c->type, c->optional, line + s, e - s, &v, &why) != ADJ_OK) {
+                        rl_diag_report(d, ADJ_E_TABLE_VALUE, path, text, len, ln, cp_col(line, s),
+                                       "column %s (%s): %s", c->name,
+                                       c->type.kind == RT_ENUM ? set->enums[c->type.sub].name
+                                       : c->type.kind == RT_RIAL ? "rial"
+                                       : c->type.kind == RT_BP ? "bp"
+                                       : c->type.kind == RT_DATE ? "date"
+                                       : c->type.kind == RT_BOOL ? "bool"
+                                       : c->type.kind == RT_CODE ? "code" : "int",
+                                       why);
+                        row_ok = false;
+                    } else if (is_text_type(c->type)) {
+                        if (!table_add_text(t, line + s, e - s, &row[f])) {
+                            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
+                            row_ok = false;
+                        }
+                    } else {
+                        row[f] = v.i;
+                    }
+                }
+                f++;
+                if (e >= llen)
+                    break;
+                s = e + 1;
+            }
+            if (f != t->ncols) {
+                rl_diag_report(d, ADJ_E_TABLE_FIELD_COUNT, path, text, len, ln, 1,
+                               "%u fields, table %s has %u columns", f, t->name, t->ncols);
+                row_ok = false;
+            }
+            if (row_ok && t->valid_from >= 0 && row[t->valid_to] < row[t->valid_from]) {
+                size_t cs = 0;
+                for (int32_t k = 0; k < t->valid_to; k++) {
+                    while (cs < llen && line[cs] != '\t')
+                        cs++;
+                    cs++;
+                }
+                rl_diag_report(d, ADJ_E_TABLE_RANGE_ORDER, path, text, len, ln, cp_col(line, cs),
+                               "%s is before %s", t->cols[t->valid_to].name,
+                               t->cols[t->valid_from].name);
+                row_ok = false;
+            }
+            if (row_ok) {
+                t->src_line[t->nrows] = ln;
+                t->nrows++;
+            }
+        }
+        if (next > len)
+            break;
+        pos = next;
+    }
+    if (ln == 0 || (ln == 1 && len == 0)) {
+        rl_diag_report(d, ADJ_E_TABLE_HEADER, path, NULL, 0, 1, 1, "table %s: empty file, no header",
+                       t->name);
+        header_ok = false;
+    }
+    if (header_ok && !t->is_params && !table_index(t, path, text, len, d))
+        rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s index", t->name);
+    if (header_ok && t->is_params) {
+        /* Distribute rows to the declared parameters, typed by the rules. */
+        for (uint32_t r = 0; r < t->nrows; r++) {
+            struct rv name = rl_table_cell(t, r, 0);
+            struct rv raw = rl_table_cell(t, r, 1);
+            uint32_t p = 0;
+            while (p < set->nparams &&
+                   !(strlen(set->params[p].name) == name.n && memcmp(set->params[p].name, name.s, name.n) == 0))
+                p++;
+            if (p == set->nparams) {
+                rl_diag_report(d, ADJ_E_TABLE_UNKNOWN_PARAM, path, text, len, t->src_line[r], 1,
+                               "'%.*s'", (int)name.n, name.s);
+                continue;
+            }
+            struct rl_param *pp = &set->params[p];
+            struct rv v;
+            const char *why = NULL;
+            uint32_t col = (uint32_t)text_codepoints(name.s, name.n) + 2;
+            if (rl_parse_value(set, pp->type, false, raw.s, raw.n, &v, &why) != ADJ_OK) {
+                rl_diag_report(d, ADJ_E_TABLE_VALUE, path, text, len, t->src_line[r], col,
+                               "parameter %s: %s", pp->name, why);
+                continue;
+            }
+            if (pp->type.kind == RT_CODE && !(v.s = rl_strpool_add(set, raw.s, raw.n))) {
+                rl_diag_report(d, ADJ_E_RULE_LIMIT, path, NULL, 0, t->src_line[r], col,
+                               "literal pool full");
+                continue;
+            }
+            int32_t from = (int32_t)t->cells[(size_t)r * t->ncols + 2];
+            int32_t to = (int32_t)t->cells[(size_t)r * t->ncols + 3];
+            /* Insert sorted by from; check neighbours for overlap. */
+            uint32_t at = pp->nhist;
+            while (at > 0 && pp->hist_from[at - 1] > from)
+                at--;
+            bool clash = false;
+            if (at > 0 && pp->hist_to[at - 1] >= from) {
+                rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, t->src_line[r], 1,
+                               "parameter %s: dates overlap those of line %u", pp->name,
+                               pp->hist_line[at - 1]);
+                clash = true;
+            } else if (at < pp->nhist && pp->hist_from[at] <= to) {
+                rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, t->src_line[r], 1,
+                               "parameter %s: dates overlap those of line %u", pp->name,
+                               pp->hist_line[at]);
+                clash = true;
+            }
+            if (clash)
+                continue;
+            size_t nn = (size_t)pp->nhist + 1;
+            int32_t *nf = realloc(pp->hist_from, nn * sizeof *nf);
+            if (nf)
+                pp->hist_from = nf;
+            int32_t *nt = realloc(pp->hist_to, nn * sizeof *nt);
+            if (nt)
+                pp->hist_to = nt;
+            struct rv *nv = realloc(pp->hist_val, nn * sizeof *nv);
+            if (nv)
+                pp->hist_val = nv;
+            uint32_t *nl = realloc(pp->hist_line, nn * sizeof *nl);
+            if (nl)
+                pp->hist_line = nl;
+            if (!nf || !nt || !nv || !nl) {
+                rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "params");
+                continue;
+            }
+            for (uint32_t k = pp->nhist; k > at; k--) {
+                pp->hist_from[k] = pp->hist_from[k - 1];
+                pp->hist_to[k] = pp->hist_to[k - 1];
+                pp->hist_val[k] = pp->hist_val[k - 1];
+                pp->hist_line[k] = pp->hist_line[k - 1];
+            }
+            pp->hist_from[at] = from;
+            pp->hist_to[at] = to;
+            pp->hist_val[at] = v;
+            pp->hist_line[at] = t->src_line[r];
+            pp->nhist++;
+        }
+    }
+    free(text);
+}
+
+void rl_tables_load(struct rules_set *set, const char *dir, struct rl_diag *d)
+{
+    for (uint32_t i = 0; i < set->ntables; i++)
+        table_load(set, &set->tables[i], dir, d);
+}
