@@ -53,6 +53,14 @@ void idset_u64_free(struct idset_u64 *set)
     memset(set, 0, sizeof *set);
 }
 
+void idset_u64_clear(struct idset_u64 *set)
+{
+    if (set->count != 0) {
+        memset(set->slots, 0xFF, (set->mask + 1) * sizeof(uint64_t));
+        set->count = 0;
+    }
+}
+
 void idset_u64_prefetch(const struct idset_u64 *set, uint64_t key)
 {
     __builtin_prefetch(&set->slots[idset_u64_slot(set, key)]);
@@ -204,6 +212,15 @@ void idset_str_free(struct idset_str *set)
     free(set->slots);
     free(set->arena);
     memset(set, 0, sizeof *set);
+}
+
+void idset_str_clear(struct idset_str *set)
+{
+    if (set->count != 0) {
+        memset(set->slots, 0, (set->mask + 1) * sizeof(struct idset_str_slot));
+        set->count = 0;
+        set->arena_bytes = 0;
+    }
 }
 
 static uint64_t idset_str_hash(const char *id, uint32_t len)

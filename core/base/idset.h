@@ -46,6 +46,8 @@ struct idset_str {
 
 bool idset_u64_init(struct idset_u64 *set, uint64_t expected_count);
 void idset_u64_free(struct idset_u64 *set);
+/* Empties the set, keeping its capacity. */
+void idset_u64_clear(struct idset_u64 *set);
 bool idset_u64_contains(const struct idset_u64 *set, uint64_t key);
 /* Inserts key; *was_present tells whether it was there. False only when
  * memory runs out (the set is unchanged then). */
@@ -61,6 +63,7 @@ void idset_u64_prefetch(const struct idset_u64 *set, uint64_t key);
 /* Ids are 1..255 bytes (the batch format allows 32). */
 bool idset_str_init(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes);
 void idset_str_free(struct idset_str *set);
+void idset_str_clear(struct idset_str *set);
 bool idset_str_contains(const struct idset_str *set, const char *id, uint32_t len);
 bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool *was_present);
 
