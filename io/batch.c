@@ -1116,7 +1116,7 @@ void batch_finish(struct batch_state *st, const struct io_stream_end *end,
     if (stream_ok && !st->seen_record) {
         batch_error_at(st, ADJ_E_BATCH_NO_HEADER, 0, 0, "no records");
     }
-    if (stream_ok && !st->seen_trailer) {
+    if (stream_ok && st->seen_record && !st->seen_trailer) {
         batch_error_at(st, ADJ_E_TRAILER_MISSING, st->line_base, 0, NULL);
     } else if (st->seen_trailer && st->trailer.valid) {
         const struct batch_trailer *t = &st->trailer;
