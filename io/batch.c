@@ -697,6 +697,9 @@ static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uin
         return;
     }
     struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
+    /* Zeroed so that equal documents are equal bytes (padding, string
+     * tails): the pipeline may hash or compare them. */
+    memset(doc, 0, sizeof *doc);
     struct verr v = parse_doc_header(lv, kind, doc);
     if (v.code != ADJ_OK) {
         doc_reject(p, v.code, line, v.column);
@@ -728,6 +731,7 @@ static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too
         return;
     }
     struct doc_line *ln = &c->lines[c->line_count];
+    memset(ln, 0, sizeof *ln);
     struct uid_sink sink = {c, false};
     struct verr v = parse_l(lv, d->kind, d->l_count, ln, &sink);
     if (sink.nomem) {
