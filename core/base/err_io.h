@@ -27,6 +27,7 @@
     XX(E_TRAILER_MISSING, "batch has no T record")                            \
     XX(E_TRAILER_COUNT, "trailer counts do not match what was read")          \
     XX(E_TRAILER_SUM, "trailer sums do not match what was read")             \
-    XX(E_BATCH_REJECTED_DOC, "document rejected at intake")
+    XX(E_BATCH_REJECTED_DOC, "document rejected at intake")                   \
+    XX(E_DOC_TOO_LARGE, "document larger than the reader's block limit")
 
 #endif

@@ -1,0 +1,1285 @@
+/*
+ * Batch format v1: the block parser (pure, per block, any thread) and the
+ * ordered merge (one thread, block order). See batch.h for the contract and
+ * the decisions taken where the spec is silent.
+ *
+ * The parser walks lines with memchr, splits fields in one pass that also
+ * notes control bytes and non-ASCII bytes (UTF-8 is validated only for lines
+ * that have any), and keeps one "open document" whose lines are appended to
+ * the chunk provisionally: a rejected document rolls the chunk back, so
+ * only accepted documents remain.
+ */
+#include "io/batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/assert.h"
+#include "core/base/ids.h"
+#include "core/base/money.h"
+#include "core/base/text.h"
+
+/* ---- arrays ---- */
+
+/* Smallest valid records, to size arrays for a block from its byte size:
+ * "L\t1\tD\tX\t1\t0\t0\t0\n" is 16 bytes; a document is at least a P line
+ * (41 bytes with a 10-digit code and two dates) plus one L line. Arrays
+ * start at a typical size and grow (rarely, never per line) up to these. */
+#define BATCH_MIN_L_BYTES 16u
+#define BATCH_MIN_DOC_BYTES 57u
+#define BATCH_TYPICAL_L_BYTES 64u
+
+static bool grow(void **arr, uint32_t *cap, size_t elem, uint32_t need)
+{
+    if (need <= *cap) {
+        return true;
+    }
+    uint64_t ncap = *cap != 0 ? *cap : 64u;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    if (ncap > UINT32_MAX) {
+        return false;
+    }
+    void *p = realloc(*arr, (size_t)ncap * elem);
+    if (p == NULL) {
+        return false;
+    }
+    *arr = p;
+    *cap = (uint32_t)ncap;
+    return true;
+}
+
+enum adj_err batch_chunk_init(struct doc_chunk *chunk, size_t block_bytes_max)
+{
+    memset(chunk, 0, sizeof *chunk);
+    size_t lines = block_bytes_max / BATCH_TYPICAL_L_BYTES + 16;
+    if (lines > (1u << 20)) {
+        lines = 1u << 20;
+    }
+    size_t docs = lines / 4 + 16;
+    if (!grow((void **)&chunk->docs, &chunk->doc_cap, sizeof(struct doc), (uint32_t)docs) ||
+        !grow((void **)&chunk->lines, &chunk->line_cap, sizeof(struct doc_line),
+              (uint32_t)lines) ||
+        !grow((void **)&chunk->uids, &chunk->uid_cap, sizeof(uint64_t), (uint32_t)lines * 4)) {
+        batch_chunk_free(chunk);
+        return ADJ_E_NOMEM;
+    }
+    return ADJ_OK;
+}
+
+void batch_chunk_free(struct doc_chunk *chunk)
+{
+    free(chunk->docs);
+    free(chunk->lines);
+    free(chunk->uids);
+    memset(chunk, 0, sizeof *chunk);
+}
+
+enum adj_err batch_result_init(struct batch_block_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (!grow((void **)&res->rejects, &res->reject_cap, sizeof(struct batch_reject), 256) ||
+        !grow((void **)&res->events, &res->event_cap, sizeof(struct batch_event), 16)) {
+        batch_result_free(res);
+        return ADJ_E_NOMEM;
+    }
+    return ADJ_OK;
+}
+
+void batch_result_free(struct batch_block_result *res)
+{
+    free(res->rejects);
+    free(res->events);
+    memset(res, 0, sizeof *res);
+}
+
+void batch_chunk_rebase(struct doc_chunk *chunk, uint64_t base)
+{
+    for (uint32_t i = 0; i < chunk->doc_count; i++) {
+        chunk->docs[i].src_line += base;
+    }
+    for (uint32_t i = 0; i < chunk->line_count; i++) {
+        chunk->lines[i].src_line += base;
+    }
+}
+
+/* ---- fields ---- */
+
+struct field {
+    uint32_t off; /* Offset in the line. */
+    uint32_t len;
+};
+
+struct line_view {
+    const char *s;
+    uint32_t len;          /* Without LF and the CR before it. */
+    uint32_t nfields;      /* Fields seen (capped at ADJ_FIELDS_PER_LINE_MAX). */
+    bool too_many;         /* More than ADJ_FIELDS_PER_LINE_MAX fields. */
+    uint32_t ctrl_at;      /* Offset of the first control byte, or UINT32_MAX. */
+    bool nonascii;
+    struct field f[ADJ_FIELDS_PER_LINE_MAX];
+};
+
+static void split_line(struct line_view *lv)
+{
+    const unsigned char *s = (const unsigned char *)lv->s;
+    uint32_t n = 0;
+    uint32_t start = 0;
+    lv->ctrl_at = UINT32_MAX;
+    lv->nonascii = false;
+    lv->too_many = false;
+    for (uint32_t i = 0; i < lv->len; i++) {
+        unsigned char c = s[i];
+        if (ADJ_LIKELY((unsigned char)(c - 0x20u) < 0x60u)) {
+            continue; /* Printable ASCII except DEL: the common case. */
+        }
+        if (c == '\t') {
+            if (n < ADJ_FIELDS_PER_LINE_MAX) {
+                lv->f[n].off = start;
+                lv->f[n].len = i - start;
+                n++;
+            } else {
+                lv->too_many = true;
+            }
+            start = i + 1;
+        } else if (c >= 0x80u) {
+            lv->nonascii = true;
+        } else if (lv->ctrl_at == UINT32_MAX) {
+            lv->ctrl_at = i; /* C0 controls and DEL. */
+        }
+    }
+    if (n < ADJ_FIELDS_PER_LINE_MAX) {
+        lv->f[n].off = start;
+        lv->f[n].len = lv->len - start;
+        n++;
+    } else {
+        lv->too_many = true;
+    }
+    lv->nfields = n;
+}
+
+/* Field i (0-based) or an empty field one past the end when omitted. */
+static struct field fld(const struct line_view *lv, uint32_t i)
+{
+    if (i < lv->nfields) {
+        return lv->f[i];
+    }
+    struct field f = {lv->len, 0}; /* Column: one past the end of the line. */
+    return f;
+}
+
+static const char *fptr(const struct line_view *lv, struct field f)
+{
+    return lv->s + (f.off <= lv->len ? f.off : lv->len);
+}
+
+static uint32_t fcol(struct field f)
+{
+    return f.off + 1;
+}
+
+/* Index of the field containing byte offset off. */
+static uint32_t field_of(const struct line_view *lv, uint32_t off)
+{
+    for (uint32_t i = lv->nfields; i > 0; i--) {
+        if (lv->f[i - 1].off <= off) {
+            return i - 1;
+        }
+    }
+    return 0;
+}
+
+struct verr {
+    enum adj_err code;
+    uint32_t column;
+};
+
+#define VERR_OK ((struct verr){ADJ_OK, 0})
+
+static struct verr verr(enum adj_err code, struct field f)
+{
+    struct verr v = {code, fcol(f)};
+    return v;
+}
+
+static bool has_edge_space(const struct line_view *lv, struct field f)
+{
+    const char *p = fptr(lv, f);
+    return f.len > 0 && (p[0] == ' ' || p[f.len - 1] == ' ');
+}
+
+/* type id (max ADJ_ID_BYTES_MAX) or code (max ADJ_CODE_BYTES_MAX). */
+static struct verr parse_text(const struct line_view *lv, struct field f, uint32_t max,
+                              enum adj_err too_long, char *dst, uint8_t *dst_len, bool canon)
+{
+    if (f.len == 0) {
+        return verr(ADJ_E_FIELD_EMPTY, f);
+    }
+    if (f.len > max) {
+        return verr(too_long, f);
+    }
+    if (has_edge_space(lv, f)) {
+        return verr(ADJ_E_FIELD_WHITESPACE, f);
+    }
+    if (dst != NULL) {
+        if (canon) {
+            text_canonical_key(dst, fptr(lv, f), f.len);
+        } else {
+            memcpy(dst, fptr(lv, f), f.len);
+        }
+        dst[f.len] = '\0';
+        if (dst_len != NULL) {
+            *dst_len = (uint8_t)f.len;
+        }
+    }
+    return VERR_OK;
+}
+
+static struct verr parse_rial(const struct line_view *lv, struct field f, int64_t *out)
+{
+    uint64_t v = 0;
+    size_t at;
+    enum adj_err e = text_parse_u64(fptr(lv, f), f.len, (uint64_t)ADJ_RIAL_MAX, &v, &at);
+    switch (e) {
+    case ADJ_OK: *out = (int64_t)v; return VERR_OK;
+    case ADJ_E_NUMBER_NOT_NUMERIC: return verr(ADJ_E_AMOUNT_NOT_NUMERIC, f);
+    case ADJ_E_NUMBER_RANGE: return verr(ADJ_E_AMOUNT_RANGE, f);
+    default: return verr(e, f); /* EMPTY, SIGN, WHITESPACE */
+    }
+}
+
+/* qty type: 1..ADJ_QTY_MAX. A sign means a negative (or signed) quantity:
+ * reported as out of range, which is what it is. */
+static struct verr parse_qty(const struct line_view *lv, struct field f, enum adj_err range,
+                             uint32_t *out)
+{
+    uint64_t v = 0;
+    size_t at;
+    enum adj_err e = text_parse_u64(fptr(lv, f), f.len, (uint64_t)ADJ_QTY_MAX, &v, &at);
+    if (e == ADJ_OK && v == 0) {
+        e = ADJ_E_NUMBER_RANGE;
+    }
+    switch (e) {
+    case ADJ_OK: *out = (uint32_t)v; return VERR_OK;
+    case ADJ_E_NUMBER_RANGE:
+    case ADJ_E_NUMBER_SIGN: return verr(range, f);
+    default: return verr(e, f);
+    }
+}
+
+static struct verr parse_count(const struct line_view *lv, struct field f, uint64_t *out)
+{
+    size_t at;
+    enum adj_err e = text_parse_u64(fptr(lv, f), f.len, UINT64_MAX / 2, out, &at);
+    return e == ADJ_OK ? VERR_OK : verr(e, f);
+}
+
+/* Digits in a string text_parse_u64 accepted: ASCII digits are one byte,
+ * Persian and Arabic-Indic two bytes, both >= 0x80. */
+static uint32_t digit_count(const char *s, uint32_t len)
+{
+    uint32_t high = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        high += (unsigned char)s[i] >= 0x80u;
+    }
+    return len - high / 2;
+}
+
+static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t *out)
+{
+    uint64_t v = 0;
+    size_t at;
+    enum adj_err e = text_parse_u64(fptr(lv, f), f.len, 99999999u, &v, &at);
+    if (e == ADJ_E_FIELD_EMPTY || e == ADJ_E_FIELD_WHITESPACE) {
+        return verr(e, f);
+    }
+    if (e != ADJ_OK || digit_count(fptr(lv, f), f.len) > ADJ_MC_DIGITS_MAX) {
+        return verr(ADJ_E_MC_FORMAT, f);
+    }
+    *out = (uint32_t)v;
+    return VERR_OK;
+}
+
+static struct verr parse_date(const struct line_view *lv, struct field f, struct jdate *d,
+                              int32_t *days)
+{
+    size_t at;
+    enum adj_err e = jdate_parse(fptr(lv, f), f.len, d, &at);
+    if (e != ADJ_OK) {
+        return verr(e, f);
+    }
+    *days = jdate_to_days(*d);
+    return VERR_OK;
+}
+
+static struct verr parse_nid(const struct line_view *lv, struct field f, uint64_t *out)
+{
+    size_t at;
+    enum adj_err e = ids_nid_parse(fptr(lv, f), f.len, out, &at);
+    if (e == ADJ_E_NUMBER_NOT_NUMERIC && has_edge_space(lv, f)) {
+        e = ADJ_E_FIELD_WHITESPACE;
+    }
+    return e == ADJ_OK ? VERR_OK : verr(e, f);
+}
+
+static struct verr parse_letter(const struct line_view *lv, struct field f, const char *allowed,
+                                uint8_t *out)
+{
+    if (f.len == 0) {
+        return verr(ADJ_E_FIELD_EMPTY, f);
+    }
+    char c = fptr(lv, f)[0];
+    if (f.len != 1 || strchr(allowed, c) == NULL || c == '\0') {
+        return verr(ADJ_E_ENUM_VALUE, f);
+    }
+    *out = (uint8_t)c;
+    return VERR_OK;
+}
+
+/* A line's own problems before its fields are read: control bytes, bad
+ * UTF-8, too many fields. */
+static struct verr line_checks(struct line_view *lv, uint32_t fields_max)
+{
+    if (lv->ctrl_at != UINT32_MAX) {
+        return verr(ADJ_E_CONTROL_CHAR, lv->f[field_of(lv, lv->ctrl_at)]);
+    }
+    if (lv->nonascii) {
+        size_t bad;
+        if (!text_utf8_valid(lv->s, lv->len, &bad)) {
+            return verr(ADJ_E_UTF8_INVALID, lv->f[field_of(lv, (uint32_t)bad)]);
+        }
+    }
+    /* too_many implies nfields == ADJ_FIELDS_PER_LINE_MAX > fields_max. */
+    if (lv->nfields > fields_max) {
+        return verr(ADJ_E_FIELD_COUNT, lv->f[fields_max]);
+    }
+    return VERR_OK;
+}
+
+#define TRY(expr)                                                                             \
+    do {                                                                                      \
+        struct verr try_v_ = (expr);                                                          \
+        if (try_v_.code != ADJ_OK) {                                                          \
+            return try_v_;                                                                    \
+        }                                                                                     \
+    } while (0)
+
+/* ---- records ---- */
+
+static struct verr parse_header(struct line_view *lv, struct batch_header *h)
+{
+    memset(h, 0, sizeof *h);
+    TRY(line_checks(lv, 7));
+    struct field f = fld(lv, 1);
+    if (f.len == 0) {
+        return verr(ADJ_E_FIELD_EMPTY, f);
+    }
+    if (f.len != 1 || fptr(lv, f)[0] != '1') {
+        return verr(ADJ_E_BATCH_VERSION, f);
+    }
+    TRY(parse_text(lv, fld(lv, 2), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, h->batch_id, NULL, false));
+    TRY(parse_text(lv, fld(lv, 3), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, h->province, NULL, false));
+    f = fld(lv, 4);
+    size_t at;
+    enum adj_err e = jdate_parse_month(fptr(lv, f), f.len, &h->period, &at);
+    if (e != ADJ_OK) {
+        return verr(e == ADJ_E_DATE_FORMAT ? ADJ_E_MONTH_FORMAT : e, f);
+    }
+    int32_t days;
+    TRY(parse_date(lv, fld(lv, 5), &h->created, &days));
+    TRY(parse_text(lv, fld(lv, 6), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, h->source, NULL, false));
+    h->valid = true;
+    return VERR_OK;
+}
+
+static struct verr parse_trailer(struct line_view *lv, struct batch_trailer *t)
+{
+    memset(t, 0, sizeof *t);
+    for (uint32_t i = 0; i < 6; i++) {
+        t->column[i] = fcol(fld(lv, i));
+    }
+    TRY(line_checks(lv, 6));
+    TRY(parse_count(lv, fld(lv, 1), &t->doc_count));
+    TRY(parse_count(lv, fld(lv, 2), &t->line_count));
+    TRY(parse_rial(lv, fld(lv, 3), &t->sum_claimed_total));
+    TRY(parse_rial(lv, fld(lv, 4), &t->sum_claimed_insurer));
+    TRY(parse_rial(lv, fld(lv, 5), &t->sum_claimed_daroyar));
+    t->valid = true;
+    return VERR_OK;
+}
+
+static struct verr parse_doc_header(struct line_view *lv, char kind, struct doc *d)
+{
+    d->kind = (uint8_t)kind;
+    d->stay = DOC_STAY_NONE;
+    d->prescriber_mc = 0;
+    d->diagnosis_len = 0;
+    d->diagnosis[0] = '\0';
+    TRY(line_checks(lv, kind == 'P' ? 7 : 8));
+    struct field fid = fld(lv, 1);
+    TRY(parse_text(lv, fid, ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, d->doc_id_raw, &d->doc_id_len,
+                   false));
+    text_canonical_key(d->doc_id, d->doc_id_raw, d->doc_id_len);
+    d->doc_id[d->doc_id_len] = '\0';
+    TRY(parse_text(lv, fld(lv, 2), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, d->center, &d->center_len,
+                   true));
+    TRY(parse_nid(lv, fld(lv, 3), &d->patient_nid));
+    uint32_t date_field = 4;
+    if (kind == 'P') {
+        TRY(parse_mc(lv, fld(lv, 4), &d->prescriber_mc));
+        date_field = 5;
+    }
+    TRY(parse_date(lv, fld(lv, date_field), &d->date1, &d->date1_days));
+    struct field f2 = fld(lv, date_field + 1);
+    TRY(parse_date(lv, f2, &d->date2, &d->date2_days));
+    if (d->date2_days < d->date1_days) {
+        return verr(ADJ_E_DATE_ORDER, f2);
+    }
+    if (kind == 'I') {
+        TRY(parse_letter(lv, fld(lv, 6), "BM", &d->stay));
+        TRY(parse_text(lv, fld(lv, 7), ADJ_CODE_BYTES_MAX, ADJ_E_CODE_FORMAT, d->diagnosis,
+                       &d->diagnosis_len, true));
+    }
+    return VERR_OK;
+}
+
+/* Adds the L record's valid rial columns to the trailer sums, whatever else
+ * is wrong with the line (batch-format.md: a field that is not a valid rial
+ * contributes nothing). */
+static void sum_line(const struct line_view *lv, struct batch_totals *t)
+{
+    int64_t v;
+    if (lv->nfields > 6 && parse_rial(lv, lv->f[6], &v).code == ADJ_OK) {
+        t->sum_total += (unsigned __int128)v;
+    }
+    if (lv->nfields > 7 && parse_rial(lv, lv->f[7], &v).code == ADJ_OK) {
+        t->sum_insurer += (unsigned __int128)v;
+    }
+    if (lv->nfields > 8 && parse_rial(lv, lv->f[8], &v).code == ADJ_OK) {
+        t->sum_daroyar += (unsigned __int128)v;
+    }
+}
+
+struct uid_sink {
+    struct doc_chunk *chunk;
+    bool nomem;
+};
+
+static struct verr parse_uids(const struct line_view *lv, struct field f, struct doc_line *ln,
+                              struct uid_sink *sink)
+{
+    struct doc_chunk *c = sink->chunk;
+    ln->uid_first = c->uid_count;
+    ln->uid_count = 0;
+    if (f.len == 0) {
+        return VERR_OK;
+    }
+    const char *p = fptr(lv, f);
+    const char *end = p + f.len;
+    /* Bounded: each pass consumes one uid and its comma. */
+    while (p <= end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma != NULL ? comma : end;
+        size_t len = (size_t)(stop - p);
+        if (!ids_uid_well_formed(p, len)) {
+            return verr(ADJ_E_UID_FORMAT, f);
+        }
+        if (ln->uid_count >= ADJ_UIDS_PER_LINE_MAX) {
+            return verr(ADJ_E_UID_FORMAT, f);
+        }
+        if (c->uid_count >= c->uid_cap &&
+            !grow((void **)&c->uids, &c->uid_cap, sizeof(uint64_t), c->uid_count + 1)) {
+            sink->nomem = true;
+            return verr(ADJ_E_NOMEM, f);
+        }
+        c->uids[c->uid_count++] = ids_uid_pack(p, len);
+        ln->uid_count++;
+        if (comma == NULL) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return VERR_OK;
+}
+
+static struct verr parse_l(struct line_view *lv, char doc_kind, uint32_t expect_no,
+                           struct doc_line *ln, struct uid_sink *sink)
+{
+    TRY(line_checks(lv, 12));
+    struct field f = fld(lv, 1);
+    TRY(parse_qty(lv, f, ADJ_E_NUMBER_RANGE, &ln->line_no));
+    if (ln->line_no != expect_no) {
+        return verr(ADJ_E_LINE_NO_ORDER, f);
+    }
+    f = fld(lv, 2);
+    TRY(parse_letter(lv, f, "DSKB", &ln->kind));
+    if (doc_kind == 'P' && ln->kind != LINE_KIND_D) {
+        return verr(ADJ_E_LINE_KIND, f);
+    }
+    uint8_t code_len = 0;
+    TRY(parse_text(lv, fld(lv, 3), ADJ_CODE_BYTES_MAX, ADJ_E_CODE_FORMAT, ln->code, &code_len,
+                   true));
+    ln->code_len = code_len;
+    TRY(parse_qty(lv, fld(lv, 4), ADJ_E_QTY_RANGE, &ln->qty));
+    TRY(parse_rial(lv, fld(lv, 5), &ln->unit_price_rials));
+    f = fld(lv, 6);
+    TRY(parse_rial(lv, f, &ln->claimed_total_rials));
+    TRY(parse_rial(lv, fld(lv, 7), &ln->claimed_insurer_rials));
+    int64_t product;
+    if (!money_mul((int64_t)ln->qty, ln->unit_price_rials, &product)) {
+        return verr(ADJ_E_AMOUNT_OVERFLOW, f);
+    }
+    if (product != ln->claimed_total_rials) {
+        return verr(ADJ_E_TOTAL_MISMATCH, f);
+    }
+    f = fld(lv, 8);
+    ln->claimed_daroyar_rials = 0;
+    if (f.len > 0) {
+        TRY(parse_rial(lv, f, &ln->claimed_daroyar_rials));
+    }
+    f = fld(lv, 9);
+    ln->has_physician = 0;
+    ln->physician_mc = 0;
+    if (f.len > 0) {
+        TRY(parse_mc(lv, f, &ln->physician_mc));
+        ln->has_physician = 1;
+    }
+    f = fld(lv, 10);
+    ln->tariff_class = TARIFF_NONE;
+    if (f.len > 0) {
+        TRY(parse_letter(lv, f, "GF", &ln->tariff_class));
+    }
+    return parse_uids(lv, fld(lv, 11), ln, sink);
+}
+
+/* ---- the block parser ---- */
+
+struct open_doc {
+    bool open;
+    bool continuation;  /* Lines of a too-large document from an earlier block. */
+    bool rejected;
+    char kind;
+    uint32_t raw_begin;
+    uint64_t line;      /* Line of the P/I record. */
+    uint32_t l_count;   /* L records seen. */
+    uint32_t line_first, uid_first;
+    struct batch_reject rej;
+};
+
+struct parser {
+    const struct io_block *block;
+    struct doc_chunk *chunk;
+    struct batch_block_result *res;
+    struct open_doc d;
+    bool after_trailer;
+    bool after_trailer_reported;
+};
+
+static void add_event(struct parser *p, uint8_t kind, uint64_t line, uint32_t column,
+                      enum adj_err code, uint8_t index)
+{
+    struct batch_block_result *res = p->res;
+    if (res->event_count >= BATCH_EVENTS_MAX ||
+        (res->event_count >= res->event_cap &&
+         !grow((void **)&res->events, &res->event_cap, sizeof(struct batch_event),
+               res->event_count + 1))) {
+        res->events_dropped++;
+        if (res->event_count < BATCH_EVENTS_MAX) {
+            res->alloc_err = ADJ_E_NOMEM;
+        }
+        return;
+    }
+    struct batch_event *ev = &res->events[res->event_count++];
+    ev->line = line;
+    ev->column = column;
+    ev->code = (uint16_t)code;
+    ev->kind = kind;
+    ev->index = index;
+}
+
+static void doc_reject(struct parser *p, enum adj_err code, uint64_t line, uint32_t column)
+{
+    if (p->d.rejected) {
+        return; /* The first reason stands. */
+    }
+    p->d.rejected = true;
+    p->d.rej.code = (uint16_t)code;
+    p->d.rej.line = line;
+    p->d.rej.column = column;
+    /* Provisional lines of this document leave the chunk. */
+    p->chunk->line_count = p->d.line_first;
+    p->chunk->uid_count = p->d.uid_first;
+}
+
+static void doc_close(struct parser *p, uint32_t raw_end)
+{
+    struct open_doc *d = &p->d;
+    if (!d->open) {
+        return;
+    }
+    d->open = false;
+    if (!d->continuation && !d->rejected && d->l_count == 0) {
+        doc_reject(p, ADJ_E_DOC_NO_LINES, d->line, 1);
+    }
+    if (!d->rejected) {
+        struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
+        doc->line_first = d->line_first;
+        doc->line_count = d->l_count;
+        p->chunk->doc_count++;
+        p->res->docs_accepted++;
+        return;
+    }
+    struct batch_block_result *res = p->res;
+    if (res->reject_count >= res->reject_cap &&
+        !grow((void **)&res->rejects, &res->reject_cap, sizeof(struct batch_reject),
+              res->reject_count + 1)) {
+        /* Cannot record it: the merge turns alloc_err into a batch error,
+         * so the batch is never verified on incomplete bookkeeping. */
+        res->alloc_err = ADJ_E_NOMEM;
+        if (!d->continuation) {
+            res->docs_rejected++;
+        }
+        return;
+    }
+    struct batch_reject *r = &res->rejects[res->reject_count++];
+    *r = d->rej;
+    r->doc_line = d->continuation ? 0 : d->line;
+    r->raw_begin = d->raw_begin;
+    r->raw_end = raw_end;
+    r->continuation = d->continuation;
+    if (!d->continuation) {
+        res->docs_rejected++;
+    }
+}
+
+static void doc_open(struct parser *p, char kind, uint32_t raw_begin, uint64_t line)
+{
+    struct open_doc *d = &p->d;
+    memset(d, 0, sizeof *d);
+    d->open = true;
+    d->kind = kind;
+    d->raw_begin = raw_begin;
+    d->line = line;
+    d->line_first = p->chunk->line_count;
+    d->uid_first = p->chunk->uid_count;
+    if (p->chunk->doc_count >= p->chunk->doc_cap &&
+        !grow((void **)&p->chunk->docs, &p->chunk->doc_cap, sizeof(struct doc),
+              p->chunk->doc_count + 1)) {
+        p->res->alloc_err = ADJ_E_NOMEM;
+        doc_reject(p, ADJ_E_NOMEM, line, 1);
+    }
+}
+
+static void copy_doc_id(struct batch_reject *r, const struct line_view *lv)
+{
+    struct field f = fld(lv, 1);
+    size_t n = f.len < ADJ_ID_BYTES_MAX ? f.len : ADJ_ID_BYTES_MAX;
+    memcpy(r->doc_id, fptr(lv, f), n);
+    r->doc_id[n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)r->doc_id[i] < 0x20u) {
+            r->doc_id[i] = '?'; /* Messages stay one line. */
+        }
+    }
+}
+
+static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uint32_t raw_begin,
+                          uint64_t line, bool too_long)
+{
+    doc_open(p, kind, raw_begin, line);
+    if (too_long) {
+        doc_reject(p, ADJ_E_LINE_TOO_LONG, line, ADJ_LINE_BYTES_MAX + 1);
+        return;
+    }
+    copy_doc_id(&p->d.rej, lv);
+    if (p->d.rejected) {
+        return;
+    }
+    struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
+    struct verr v = parse_doc_header(lv, kind, doc);
+    if (v.code != ADJ_OK) {
+        doc_reject(p, v.code, line, v.column);
+        return;
+    }
+    doc->src_line = line;
+}
+
+static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too_long)
+{
+    struct open_doc *d = &p->d;
+    d->l_count++;
+    if (d->rejected) {
+        return;
+    }
+    if (too_long) {
+        doc_reject(p, ADJ_E_LINE_TOO_LONG, line, ADJ_LINE_BYTES_MAX + 1);
+        return;
+    }
+    if (d->l_count > ADJ_LINES_PER_DOC_MAX) {
+        doc_reject(p, ADJ_E_DOC_TOO_MANY_LINES, line, 1);
+        return;
+    }
+    struct doc_chunk *c = p->chunk;
+    if (c->line_count >= c->line_cap &&
+        !grow((void **)&c->lines, &c->line_cap, sizeof(struct doc_line), c->line_count + 1)) {
+        p->res->alloc_err = ADJ_E_NOMEM;
+        doc_reject(p, ADJ_E_NOMEM, line, 1);
+        return;
+    }
+    struct doc_line *ln = &c->lines[c->line_count];
+    struct uid_sink sink = {c, false};
+    struct verr v = parse_l(lv, d->kind, d->l_count, ln, &sink);
+    if (sink.nomem) {
+        p->res->alloc_err = ADJ_E_NOMEM;
+    }
+    if (v.code != ADJ_OK) {
+        doc_reject(p, v.code, line, v.column);
+        return;
+    }
+    ln->src_line = line;
+    c->line_count++;
+}
+
+/* Dispatches one line. raw_begin is the offset of its first byte in the
+ * block. */
+static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, uint64_t line)
+{
+    struct batch_block_result *res = p->res;
+    bool too_long = lv->len > ADJ_LINE_BYTES_MAX;
+    if (too_long) {
+        /* Only the record type is read: fields are not trusted. */
+        lv->nfields = 1;
+        const char *tab = memchr(lv->s, '\t', lv->len);
+        lv->f[0].off = 0;
+        lv->f[0].len = tab != NULL ? (uint32_t)(tab - lv->s) : lv->len;
+        lv->ctrl_at = UINT32_MAX;
+        lv->nonascii = false;
+        lv->too_many = false;
+    } else {
+        split_line(lv);
+    }
+    char type = lv->f[0].len == 1 ? lv->s[0] : '\0';
+    if (type != 'H' && type != 'P' && type != 'I' && type != 'L' && type != 'T') {
+        type = '\0';
+    }
+    if (res->first_record_line == 0) {
+        res->first_record_line = line;
+        res->first_record_type = (uint8_t)type;
+    }
+    if (p->after_trailer && !p->after_trailer_reported) {
+        p->after_trailer_reported = true;
+        add_event(p, BATCH_EV_ERROR, line, 1, ADJ_E_AFTER_TRAILER, 0);
+    }
+    switch (type) {
+    case 'P':
+    case 'I':
+        doc_close(p, raw_begin);
+        res->totals.docs++;
+        on_doc_header(p, lv, type, raw_begin, line, too_long);
+        return;
+    case 'L':
+        res->totals.lines++;
+        if (!too_long) {
+            sum_line(lv, &res->totals);
+        }
+        if (p->d.open) {
+            on_l(p, lv, line, too_long);
+        } else {
+            add_event(p, BATCH_EV_ERROR, line, 1, ADJ_E_LINE_BEFORE_DOC, 0);
+        }
+        return;
+    case 'H':
+    case 'T': {
+        doc_close(p, raw_begin);
+        struct verr v = {ADJ_E_LINE_TOO_LONG, ADJ_LINE_BYTES_MAX + 1};
+        uint8_t index = 0;
+        if (type == 'H') {
+            if (res->header_count < BATCH_HEADERS_PER_BLOCK_MAX) {
+                index = (uint8_t)res->header_count;
+                struct batch_header *h = &res->headers[res->header_count++];
+                memset(h, 0, sizeof *h);
+                if (!too_long) {
+                    v = parse_header(lv, h);
+                }
+                h->line = line;
+            }
+        } else {
+            if (res->trailer_count < BATCH_HEADERS_PER_BLOCK_MAX) {
+                index = (uint8_t)res->trailer_count;
+                struct batch_trailer *t = &res->trailers[res->trailer_count++];
+                memset(t, 0, sizeof *t);
+                if (!too_long) {
+                    v = parse_trailer(lv, t);
+                }
+                t->line = line;
+            }
+            p->after_trailer = true;
+        }
+        if (!too_long && v.code == ADJ_E_LINE_TOO_LONG) {
+            v = VERR_OK; /* Beyond the kept count: the merge reports the repeat. */
+        }
+        add_event(p, type == 'H' ? BATCH_EV_HEADER : BATCH_EV_TRAILER, line, v.column, v.code,
+                  index);
+        return;
+    }
+    default:
+        if (p->d.open) {
+            doc_reject(p, too_long ? ADJ_E_LINE_TOO_LONG : ADJ_E_RECORD_TYPE, line,
+                       too_long ? ADJ_LINE_BYTES_MAX + 1 : 1);
+        } else {
+            add_event(p, BATCH_EV_ERROR, line, too_long ? ADJ_LINE_BYTES_MAX + 1 : 1,
+                      too_long ? ADJ_E_LINE_TOO_LONG : ADJ_E_RECORD_TYPE, 0);
+        }
+        return;
+    }
+}
+
+void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
+                       struct batch_block_result *res)
+{
+    ADJ_ASSERT(block->len <= UINT32_MAX);
+    chunk->seq = block->seq;
+    chunk->doc_count = 0;
+    chunk->line_count = 0;
+    chunk->uid_count = 0;
+    res->seq = block->seq;
+    res->line_count = 0;
+    res->first_record_line = 0;
+    res->first_record_type = 0;
+    memset(&res->totals, 0, sizeof res->totals);
+    res->docs_accepted = 0;
+    res->docs_rejected = 0;
+    res->reject_count = 0;
+    res->event_count = 0;
+    res->events_dropped = 0;
+    res->header_count = 0;
+    res->trailer_count = 0;
+    res->alloc_err = ADJ_OK;
+    res->line_base = 0;
+
+    struct parser p = {.block = block, .chunk = chunk, .res = res};
+    if (block->continues_doc) {
+        p.d.open = true;
+        p.d.continuation = true;
+        p.d.rejected = true;
+        p.d.rej.code = ADJ_E_DOC_TOO_LARGE;
+        p.d.rej.line = 1;
+        p.d.rej.column = 1;
+        p.d.line_first = 0;
+        p.d.uid_first = 0;
+    }
+    struct line_view lv;
+    const char *data = block->data;
+    size_t len = block->len;
+    size_t pos = 0;
+    uint64_t line = 0;
+    /* Bounded: each pass consumes one line (at least one byte). */
+    while (pos < len) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - data) : len;
+        size_t next = nl != NULL ? end + 1 : len;
+        line++;
+        size_t l = end - pos;
+        if (l > 0 && data[end - 1] == '\r') {
+            l--;
+        }
+        if (l == 0 || data[pos] == '#') {
+            pos = next;
+            continue; /* Blank line or comment. */
+        }
+        lv.s = data + pos;
+        lv.len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
+        on_line(&p, &lv, (uint32_t)pos, line);
+        pos = next;
+    }
+    res->line_count = line;
+    if (p.d.open && block->splits_doc) {
+        doc_reject(&p, ADJ_E_DOC_TOO_LARGE, p.d.continuation ? 1 : p.d.line, 1);
+    }
+    doc_close(&p, (uint32_t)len);
+}
+
+/* ---- the ordered merge ---- */
+
+void batch_state_init(struct batch_state *st, const char *file_name, FILE *diag_out)
+{
+    memset(st, 0, sizeof *st);
+    st->file_name = file_name;
+    st->diag_out = diag_out;
+    st->diag_max = BATCH_DIAG_MAX_DEFAULT;
+    st->first_batch_error.code = ADJ_OK;
+}
+
+static void diag_emit(struct batch_state *st, const struct adj_diag *dg)
+{
+    if (st->diag_out == NULL) {
+        return;
+    }
+    if (st->diag_printed < st->diag_max) {
+        st->diag_printed++;
+        adj_diag_print(st->diag_out, dg);
+    } else {
+        st->diag_suppressed++;
+    }
+}
+
+void batch_error(struct batch_state *st, const struct adj_diag *diag)
+{
+    if (st->batch_errors == 0) {
+        st->first_batch_error = *diag;
+    }
+    st->batch_errors++;
+    diag_emit(st, diag);
+}
+
+static void batch_error_at(struct batch_state *st, enum adj_err code, uint64_t line,
+                           uint32_t column, const char *detail)
+{
+    struct adj_diag dg;
+    adj_diag_set(&dg, code, st->file_name, line, column, detail != NULL ? "%s" : NULL, detail);
+    batch_error(st, &dg);
+}
+
+static bool write_all(FILE *f, const char *s, size_t n)
+{
+    return n == 0 || fwrite(s, 1, n, f) == n;
+}
+
+/* Writes the raw lines of data[begin..end) to the quarantine: each line
+ * without its line end, then LF; blank lines skipped; lines over the limit
+ * replaced by a comment. */
+static bool quarantine_lines(FILE *q, const char *data, size_t begin, size_t end,
+                             uint64_t first_line)
+{
+    size_t pos = begin;
+    uint64_t line = first_line;
+    bool ok = true;
+    /* Bounded: each pass consumes one line. */
+    while (pos < end) {
+        const char *nl = memchr(data + pos, '\n', end - pos);
+        size_t e = nl != NULL ? (size_t)(nl - data) : end;
+        size_t next = nl != NULL ? e + 1 : end;
+        size_t l = e - pos;
+        if (l > 0 && data[e - 1] == '\r') {
+            l--;
+        }
+        if (l > ADJ_LINE_BYTES_MAX) {
+            ok = fprintf(q, "# line %llu: longer than %u bytes, not kept [E_LINE_TOO_LONG]\n",
+                         (unsigned long long)line, ADJ_LINE_BYTES_MAX) > 0 && ok;
+        } else if (l > 0) {
+            ok = write_all(q, data + pos, l) && fputc('\n', q) != EOF && ok;
+        }
+        pos = next;
+        line++;
+    }
+    return ok;
+}
+
+enum adj_err batch_merge(struct batch_state *st, const struct io_block *block,
+                         struct batch_block_result *res, FILE *quarantine)
+{
+    ADJ_ASSERT(res->seq == st->next_seq && block->seq == res->seq);
+    st->next_seq++;
+    uint64_t base = st->line_base;
+    res->line_base = base;
+
+    if (res->alloc_err != ADJ_OK) {
+        batch_error_at(st, res->alloc_err, base + 1, 0, "while parsing a block");
+    }
+    if (res->first_record_line != 0) {
+        if (!st->seen_record && res->first_record_type != 'H') {
+            batch_error_at(st, ADJ_E_BATCH_NO_HEADER, base + res->first_record_line, 1, NULL);
+        }
+        if (st->seen_trailer) {
+            batch_error_at(st, ADJ_E_AFTER_TRAILER, base + res->first_record_line, 1, NULL);
+        }
+        st->seen_record = true;
+    }
+    for (uint32_t i = 0; i < res->event_count; i++) {
+        const struct batch_event *ev = &res->events[i];
+        uint64_t line = base + ev->line;
+        switch (ev->kind) {
+        case BATCH_EV_HEADER:
+            if (st->seen_header) {
+                batch_error_at(st, ADJ_E_BATCH_SECOND_HEADER, line, 1, NULL);
+                break;
+            }
+            st->seen_header = true;
+            st->header = res->headers[ev->index];
+            st->header.line = line;
+            if (ev->code != ADJ_OK) {
+                batch_error_at(st, ev->code, line, ev->column, "in the H record");
+            }
+            break;
+        case BATCH_EV_TRAILER:
+            if (st->seen_trailer) {
+                batch_error_at(st, ADJ_E_AFTER_TRAILER, line, 1, "a second T record");
+                break;
+            }
+            st->seen_trailer = true;
+            st->trailer = res->trailers[ev->index];
+            st->trailer.line = line;
+            if (ev->code != ADJ_OK) {
+                batch_error_at(st, ev->code, line, ev->column, "in the T record");
+            }
+            break;
+        default:
+            batch_error_at(st, (enum adj_err)ev->code, line, ev->column, NULL);
+            break;
+        }
+    }
+    if (res->events_dropped > 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%u more batch-level errors in this block",
+                 res->events_dropped);
+        batch_error_at(st, ADJ_E_LINE_BEFORE_DOC, base + res->line_count, 0, detail);
+    }
+
+    /* Rejected documents: diagnostics, counts, quarantine. */
+    bool q_ok = true;
+    for (uint32_t i = 0; i < res->reject_count; i++) {
+        const struct batch_reject *r = &res->rejects[i];
+        if (!r->continuation) {
+            ADJ_ASSERT(r->code < ADJ_ERR_COUNT);
+            st->rejected_by_reason[r->code]++;
+            struct adj_diag dg;
+            adj_diag_set(&dg, (enum adj_err)r->code, st->file_name, base + r->line, r->column,
+                         "document '%s' at line %llu rejected", r->doc_id,
+                         (unsigned long long)(base + r->doc_line));
+            diag_emit(st, &dg);
+        }
+        if (quarantine != NULL && !st->quarantine_failed) {
+            uint64_t first = r->continuation ? 1 : r->doc_line;
+            if (r->continuation) {
+                q_ok = fprintf(quarantine, "# %s:%llu: continued: lines of the document above\n",
+                               st->file_name, (unsigned long long)(base + first)) > 0;
+            } else {
+                q_ok = fprintf(quarantine, "# %s:%llu:%u: %s: %s (document '%s')\n",
+                               st->file_name, (unsigned long long)(base + r->line), r->column,
+                               adj_err_name((enum adj_err)r->code),
+                               adj_err_message((enum adj_err)r->code), r->doc_id) > 0;
+            }
+            q_ok = quarantine_lines(quarantine, block->data, r->raw_begin, r->raw_end,
+                                    base + first) &&
+                   q_ok;
+            if (!q_ok) {
+                st->quarantine_failed = true;
+            }
+        }
+    }
+    ADJ_ASSERT(res->docs_accepted + res->docs_rejected == res->totals.docs);
+    st->docs_accepted += res->docs_accepted;
+    st->docs_rejected += res->docs_rejected;
+    st->totals.docs += res->totals.docs;
+    st->totals.lines += res->totals.lines;
+    st->totals.sum_total += res->totals.sum_total;
+    st->totals.sum_insurer += res->totals.sum_insurer;
+    st->totals.sum_daroyar += res->totals.sum_daroyar;
+    st->line_base += res->line_count;
+    return st->quarantine_failed ? ADJ_E_WRITE : ADJ_OK;
+}
+
+static bool sum_eq(unsigned __int128 read, int64_t trailer)
+{
+    return trailer >= 0 && read == (unsigned __int128)(uint64_t)trailer;
+}
+
+static void u128_str(unsigned __int128 v, char buf[48])
+{
+    char tmp[48];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v != 0 && n < sizeof tmp);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = tmp[n - 1 - i];
+    }
+    buf[n] = '\0';
+}
+
+void batch_finish(struct batch_state *st, const struct io_stream_end *end,
+                  struct batch_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    bool io_failed = false;
+    if (end != NULL && end->err != ADJ_OK) {
+        struct adj_diag dg = end->diag;
+        if (dg.file_name == NULL) {
+            dg.file_name = st->file_name;
+        }
+        batch_error(st, &dg);
+        io_failed = end->err == ADJ_E_READ || end->err == ADJ_E_IO || end->err == ADJ_E_OPEN;
+    }
+    bool stream_ok = end == NULL || end->err == ADJ_OK;
+    if (stream_ok && !st->seen_record) {
+        batch_error_at(st, ADJ_E_BATCH_NO_HEADER, 0, 0, "no records");
+    }
+    if (stream_ok && st->seen_record && !st->seen_trailer) {
+        batch_error_at(st, ADJ_E_TRAILER_MISSING, st->line_base, 0, NULL);
+    } else if (st->seen_trailer && st->trailer.valid) {
+        const struct batch_trailer *t = &st->trailer;
+        if (t->doc_count != st->totals.docs) {
+            char d[96];
+            snprintf(d, sizeof d, "doc_count %llu, read %llu", (unsigned long long)t->doc_count,
+                     (unsigned long long)st->totals.docs);
+            batch_error_at(st, ADJ_E_TRAILER_COUNT, t->line, t->column[1], d);
+        }
+        if (t->line_count != st->totals.lines) {
+            char d[96];
+            snprintf(d, sizeof d, "line_count %llu, read %llu",
+                     (unsigned long long)t->line_count, (unsigned long long)st->totals.lines);
+            batch_error_at(st, ADJ_E_TRAILER_COUNT, t->line, t->column[2], d);
+        }
+        const unsigned __int128 read[3] = {st->totals.sum_total, st->totals.sum_insurer,
+                                           st->totals.sum_daroyar};
+        const int64_t claimed[3] = {t->sum_claimed_total, t->sum_claimed_insurer,
+                                    t->sum_claimed_daroyar};
+        static const char *const names[3] = {"sum_claimed_total", "sum_claimed_insurer",
+                                             "sum_claimed_daroyar"};
+        for (int i = 0; i < 3; i++) {
+            if (!sum_eq(read[i], claimed[i])) {
+                char rs[48];
+                u128_str(read[i], rs);
+                char d[128];
+                snprintf(d, sizeof d, "%s %lld, read %s", names[i], (long long)claimed[i], rs);
+                batch_error_at(st, ADJ_E_TRAILER_SUM, t->line, t->column[3 + i], d);
+            }
+        }
+    }
+    if (st->diag_out != NULL && st->diag_suppressed > 0) {
+        fprintf(st->diag_out, "%s: %llu more diagnostics not shown\n", st->file_name,
+                (unsigned long long)st->diag_suppressed);
+    }
+    out->file_name = st->file_name;
+    out->docs_accepted = st->docs_accepted;
+    out->docs_rejected = st->docs_rejected;
+    out->docs_read = st->totals.docs;
+    out->lines_read = st->totals.lines;
+    memcpy(out->rejected_by_reason, st->rejected_by_reason, sizeof out->rejected_by_reason);
+    out->batch_errors = st->batch_errors;
+    out->first_batch_error = st->first_batch_error;
+    out->verified = st->batch_errors == 0;
+    out->io_failed = io_failed;
+    out->quarantine_failed = st->quarantine_failed;
+    out->has_header = st->seen_header;
+    out->header = st->header;
+    out->has_trailer = st->seen_trailer;
+    out->trailer = st->trailer;
+    out->totals = st->totals;
+    if (end != NULL) {
+        out->content_hash = end->hash;
+        out->text_bytes = end->text_bytes;
+        out->zstd = end->zstd;
+    }
+    ADJ_ASSERT(out->docs_read == out->docs_accepted + out->docs_rejected);
+}
+
+int batch_summary_exit_code(const struct batch_summary *s)
+{
+    if (s->io_failed || s->quarantine_failed) {
+        return BATCH_EXIT_IOERR;
+    }
+    if (!s->verified) {
+        return BATCH_EXIT_UNVERIFIED;
+    }
+    return s->docs_rejected > 0 ? BATCH_EXIT_REJECTED : BATCH_EXIT_OK;
+}
+
+void batch_summary_print(FILE *out, const struct batch_summary *s)
+{
+    const char *f = s->file_name != NULL ? s->file_name : "<input>";
+    fprintf(out, "%s: batch %s, province %s\n", f, s->has_header ? s->header.batch_id : "?",
+            s->has_header ? s->header.province : "?");
+    fprintf(out, "%s: documents read %llu, accepted %llu, rejected %llu; lines read %llu\n", f,
+            (unsigned long long)s->docs_read, (unsigned long long)s->docs_accepted,
+            (unsigned long long)s->docs_rejected, (unsigned long long)s->lines_read);
+    for (int e = 0; e < ADJ_ERR_COUNT; e++) {
+        if (s->rejected_by_reason[e] > 0) {
+            fprintf(out, "%s:   rejected %llu %s (%s)\n", f,
+                    (unsigned long long)s->rejected_by_reason[e], adj_err_name((enum adj_err)e),
+                    adj_err_message((enum adj_err)e));
+        }
+    }
+    if (s->verified) {
+        fprintf(out, "%s: trailer verified\n", f);
+    } else {
+        fprintf(out, "%s: trailer NOT verified: %s (%llu batch-level error%s)\n", f,
+                adj_err_name(s->first_batch_error.code), (unsigned long long)s->batch_errors,
+                s->batch_errors == 1 ? "" : "s");
+    }
+    fprintf(out, "%s: content xxh3-128 %016llx%016llx\n", f, (unsigned long long)s->content_hash.hi,
+            (unsigned long long)s->content_hash.lo);
+}
+
+static void check_reader(struct io_reader *r, const char *name, FILE *quarantine, FILE *diag_out,
+                         struct batch_summary *out)
+{
+    struct batch_state st;
+    batch_state_init(&st, name, diag_out);
+    struct doc_chunk chunk;
+    struct batch_block_result res;
+    bool ok = batch_chunk_init(&chunk, io_reader_block_bytes_max(r)) == ADJ_OK;
+    ok = ok && batch_result_init(&res) == ADJ_OK;
+    if (!ok) {
+        struct adj_diag dg;
+        adj_diag_set(&dg, ADJ_E_NOMEM, name, 0, 0, NULL);
+        batch_error(&st, &dg);
+    }
+    /* Bounded by the stream: each block is a non-empty piece of it. */
+    while (ok) {
+        struct io_block *b;
+        enum adj_err err = io_reader_next(r, &b);
+        if (err != ADJ_OK || b == NULL) {
+            break;
+        }
+        batch_parse_block(b, &chunk, &res);
+        (void)batch_merge(&st, b, &res, quarantine);
+        io_reader_release(r, b);
+    }
+    struct io_stream_end end;
+    io_reader_end(r, &end);
+    batch_finish(&st, &end, out);
+    batch_chunk_free(&chunk);
+    batch_result_free(&res);
+}
+
+enum adj_err batch_check_file(const char *path, const struct io_reader_options *opt,
+                              FILE *quarantine, FILE *diag_out, struct batch_summary *out)
+{
+    struct io_reader *r;
+    struct adj_diag dg;
+    enum adj_err err = io_reader_open(&r, path, opt, &dg);
+    if (err != ADJ_OK) {
+        memset(out, 0, sizeof *out);
+        out->file_name = path;
+        out->io_failed = true;
+        out->batch_errors = 1;
+        out->first_batch_error = dg;
+        if (diag_out != NULL) {
+            adj_diag_print(diag_out, &dg);
+        }
+        return err;
+    }
+    check_reader(r, path, quarantine, diag_out, out);
+    io_reader_close(r);
+    return ADJ_OK;
+}
+
+void batch_check_memory(const void *data, size_t len, const char *name,
+                        const struct io_reader_options *opt, FILE *quarantine, FILE *diag_out,
+                        struct batch_summary *out)
+{
+    struct io_reader *r;
+    struct adj_diag dg;
+    if (io_reader_open_memory(&r, data, len, name, opt, &dg) != ADJ_OK) {
+        memset(out, 0, sizeof *out);
+        out->file_name = name;
+        out->batch_errors = 1;
+        out->first_batch_error = dg;
+        return;
+    }
+    check_reader(r, name, quarantine, diag_out, out);
+    io_reader_close(r);
+}

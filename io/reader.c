@@ -1,0 +1,756 @@
+/*
+ * The batch reader (reader.h): three layers in one object.
+ *   source:  raw bytes in order, from io_uring (several reads in flight),
+ *            pread/read, or memory slices.
+ *   decoder: plain copy, or zstd streaming (multi-frame, skippable frames,
+ *            precise truncated / corrupt / trailing-garbage verdicts).
+ *   blocker: fills a pool buffer, cuts it at a document boundary, hands it
+ *            out, carries the tail into the next buffer.
+ * Only the blocker's pool is shared between threads (mutex + condvar, taken
+ * once per block, never per line).
+ */
+#include "io/reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "core/base/assert.h"
+
+struct io_read_slot {
+    char *buf;
+    size_t want;     /* Bytes requested for this slot. */
+    size_t got;      /* Bytes arrived so far (short reads are resubmitted). */
+    uint64_t off;    /* File offset of buf[0]. */
+    bool busy;       /* Submitted and not yet consumed. */
+    bool done;
+    int err;         /* Negative errno. */
+};
+
+struct io_reader {
+    const char *name;
+    enum io_backend backend;
+    /* Source. */
+    int fd;
+    bool seekable;
+    uint64_t file_size;
+    uint64_t next_off;    /* Next offset to request. */
+    const uint8_t *mem;
+    size_t mem_len;
+    size_t read_bytes;
+    struct io_uring ring;
+    bool ring_ok;
+    unsigned nslots;
+    unsigned slot_head;   /* Slot to consume next (round robin). */
+    struct io_read_slot slots[IO_READS_IN_FLIGHT_MAX];
+    char *pread_buf;
+    const uint8_t *raw;   /* Current raw chunk. */
+    size_t raw_len, raw_pos;
+    bool raw_slot_held;   /* raw points into slots[slot_head]. */
+    bool src_eof;
+    uint64_t raw_total;
+    /* Decoder. */
+    bool detected, zstd;
+    ZSTD_DStream *zd;
+    size_t zhint;         /* Last return of ZSTD_decompressStream. */
+    bool z_frame_open;    /* Inside a frame (bytes consumed since the last end). */
+    uint64_t z_frames;
+    uint8_t z_after[4];   /* First bytes after the last complete frame. */
+    size_t z_after_n;
+    XXH3_state_t *xh;
+    uint64_t text_total;
+    /* Blocker. */
+    size_t target, doc_max, cap;
+    unsigned nblocks;
+    struct io_block blocks[IO_BLOCK_COUNT_MAX];
+    char *bufs[IO_BLOCK_COUNT_MAX];
+    bool out[IO_BLOCK_COUNT_MAX];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned cur;
+    size_t fill;
+    size_t line_start;    /* Start of the partial last line in cur. */
+    size_t scan_from;     /* Boundaries before this were already searched. */
+    bool skipping;        /* Dropping the rest of a too-long line. */
+    bool cur_continues;
+    uint64_t seq, emitted;
+    uint64_t dropped;
+    bool stream_done;     /* Decoder reached the end or an error. */
+    bool finished;        /* Everything handed out. */
+    enum adj_err err;
+    struct adj_diag diag;
+};
+
+const char *io_backend_name(enum io_backend backend)
+{
+    switch (backend) {
+    case IO_BACKEND_URING: return "io_uring";
+    case IO_BACKEND_PREAD: return "pread";
+    case IO_BACKEND_MEMORY: return "memory";
+    case IO_BACKEND_AUTO: break;
+    }
+    return "auto";
+}
+
+static void reader_fail(struct io_reader *r, enum adj_err err, const char *fmt, const char *arg)
+{
+    if (r->err != ADJ_OK) {
+        return; /* The first error is the cause; keep it. */
+    }
+    r->err = err;
+    adj_diag_set(&r->diag, err, r->name, 0, 0, fmt, arg);
+}
+
+/* ---- source ---- */
+
+static void uring_submit_slot(struct io_reader *r, unsigned i)
+{
+    struct io_read_slot *s = &r->slots[i];
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    ADJ_ASSERT(sqe != NULL); /* The ring has one entry per slot. */
+    io_uring_prep_read(sqe, r->fd, s->buf + s->got, (unsigned)(s->want - s->got),
+                       s->off + s->got);
+    io_uring_sqe_set_data64(sqe, i);
+}
+
+/* Assigns the next file range to slot i and queues it; false at EOF. */
+static bool uring_arm_slot(struct io_reader *r, unsigned i)
+{
+    if (r->next_off >= r->file_size) {
+        return false;
+    }
+    struct io_read_slot *s = &r->slots[i];
+    uint64_t left = r->file_size - r->next_off;
+    s->want = left < r->read_bytes ? (size_t)left : r->read_bytes;
+    s->got = 0;
+    s->off = r->next_off;
+    s->busy = true;
+    s->done = false;
+    s->err = 0;
+    r->next_off += s->want;
+    uring_submit_slot(r, i);
+    return true;
+}
+
+/* Waits until slots[slot_head] is complete. Completions arrive in any
+ * order; short reads and EAGAIN/EINTR are resubmitted for the rest. */
+static int uring_wait_head(struct io_reader *r)
+{
+    struct io_read_slot *head = &r->slots[r->slot_head];
+    /* Bounded: each completion either finishes a slot, makes progress on a
+     * short read, or retries EAGAIN/EINTR, which the kernel resolves. */
+    while (!head->done) {
+        int rc = io_uring_submit(&r->ring);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            return rc;
+        }
+        struct io_uring_cqe *cqe;
+        rc = io_uring_wait_cqe(&r->ring, &cqe);
+        if (rc == -EINTR || rc == -EAGAIN) {
+            continue;
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        unsigned i = (unsigned)io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(&r->ring, cqe);
+        ADJ_ASSERT(i < r->nslots && r->slots[i].busy && !r->slots[i].done);
+        struct io_read_slot *s = &r->slots[i];
+        if (res == -EAGAIN || res == -EINTR) {
+            uring_submit_slot(r, i);
+        } else if (res < 0) {
+            s->err = res;
+            s->done = true;
+        } else if (res == 0) {
+            s->done = true; /* File shrank: what we have is what there is. */
+        } else {
+            s->got += (size_t)res;
+            if (s->got < s->want) {
+                uring_submit_slot(r, i);
+            } else {
+                s->done = true;
+            }
+        }
+    }
+    return 0;
+}
+
+static bool uring_try_init(struct io_reader *r)
+{
+    unsigned entries = r->nslots;
+    if (io_uring_queue_init(entries, &r->ring, 0) < 0) {
+        return false;
+    }
+    r->ring_ok = true;
+    for (unsigned i = 0; i < r->nslots; i++) {
+        r->slots[i].buf = malloc(r->read_bytes);
+        if (r->slots[i].buf == NULL) {
+            return false;
+        }
+    }
+    for (unsigned i = 0; i < r->nslots; i++) {
+        if (!uring_arm_slot(r, i)) {
+            break;
+        }
+    }
+    return true;
+}
+
+/* Makes r->raw the next raw chunk. Returns false at EOF or on error. */
+static bool source_next(struct io_reader *r)
+{
+    if (r->src_eof) {
+        return false;
+    }
+    r->raw_pos = 0;
+    r->raw_len = 0;
+    if (r->backend == IO_BACKEND_MEMORY) {
+        size_t left = r->mem_len - (size_t)r->next_off;
+        if (left == 0) {
+            r->src_eof = true;
+            return false;
+        }
+        r->raw = r->mem + r->next_off;
+        r->raw_len = left < r->read_bytes ? left : r->read_bytes;
+        r->next_off += r->raw_len;
+        r->raw_total += r->raw_len;
+        return true;
+    }
+    if (r->backend == IO_BACKEND_URING) {
+        if (r->raw_slot_held) {
+            /* The previous chunk is consumed: reuse its slot for a new read. */
+            r->raw_slot_held = false;
+            r->slots[r->slot_head].busy = false;
+            uring_arm_slot(r, r->slot_head);
+            r->slot_head = (r->slot_head + 1) % r->nslots;
+        }
+        struct io_read_slot *s = &r->slots[r->slot_head];
+        if (!s->busy) {
+            r->src_eof = true;
+            return false;
+        }
+        int rc = uring_wait_head(r);
+        if (rc < 0 || s->err < 0) {
+            reader_fail(r, ADJ_E_READ, "%s", strerror(-(rc < 0 ? rc : s->err)));
+            r->src_eof = true;
+            return false;
+        }
+        if (s->got == 0) {
+            r->src_eof = true;
+            return false;
+        }
+        r->raw = (const uint8_t *)s->buf;
+        r->raw_len = s->got;
+        r->raw_slot_held = true;
+        r->raw_total += s->got;
+        return true;
+    }
+    /* pread / read. Bounded: EINTR retries only. */
+    for (;;) {
+        ssize_t n = r->seekable ? pread(r->fd, r->pread_buf, r->read_bytes, (off_t)r->next_off)
+                                : read(r->fd, r->pread_buf, r->read_bytes);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n < 0) {
+            reader_fail(r, ADJ_E_READ, "%s", strerror(errno));
+            r->src_eof = true;
+            return false;
+        }
+        if (n == 0) {
+            r->src_eof = true;
+            return false;
+        }
+        r->next_off += (uint64_t)n;
+        r->raw = (const uint8_t *)r->pread_buf;
+        r->raw_len = (size_t)n;
+        r->raw_total += (uint64_t)n;
+        return true;
+    }
+}
+
+/* ---- decoder ---- */
+
+static const uint8_t zstd_magic[4] = {0x28, 0xB5, 0x2F, 0xFD};
+
+static bool is_magic_prefix(const uint8_t *p, size_t n)
+{
+    if (n == 0) {
+        return true;
+    }
+    if (memcmp(p, zstd_magic, n < 4 ? n : 4) == 0) {
+        return true;
+    }
+    /* Skippable frames: 0x184D2A50..0x184D2A5F little-endian. */
+    static const uint8_t skip[4] = {0x50, 0x2A, 0x4D, 0x18};
+    if ((p[0] & 0xF0u) != 0x50u) {
+        return false;
+    }
+    return n < 2 || memcmp(p + 1, skip + 1, (n < 4 ? n : 4) - 1) == 0;
+}
+
+/* Decodes up to cap bytes into dst. Returns bytes produced; 0 means the
+ * stream ended (cleanly or with r->err set). */
+static size_t decode(struct io_reader *r, char *dst, size_t cap)
+{
+    ADJ_ASSERT(cap > 0);
+    /* Bounded: every pass consumes input, produces output, or ends. */
+    for (;;) {
+        if (r->raw_pos == r->raw_len && !r->src_eof) {
+            if (!source_next(r) && r->err != ADJ_OK) {
+                return 0;
+            }
+        }
+        if (!r->detected) {
+            if (r->src_eof && r->raw_len == 0) {
+                if (r->raw_total == 0) {
+                    reader_fail(r, ADJ_E_INPUT_EMPTY, NULL, NULL);
+                }
+                return 0;
+            }
+            r->detected = true;
+            /* The first read holds >= 1 byte; magic needs 4, but a file of
+             * 1..3 bytes cannot be zstd, and a read of 1..3 bytes when the file
+             * is longer only happens with tiny test read sizes: peek the
+             * source directly for those. */
+            uint8_t head[4];
+            size_t have = r->raw_len < 4 ? r->raw_len : 4;
+            memcpy(head, r->raw, have);
+            if (have < 4 && r->backend == IO_BACKEND_MEMORY) {
+                have = r->mem_len < 4 ? r->mem_len : 4;
+                memcpy(head, r->mem, have);
+            } else if (have < 4 && r->seekable && r->file_size >= 4) {
+                ssize_t n = pread(r->fd, head, 4, 0);
+                have = n == 4 ? 4 : have;
+            }
+            r->zstd = have == 4 && (memcmp(head, zstd_magic, 4) == 0 ||
+                                    ((head[0] & 0xF0u) == 0x50u && head[1] == 0x2A &&
+                                     head[2] == 0x4D && head[3] == 0x18));
+            if (r->zstd) {
+                r->zd = ZSTD_createDStream();
+                if (r->zd == NULL) {
+                    reader_fail(r, ADJ_E_NOMEM, NULL, NULL);
+                    return 0;
+                }
+                ZSTD_initDStream(r->zd);
+                r->zhint = 1;
+            }
+        }
+        if (!r->zstd) {
+            size_t avail = r->raw_len - r->raw_pos;
+            if (avail == 0) {
+                return 0; /* src_eof */
+            }
+            size_t n = avail < cap ? avail : cap;
+            memcpy(dst, r->raw + r->raw_pos, n);
+            r->raw_pos += n;
+            return n;
+        }
+        if (!r->z_frame_open && r->z_frames > 0) {
+            /* Remember the bytes after a complete frame: if the stream ends
+             * while they do not even begin a magic number, it is garbage. */
+            while (r->z_after_n < 4 && r->raw_pos + r->z_after_n < r->raw_len) {
+                r->z_after[r->z_after_n] = r->raw[r->raw_pos + r->z_after_n];
+                r->z_after_n++;
+            }
+        }
+        ZSTD_inBuffer in = {r->raw, r->raw_len, r->raw_pos};
+        ZSTD_outBuffer out = {dst, cap, 0};
+        size_t ret = ZSTD_decompressStream(r->zd, &out, &in);
+        bool consumed = in.pos > r->raw_pos;
+        r->raw_pos = in.pos;
+        if (ZSTD_isError(ret)) {
+            ZSTD_ErrorCode code = ZSTD_getErrorCode(ret);
+            if (!r->z_frame_open && r->z_frames > 0 && code == ZSTD_error_prefix_unknown) {
+                reader_fail(r, ADJ_E_ZSTD_TRAILING_GARBAGE, "after frame %s",
+                            r->z_frames == 1 ? "1" : "n");
+            } else {
+                reader_fail(r, ADJ_E_ZSTD_CORRUPT, "%s", ZSTD_getErrorName(ret));
+            }
+            return 0;
+        }
+        r->zhint = ret;
+        if (ret == 0) {
+            r->z_frames++;
+            r->z_frame_open = false;
+            r->z_after_n = 0;
+        } else if (consumed) {
+            r->z_frame_open = true;
+        }
+        if (out.pos > 0) {
+            return out.pos;
+        }
+        if (r->raw_pos == r->raw_len && r->src_eof) {
+            /* No input left and nothing more flushed. */
+            if (r->zhint != 0 && r->z_frame_open) {
+                bool garbage = r->z_frames > 0 && !is_magic_prefix(r->z_after, r->z_after_n);
+                reader_fail(r, garbage ? ADJ_E_ZSTD_TRAILING_GARBAGE : ADJ_E_ZSTD_TRUNCATED,
+                            NULL, NULL);
+            } else if (r->z_frames == 0) {
+                reader_fail(r, ADJ_E_ZSTD_TRUNCATED, NULL, NULL);
+            }
+            return 0;
+        }
+    }
+}
+
+/* ---- blocker ---- */
+
+static unsigned pool_acquire(struct io_reader *r)
+{
+    pthread_mutex_lock(&r->mu);
+    /* Bounded by the consumers' releases; each wait ends with one. */
+    for (;;) {
+        for (unsigned i = 0; i < r->nblocks; i++) {
+            if (!r->out[i]) {
+                r->out[i] = true;
+                pthread_mutex_unlock(&r->mu);
+                return i;
+            }
+        }
+        pthread_cond_wait(&r->cv, &r->mu);
+    }
+}
+
+void io_reader_release(struct io_reader *r, const struct io_block *block)
+{
+    ADJ_ASSERT(block != NULL && block->slot < r->nblocks);
+    pthread_mutex_lock(&r->mu);
+    ADJ_ASSERT(r->out[block->slot]);
+    r->out[block->slot] = false;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static bool doc_start_at(const char *p)
+{
+    return (p[0] == 'P' || p[0] == 'I' || p[0] == 'H' || p[0] == 'T') &&
+           (p[1] == '\t' || p[1] == '\r' || p[1] == '\n');
+}
+
+/* Last document boundary in buf[lo..hi): an offset b > 0 where buf[b-1] is
+ * LF and buf[b] starts an H/P/I/T record, with its second byte present.
+ * Returns 0 if none. */
+static size_t find_boundary(const char *buf, size_t lo, size_t hi)
+{
+    if (hi < 3) {
+        return 0;
+    }
+    size_t end = hi - 2; /* b + 1 < hi, so b <= hi - 2; LF at b - 1 <= hi - 3. */
+    /* Bounded: each memrchr call moves end strictly down. */
+    while (end > lo) {
+        const char *nl = memrchr(buf + lo, '\n', end - lo);
+        if (nl == NULL) {
+            return 0;
+        }
+        size_t b = (size_t)(nl - buf) + 1;
+        if (doc_start_at(buf + b)) {
+            return b;
+        }
+        end = (size_t)(nl - buf);
+    }
+    return 0;
+}
+
+/* Hands out buf[0..cut) of the current buffer and moves the rest into a new
+ * one. */
+static struct io_block *emit(struct io_reader *r, size_t cut, bool splits, bool last)
+{
+    ADJ_ASSERT(cut > 0 && cut <= r->fill);
+    struct io_block *b = &r->blocks[r->cur];
+    b->data = r->bufs[r->cur];
+    b->len = cut;
+    b->seq = r->seq++;
+    b->text_offset = r->emitted;
+    b->continues_doc = r->cur_continues;
+    b->splits_doc = splits;
+    b->last = last;
+    b->slot = r->cur;
+    r->emitted += cut;
+    if (!last) {
+        unsigned nxt = pool_acquire(r);
+        size_t carry = r->fill - cut;
+        memcpy(r->bufs[nxt], r->bufs[r->cur] + cut, carry);
+        r->cur = nxt;
+        r->fill = carry;
+        r->line_start = r->line_start >= cut ? r->line_start - cut : 0;
+        r->scan_from = 0;
+        r->cur_continues = splits;
+    } else {
+        r->finished = true;
+    }
+    return b;
+}
+
+enum adj_err io_reader_next(struct io_reader *r, struct io_block **out)
+{
+    *out = NULL;
+    if (r->finished) {
+        return r->err;
+    }
+    char *buf = NULL;
+    /* Bounded: every pass adds decoded bytes, emits, or ends the stream. */
+    for (;;) {
+        buf = r->bufs[r->cur];
+        if (r->stream_done) {
+            if (r->fill == 0) {
+                r->finished = true;
+                return r->err;
+            }
+            *out = emit(r, r->fill, false, true);
+            return ADJ_OK;
+        }
+        if (r->fill >= r->target) {
+            size_t b = find_boundary(buf, r->scan_from, r->fill);
+            if (b > 0) {
+                *out = emit(r, b, false, false);
+                return ADJ_OK;
+            }
+            if (r->fill >= r->doc_max) {
+                /* One document fills the buffer: cut at the last LF. */
+                const char *nl = memrchr(buf, '\n', r->fill);
+                ADJ_ASSERT(nl != NULL); /* The partial line is < doc_max. */
+                *out = emit(r, (size_t)(nl - buf) + 1, true, false);
+                return ADJ_OK;
+            }
+            r->scan_from = r->fill >= 2 ? r->fill - 2 : 0;
+        }
+        size_t want;
+        if (r->fill < r->target) {
+            want = r->target - r->fill;
+        } else {
+            want = r->cap - r->fill;
+            if (want > 65536) {
+                want = 65536; /* Look for a boundary again soon. */
+            }
+        }
+        size_t n = decode(r, buf + r->fill, want);
+        if (n == 0) {
+            r->stream_done = true;
+            continue;
+        }
+        XXH3_128bits_update(r->xh, buf + r->fill, n);
+        r->text_total += n;
+        if (r->skipping) {
+            const char *nl = memchr(buf + r->fill, '\n', n);
+            if (nl == NULL) {
+                r->dropped += n;
+                continue;
+            }
+            size_t skip = (size_t)(nl - (buf + r->fill));
+            memmove(buf + r->fill, nl, n - skip);
+            r->dropped += skip;
+            n -= skip;
+            r->skipping = false;
+        }
+        size_t old = r->fill;
+        r->fill += n;
+        const char *nl = memrchr(buf + old, '\n', n);
+        if (nl != NULL) {
+            r->line_start = (size_t)(nl - buf) + 1;
+        }
+        if (r->fill - r->line_start > IO_LONG_LINE_KEEP) {
+            r->dropped += r->fill - (r->line_start + IO_LONG_LINE_KEEP);
+            r->fill = r->line_start + IO_LONG_LINE_KEEP;
+            r->skipping = true;
+        }
+    }
+}
+
+/* ---- open / close ---- */
+
+static enum adj_err reader_alloc(struct io_reader **out, const char *name,
+                                 const struct io_reader_options *opt)
+{
+    struct io_reader_options o = {0};
+    if (opt != NULL) {
+        o = *opt;
+    }
+    struct io_reader *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        return ADJ_E_NOMEM;
+    }
+    r->name = name;
+    r->fd = -1;
+    r->err = ADJ_OK;
+    r->target = o.block_bytes != 0 ? o.block_bytes : IO_BLOCK_BYTES_DEFAULT;
+    r->doc_max = o.doc_bytes_max != 0 ? o.doc_bytes_max : IO_DOC_BYTES_MAX;
+    if (r->doc_max < IO_DOC_BYTES_MIN) {
+        r->doc_max = IO_DOC_BYTES_MIN;
+    }
+    if (r->target > r->doc_max) {
+        r->target = r->doc_max;
+    }
+    /* Room for doc_max plus one decode step past it. */
+    r->cap = r->doc_max + 65536 + IO_LONG_LINE_KEEP;
+    r->read_bytes = o.read_bytes != 0 ? o.read_bytes : IO_READ_BYTES_DEFAULT;
+    r->nslots = o.reads_in_flight != 0 ? o.reads_in_flight : IO_READS_IN_FLIGHT_DEFAULT;
+    if (r->nslots > IO_READS_IN_FLIGHT_MAX) {
+        r->nslots = IO_READS_IN_FLIGHT_MAX;
+    }
+    r->nblocks = o.block_count != 0 ? o.block_count : IO_BLOCK_COUNT_DEFAULT;
+    if (r->nblocks < 2) {
+        r->nblocks = 2;
+    }
+    if (r->nblocks > IO_BLOCK_COUNT_MAX) {
+        r->nblocks = IO_BLOCK_COUNT_MAX;
+    }
+    r->backend = o.backend;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->xh = XXH3_createState();
+    if (r->xh == NULL) {
+        io_reader_close(r);
+        return ADJ_E_NOMEM;
+    }
+    XXH3_128bits_reset(r->xh);
+    /* Buffers are malloc'd, not touched: pages become resident only as far
+     * as blocks actually fill them. */
+    for (unsigned i = 0; i < r->nblocks; i++) {
+        r->bufs[i] = malloc(r->cap);
+        if (r->bufs[i] == NULL) {
+            io_reader_close(r);
+            return ADJ_E_NOMEM;
+        }
+    }
+    r->cur = 0;
+    r->out[0] = true;
+    *out = r;
+    return ADJ_OK;
+}
+
+enum adj_err io_reader_open_memory(struct io_reader **out, const void *data, size_t len,
+                                   const char *name, const struct io_reader_options *opt,
+                                   struct adj_diag *diag)
+{
+    *out = NULL;
+    struct io_reader *r;
+    enum adj_err err = reader_alloc(&r, name, opt);
+    if (err != ADJ_OK) {
+        adj_diag_set(diag, err, name, 0, 0, NULL);
+        return err;
+    }
+    r->backend = IO_BACKEND_MEMORY;
+    r->mem = data;
+    r->mem_len = len;
+    r->seekable = true;
+    r->file_size = len;
+    *out = r;
+    return ADJ_OK;
+}
+
+enum adj_err io_reader_open(struct io_reader **out, const char *path,
+                            const struct io_reader_options *opt, struct adj_diag *diag)
+{
+    *out = NULL;
+    struct io_reader *r;
+    enum adj_err err = reader_alloc(&r, path, opt);
+    if (err != ADJ_OK) {
+        adj_diag_set(diag, err, path, 0, 0, NULL);
+        return err;
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (r->fd < 0 || fstat(r->fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        int e = r->fd < 0 ? errno : EISDIR;
+        adj_diag_set(diag, ADJ_E_OPEN, path, 0, 0, "%s", strerror(e));
+        io_reader_close(r);
+        return ADJ_E_OPEN;
+    }
+    r->seekable = S_ISREG(st.st_mode);
+    r->file_size = (uint64_t)st.st_size;
+    if (r->backend == IO_BACKEND_AUTO || r->backend == IO_BACKEND_MEMORY) {
+        const char *env = getenv("ADJ_IO");
+        r->backend = env != NULL && strcmp(env, "pread") == 0 ? IO_BACKEND_PREAD
+                                                              : IO_BACKEND_URING;
+    }
+    if (r->backend == IO_BACKEND_URING && (!r->seekable || !uring_try_init(r))) {
+        /* Refused (seccomp, old kernel, sysctl) or a pipe: fall back. */
+        if (r->ring_ok) {
+            io_uring_queue_exit(&r->ring);
+            r->ring_ok = false;
+        }
+        for (unsigned i = 0; i < r->nslots; i++) {
+            free(r->slots[i].buf);
+            r->slots[i].buf = NULL;
+            r->slots[i].busy = false;
+        }
+        r->next_off = 0;
+        r->backend = IO_BACKEND_PREAD;
+    }
+    if (r->backend == IO_BACKEND_PREAD) {
+        r->pread_buf = malloc(r->read_bytes);
+        if (r->pread_buf == NULL) {
+            adj_diag_set(diag, ADJ_E_NOMEM, path, 0, 0, NULL);
+            io_reader_close(r);
+            return ADJ_E_NOMEM;
+        }
+    }
+    *out = r;
+    return ADJ_OK;
+}
+
+size_t io_reader_block_bytes_max(const struct io_reader *r)
+{
+    return r->cap;
+}
+
+void io_reader_end(const struct io_reader *r, struct io_stream_end *end)
+{
+    memset(end, 0, sizeof *end);
+    end->err = r->err;
+    end->diag = r->diag;
+    XXH128_hash_t h = XXH3_128bits_digest(r->xh);
+    end->hash.hi = h.high64;
+    end->hash.lo = h.low64;
+    end->raw_bytes = r->raw_total;
+    end->text_bytes = r->text_total;
+    end->long_line_bytes_dropped = r->dropped;
+    end->backend = r->backend;
+    end->zstd = r->zstd;
+}
+
+void io_reader_close(struct io_reader *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->ring_ok) {
+        /* Reads still in flight write into slot buffers: drain them first. */
+        for (unsigned i = 0; i < r->nslots; i++) {
+            if (r->slots[i].busy && !r->slots[i].done) {
+                r->slot_head = i;
+                (void)uring_wait_head(r);
+            }
+        }
+        io_uring_queue_exit(&r->ring);
+    }
+    for (unsigned i = 0; i < IO_READS_IN_FLIGHT_MAX; i++) {
+        free(r->slots[i].buf);
+    }
+    free(r->pread_buf);
+    for (unsigned i = 0; i < IO_BLOCK_COUNT_MAX; i++) {
+        free(r->bufs[i]);
+    }
+    if (r->zd != NULL) {
+        ZSTD_freeDStream(r->zd);
+    }
+    if (r->xh != NULL) {
+        XXH3_freeState(r->xh);
+    }
+    if (r->fd >= 0) {
+        close(r->fd);
+    }
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
