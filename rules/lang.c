@@ -405,7 +405,8 @@ static bool coerce(struct ps *p, uint32_t n, struct rtype want, const char *ctx)
     if (nd->op == OP_COND && ((have.kind == RT_CODE && want.kind == RT_ENUM) || have.kind == RT_LIT)) {
         /* An if-expression of literals takes the type its value meets. */
         uint32_t b = nd->b, c = nd->c;
-        bool ok = coerce(p, b, want, ctx) & coerce(p, c, want, ctx);
+        bool ok_b = coerce(p, b, want, ctx);
+        bool ok = coerce(p, c, want, ctx) && ok_b; /* both branches reported */
         p->set->nodes[n].type = want;
         return ok;
     }
@@ -1227,6 +1228,13 @@ static bool block(struct ps *p, uint32_t *first, uint32_t *count, bool stop_at_e
     uint32_t n = 0;
     uint32_t saved = p->nlocals;
     bool dead = false, reported = false, at_else = false;
+    if (p->block >= RL_DEPTH_MAX) {
+        err_at(p, ADJ_E_RULE_LIMIT, p->t.line, p->t.col, "blocks nested deeper than %u", RL_DEPTH_MAX);
+        p->bail = true;
+        *first = p->set->nlist;
+        *count = 0;
+        return false;
+    }
     p->block++;
     while (!p->bail) {
         if (is(p, "end")) {
