@@ -41,8 +41,12 @@ void rl_diag_report(struct rl_diag *d, enum adj_err code, const char *file, cons
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    fprintf(d->out, "%s:%u:%u: error: %s: %s [%s]\n", file, line, col, adj_err_message(code),
-            detail, adj_err_name(code));
+    if (line == 0)
+        fprintf(d->out, "%s: error: %s: %s [%s]\n", file, adj_err_message(code), detail,
+                adj_err_name(code));
+    else
+        fprintf(d->out, "%s:%u:%u: error: %s: %s [%s]\n", file, line, col, adj_err_message(code),
+                detail, adj_err_name(code));
     if (!text || line == 0)
         return;
     /* The source line, then a caret under the column (code points; a tab in
@@ -378,6 +382,8 @@ static bool coerce(struct ps *p, uint32_t n, struct rtype want, const char *ctx)
     struct rtype have = nd->type;
     if (have.kind == want.kind && have.sub == want.sub)
         return true;
+    if (have.kind == RT_NONE || want.kind == RT_NONE)
+        return false; /* already reported where the type was lost */
     if (have.kind == RT_LIT && (want.kind == RT_INT || want.kind == RT_RIAL || want.kind == RT_BP ||
                                 want.kind == RT_LIT))
         return true;
@@ -399,7 +405,8 @@ static bool coerce(struct ps *p, uint32_t n, struct rtype want, const char *ctx)
     if (nd->op == OP_COND && ((have.kind == RT_CODE && want.kind == RT_ENUM) || have.kind == RT_LIT)) {
         /* An if-expression of literals takes the type its value meets. */
         uint32_t b = nd->b, c = nd->c;
-        bool ok = coerce(p, b, want, ctx) & coerce(p, c, want, ctx);
+        bool ok_b = coerce(p, b, want, ctx);
+        bool ok = coerce(p, c, want, ctx) && ok_b; /* both branches reported */
         p->set->nodes[n].type = want;
         return ok;
     }
@@ -1136,7 +1143,7 @@ static uint32_t statement(struct ps *p, bool *unconditional_exit)
             p->set->nodes[n].c = at;
         }
         if (!is(p, "else")) {
-            err_at(p, ADJ_E_RULE_MISSING_ELSE, p->t.line, p->t.col,
+            err_at(p, ADJ_E_RULE_MISSING_ELSE, t.line, t.col,
                    "lookup %s needs 'else reason CODE', 'else reject CODE' or 'else exit'", name);
             p->bail = true;
             return n;
@@ -1221,6 +1228,13 @@ static bool block(struct ps *p, uint32_t *first, uint32_t *count, bool stop_at_e
     uint32_t n = 0;
     uint32_t saved = p->nlocals;
     bool dead = false, reported = false, at_else = false;
+    if (p->block >= RL_DEPTH_MAX) {
+        err_at(p, ADJ_E_RULE_LIMIT, p->t.line, p->t.col, "blocks nested deeper than %u", RL_DEPTH_MAX);
+        p->bail = true;
+        *first = p->set->nlist;
+        *count = 0;
+        return false;
+    }
     p->block++;
     while (!p->bail) {
         if (is(p, "end")) {

@@ -439,7 +439,12 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
                        struct rl_diag *d)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", t->file);
+    if (!dir) {
+        rl_diag_report(d, ADJ_E_RULE_FILE, set->files[t->decl_file], NULL, 0, t->decl_line,
+                       t->decl_col, "table %s: no tables folder given", t->name);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, t->file);
     /* The path string must outlive diagnostics printed now only. */
     size_t len = 0;
     char *text = rl_read_file(path, &len);
