@@ -574,6 +574,16 @@ static uint32_t pick_skewed(struct gen *g, const struct ulist *l)
     return l->v[a < b ? a : b];
 }
 
+/* A drug for a clean line: Daroyar-listed drugs are few (455 of ~20,000)
+ * but among the most dispensed, so about one line in seven is one. */
+static uint32_t pick_drug(struct gen *g)
+{
+    if (g->d_listed.n > 0 && rng_below(&g->rd, 7) == 0) {
+        return pick_skewed(g, &g->d_listed);
+    }
+    return pick_skewed(g, &g->d_active);
+}
+
 static void line_service(struct gen *g, const struct g_doc *d, struct g_line *l, uint32_t idx,
                          int64_t qty, bool faculty)
 {
@@ -997,7 +1007,7 @@ static enum adj_err gen_document(struct gen *g, char kind)
         static const uint8_t spread[20] = {1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6, 7, 9};
         n = spread[rng_below(r, 20)];
         for (uint32_t k = 0; k < n; k++) {
-            line_drug(g, &d, &ls[k], pick_skewed(g, &g->d_active));
+            line_drug(g, &d, &ls[k], pick_drug(g));
         }
     } else {
         uint32_t mean = cfg->inpatient_lines;
@@ -1017,7 +1027,7 @@ static enum adj_err gen_document(struct gen *g, char kind)
             } else if (x < 65) {
                 line_supply_clean(g, &d, &ls[k]);
             } else {
-                line_drug(g, &d, &ls[k], pick_skewed(g, &g->d_active));
+                line_drug(g, &d, &ls[k], pick_drug(g));
             }
         }
     }
