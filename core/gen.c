@@ -342,11 +342,15 @@ static void make_nid(const struct gen *g, uint64_t i, char out[10])
 
 struct g_person {
     int32_t birth, covered_from, covered_to; /* covered_to 0 = open. */
+    int32_t gap_from, gap_to; /* Not covered in [gap_from, gap_to]; 0 = no gap. */
     char sex;
 };
 
 /* Every 33rd insured (from index 7) lost coverage before the period. */
 static inline bool ins_expired(uint64_t i) { return i % 33 == 7; }
+/* Every 97th (from 13) had a break in coverage, long before the period: two
+ * insured.tsv rows, the second one covering the period. */
+static inline bool ins_gap(uint64_t i) { return i % 97 == 13 && !ins_expired(i); }
 
 static void person_of(const struct gen *g, uint64_t i, struct g_person *p)
 {
@@ -361,6 +365,11 @@ static void person_of(const struct gen *g, uint64_t i, struct g_person *p)
     p->covered_to = ins_expired(i) ? g->ps - 1 - (int32_t)((h >> 12) % 700) : 0;
     if (p->covered_to != 0 && p->covered_to < p->covered_from) {
         p->covered_from = p->covered_to;
+    }
+    p->gap_from = p->gap_to = 0;
+    if (ins_gap(i) && p->covered_from < g->ps - 400) {
+        p->gap_from = g->ps - 399;
+        p->gap_to = g->ps - 200;
     }
 }
 
@@ -1597,16 +1606,18 @@ static enum adj_err write_tables(struct gen *g, const char *tdir, struct adj_dia
             char nid[10];
             person_of(g, i, &p);
             make_nid(g, i, nid);
-            put_mem(&b, nid, 10);
-            put_tab(&b);
-            put_date(g, &b, p.birth);
-            put_tab(&b);
-            put_ch(&b, p.sex);
-            put_tab(&b);
-            put_date(g, &b, p.covered_from);
-            put_tab(&b);
-            put_opt_date(g, &b, p.covered_to);
-            put_ch(&b, '\n');
+            for (int row = 0; row < (p.gap_from ? 2 : 1); row++) {
+                put_mem(&b, nid, 10);
+                put_tab(&b);
+                put_date(g, &b, p.birth);
+                put_tab(&b);
+                put_ch(&b, p.sex);
+                put_tab(&b);
+                put_date(g, &b, row == 0 ? p.covered_from : p.gap_to + 1);
+                put_tab(&b);
+                put_opt_date(g, &b, p.gap_from && row == 0 ? p.gap_from - 1 : p.covered_to);
+                put_ch(&b, '\n');
+            }
             if (b.len > (1u << 20)) {
                 e = zwriter_write(w, b.p, b.len);
                 b.len = 0;
