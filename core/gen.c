@@ -342,11 +342,15 @@ static void make_nid(const struct gen *g, uint64_t i, char out[10])
 
 struct g_person {
     int32_t birth, covered_from, covered_to; /* covered_to 0 = open. */
+    int32_t gap_from, gap_to; /* Not covered in [gap_from, gap_to]; 0 = no gap. */
     char sex;
 };
 
 /* Every 33rd insured (from index 7) lost coverage before the period. */
 static inline bool ins_expired(uint64_t i) { return i % 33 == 7; }
+/* Every 97th (from 13) had a break in coverage, long before the period: two
+ * insured.tsv rows, the second one covering the period. */
+static inline bool ins_gap(uint64_t i) { return i % 97 == 13 && !ins_expired(i); }
 
 static void person_of(const struct gen *g, uint64_t i, struct g_person *p)
 {
@@ -361,6 +365,11 @@ static void person_of(const struct gen *g, uint64_t i, struct g_person *p)
     p->covered_to = ins_expired(i) ? g->ps - 1 - (int32_t)((h >> 12) % 700) : 0;
     if (p->covered_to != 0 && p->covered_to < p->covered_from) {
         p->covered_from = p->covered_to;
+    }
+    p->gap_from = p->gap_to = 0;
+    if (ins_gap(i) && p->covered_from < g->ps - 400) {
+        p->gap_from = g->ps - 399;
+        p->gap_to = g->ps - 200;
     }
 }
 
@@ -572,6 +581,16 @@ static uint32_t pick_skewed(struct gen *g, const struct ulist *l)
 {
     uint64_t a = rng_below(&g->rd, l->n), b = rng_below(&g->rd, l->n);
     return l->v[a < b ? a : b];
+}
+
+/* A drug for a clean line: Daroyar-listed drugs are few (455 of ~20,000)
+ * but among the most dispensed, so about one line in seven is one. */
+static uint32_t pick_drug(struct gen *g)
+{
+    if (g->d_listed.n > 0 && rng_below(&g->rd, 7) == 0) {
+        return pick_skewed(g, &g->d_listed);
+    }
+    return pick_skewed(g, &g->d_active);
 }
 
 static void line_service(struct gen *g, const struct g_doc *d, struct g_line *l, uint32_t idx,
@@ -997,7 +1016,7 @@ static enum adj_err gen_document(struct gen *g, char kind)
         static const uint8_t spread[20] = {1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6, 7, 9};
         n = spread[rng_below(r, 20)];
         for (uint32_t k = 0; k < n; k++) {
-            line_drug(g, &d, &ls[k], pick_skewed(g, &g->d_active));
+            line_drug(g, &d, &ls[k], pick_drug(g));
         }
     } else {
         uint32_t mean = cfg->inpatient_lines;
@@ -1017,7 +1036,7 @@ static enum adj_err gen_document(struct gen *g, char kind)
             } else if (x < 65) {
                 line_supply_clean(g, &d, &ls[k]);
             } else {
-                line_drug(g, &d, &ls[k], pick_skewed(g, &g->d_active));
+                line_drug(g, &d, &ls[k], pick_drug(g));
             }
         }
     }
@@ -1587,16 +1606,18 @@ static enum adj_err write_tables(struct gen *g, const char *tdir, struct adj_dia
             char nid[10];
             person_of(g, i, &p);
             make_nid(g, i, nid);
-            put_mem(&b, nid, 10);
-            put_tab(&b);
-            put_date(g, &b, p.birth);
-            put_tab(&b);
-            put_ch(&b, p.sex);
-            put_tab(&b);
-            put_date(g, &b, p.covered_from);
-            put_tab(&b);
-            put_opt_date(g, &b, p.covered_to);
-            put_ch(&b, '\n');
+            for (int row = 0; row < (p.gap_from ? 2 : 1); row++) {
+                put_mem(&b, nid, 10);
+                put_tab(&b);
+                put_date(g, &b, p.birth);
+                put_tab(&b);
+                put_ch(&b, p.sex);
+                put_tab(&b);
+                put_date(g, &b, row == 0 ? p.covered_from : p.gap_to + 1);
+                put_tab(&b);
+                put_opt_date(g, &b, p.gap_from && row == 0 ? p.gap_from - 1 : p.covered_to);
+                put_ch(&b, '\n');
+            }
             if (b.len > (1u << 20)) {
                 e = zwriter_write(w, b.p, b.len);
                 b.len = 0;

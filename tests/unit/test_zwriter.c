@@ -22,6 +22,13 @@ static void zw_setup(void)
     mkdir(zw_dir, 0755);
 }
 
+static void zw_teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", zw_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -123,11 +130,11 @@ static void round_trip(const char *name, int level, int workers)
     unlink(path);
 }
 
-Test(zwriter, plain_round_trip, .init = zw_setup) { round_trip("a.tsv", 0, 0); }
-Test(zwriter, zstd_round_trip, .init = zw_setup) { round_trip("a.tsv.zst", 1, 0); }
-Test(zwriter, zstd_workers_round_trip, .init = zw_setup) { round_trip("b.tsv.zst", 3, 2); }
+Test(zwriter, plain_round_trip, .init = zw_setup, .fini = zw_teardown) { round_trip("a.tsv", 0, 0); }
+Test(zwriter, zstd_round_trip, .init = zw_setup, .fini = zw_teardown) { round_trip("a.tsv.zst", 1, 0); }
+Test(zwriter, zstd_workers_round_trip, .init = zw_setup, .fini = zw_teardown) { round_trip("b.tsv.zst", 3, 2); }
 
-Test(zwriter, two_frames_concatenated_decode_as_one, .init = zw_setup)
+Test(zwriter, two_frames_concatenated_decode_as_one, .init = zw_setup, .fini = zw_teardown)
 {
     char p1[512], p2[512];
     snprintf(p1, sizeof p1, "%s/f1.zst", zw_dir);
@@ -154,7 +161,7 @@ Test(zwriter, two_frames_concatenated_decode_as_one, .init = zw_setup)
     free(got);
 }
 
-Test(zwriter, empty_zstd_file_is_a_valid_frame, .init = zw_setup)
+Test(zwriter, empty_zstd_file_is_a_valid_frame, .init = zw_setup, .fini = zw_teardown)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/empty.zst", zw_dir);
@@ -170,7 +177,7 @@ Test(zwriter, empty_zstd_file_is_a_valid_frame, .init = zw_setup)
     free(got);
 }
 
-Test(zwriter, close_replaces_and_abort_keeps_old, .init = zw_setup)
+Test(zwriter, close_replaces_and_abort_keeps_old, .init = zw_setup, .fini = zw_teardown)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/keep.tsv", zw_dir);
@@ -191,7 +198,7 @@ Test(zwriter, close_replaces_and_abort_keeps_old, .init = zw_setup)
     cr_assert_eq(access(tmp, F_OK), -1);
 }
 
-Test(zwriter, open_in_missing_folder_fails_cleanly, .init = zw_setup)
+Test(zwriter, open_in_missing_folder_fails_cleanly, .init = zw_setup, .fini = zw_teardown)
 {
     struct zwriter *w = (struct zwriter *)1;
     cr_assert_eq(zwriter_open(&w, "/nonexistent-dir-xyz/a.tsv", 0), ADJ_E_OPEN);
@@ -200,7 +207,7 @@ Test(zwriter, open_in_missing_folder_fails_cleanly, .init = zw_setup)
     cr_assert_eq(zwriter_open(&w, "/tmp/x.zst", 99), ADJ_E_USAGE);
 }
 
-Test(zwriter, workers_only_before_first_write, .init = zw_setup)
+Test(zwriter, workers_only_before_first_write, .init = zw_setup, .fini = zw_teardown)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/late.zst", zw_dir);
