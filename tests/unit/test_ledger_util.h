@@ -132,7 +132,7 @@ static inline struct ledger *tl_open(const char *path)
 /* Copies a closed ledger (its WAL is checkpointed on close). */
 static inline void tl_copy(const char *from, const char *to)
 {
-    char cmd[1200];
+    char cmd[2600];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'", from, to, to, to);
     cr_assert_eq(system(cmd), 0);
 }
