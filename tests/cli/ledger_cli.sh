@@ -82,6 +82,8 @@ expect_rc 0 "$DADRAS" ledger report offsets 1403/06 --table
 grep -q '600,000' out.txt || fail "report total"
 expect_rc 0 "$DADRAS" ledger verify
 grep -q 'verify: ok' out.txt || fail "verify"
+expect_rc 0 "$DADRAS" ledger settled
+grep -q 'settled: 2 doc ids (6 bytes), 2 pack ids' out.txt || { cat out.txt; fail "settled"; }
 
 # The stock shell reads it (notes/ledger.md queries).
 if command -v sqlite3 >/dev/null; then
