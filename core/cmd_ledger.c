@@ -43,6 +43,8 @@ static const char cl_usage_text[] =
     "  report offsets PERIOD     offsets collected in PERIOD (YYYY/MM), per employer\n"
     "                            and workshop (clause 5 of circular 1000/98/10704)\n"
     "  verify                    integrity, double entry, cached balances\n"
+    "  settled                   count the settled doc ids and pack ids (what\n"
+    "                            `dadras run` loads at startup)\n"
     "  dump                      every row in key order (for diffs)\n"
     "options: --table  readable table instead of TSV\n"
     "exit: 0 ok, 1 some rows refused, 2 refused, 64 usage, 74 store error (retry)\n";
@@ -453,6 +455,27 @@ static void cl_report_row(void *ctx, const struct ledger_offset_report_row *r)
     c->rows++;
 }
 
+struct cl_settled_ctx {
+    uint64_t docs, packs, doc_bytes, chunks;
+};
+
+static void cl_on_docs(void *ctx, const char *ids, size_t bytes, size_t count)
+{
+    (void)ids;
+    struct cl_settled_ctx *c = ctx;
+    c->docs += count;
+    c->doc_bytes += bytes;
+    c->chunks++;
+}
+
+static void cl_on_packs(void *ctx, const uint64_t *keys, size_t count)
+{
+    (void)keys;
+    struct cl_settled_ctx *c = ctx;
+    c->packs += count;
+    c->chunks++;
+}
+
 static int cl_read_op(struct ledger *l, char **pos, size_t npos, bool table)
 {
     struct adj_diag diag;
@@ -499,6 +522,14 @@ static int cl_read_op(struct ledger *l, char **pos, size_t npos, bool table)
         err = ledger_verify(l, stdout, &problems, &diag);
         if (err == ADJ_OK) {
             printf("verify: ok\n");
+        }
+    } else if (strcmp(pos[0], "settled") == 0 && npos == 1) {
+        struct cl_settled_ctx c = {0, 0, 0, 0};
+        err = ledger_load_settled(l, &c, cl_on_docs, cl_on_packs, &diag);
+        if (err == ADJ_OK) {
+            printf("settled: %llu doc ids (%llu bytes), %llu pack ids, %llu chunks\n",
+                   (unsigned long long)c.docs, (unsigned long long)c.doc_bytes,
+                   (unsigned long long)c.packs, (unsigned long long)c.chunks);
         }
     } else if (strcmp(pos[0], "dump") == 0 && npos == 1) {
         err = ledger_dump(l, stdout, &diag);

@@ -242,6 +242,46 @@ int lg_exec(struct ledger *l, const char *sql)
     return SQLITE_OK;
 }
 
+int lg_cached(struct ledger *l, const char *sql, sqlite3_stmt **stmt)
+{
+    for (size_t i = 0; i < l->cache_count; i++) {
+        if (l->cache[i].sql == sql) {
+            *stmt = l->cache[i].stmt;
+            return SQLITE_OK;
+        }
+    }
+    int rc = sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    /* A full cache is a programming error: LG_STMT_CACHE counts the literals. */
+    ADJ_ASSERT(l->cache_count < LG_STMT_CACHE);
+    l->cache[l->cache_count].sql = sql;
+    l->cache[l->cache_count].stmt = *stmt;
+    l->cache_count++;
+    return SQLITE_OK;
+}
+
+void lg_release(sqlite3_stmt *stmt)
+{
+    if (stmt != NULL) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
+}
+
+int lg_exec_cached(struct ledger *l, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = lg_cached(l, sql, &stmt);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    rc = lg_step(l, stmt);
+    lg_release(stmt);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 void lg_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 {
     sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
@@ -674,7 +714,8 @@ enum adj_err ledger_open(const char *path, bool create, struct ledger **out,
         goto fail;
     }
     rc = lg_exec(l, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
-                    " PRAGMA trusted_schema = OFF; PRAGMA cache_size = -65536");
+                    " PRAGMA trusted_schema = OFF; PRAGMA cache_size = -65536;"
+                    " PRAGMA temp_store = MEMORY");
     if (rc != SQLITE_OK) {
         err = lg_fail(l, rc, diag, "cannot configure");
         goto fail;
@@ -713,6 +754,9 @@ void ledger_close(struct ledger *l)
     for (size_t i = 0; i < sizeof lg_stmt_defs / sizeof lg_stmt_defs[0]; i++) {
         sqlite3_stmt **slot = (sqlite3_stmt **)(void *)((char *)l + lg_stmt_defs[i].offset);
         sqlite3_finalize(*slot);
+    }
+    for (size_t i = 0; i < l->cache_count; i++) {
+        sqlite3_finalize(l->cache[i].stmt);
     }
     if (l->db != NULL) {
         sqlite3_close(l->db);
@@ -947,7 +991,7 @@ static enum adj_err lg_center_accounts(struct ledger *l, const char *center, con
     /* The sector decides offset eligibility; the latest posting's sector
      * wins (batch_center keeps the history). */
     sqlite3_stmt *stmt = NULL;
-    int rc = lg_prepare(l,
+    int rc = lg_cached(l,
                         "INSERT INTO center(id, sector, payable_account, daroyar_account)"
                         " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET sector = ?2"
                         " WHERE sector IS NOT ?2",
@@ -959,7 +1003,7 @@ static enum adj_err lg_center_accounts(struct ledger *l, const char *center, con
         sqlite3_bind_int64(stmt, 4, *daroyar);
         rc = lg_step(l, stmt);
     }
-    sqlite3_finalize(stmt);
+    lg_release(stmt);
     if (rc != SQLITE_DONE) {
         return lg_fail(l, rc, diag, "center upsert");
     }
@@ -994,11 +1038,9 @@ static enum adj_err lg_batch_write(struct ledger *l, const struct ledger_batch *
         if (err == ADJ_OK) {
             err = lg_entry_add(&e, daroyar, 0, c->approved_daroyar_rials);
         }
-        if (err == ADJ_OK || err == ADJ_E_LEDGER_SQL) {
-            continue;
-        }
+        /* lg_entry_add reports without a diag; store errors came with one. */
         if (err == ADJ_E_OVERFLOW || err == ADJ_E_NOMEM) {
-            adj_diag_set(diag, err, l->path, 0, 0, "batch %s", b->batch_id);
+            adj_diag_set(diag, err, l->path, 0, 0, "batch %s: entry totals", b->batch_id);
         }
     }
     if (err == ADJ_OK && have_entry) {

@@ -156,7 +156,7 @@ struct ledger_offset {
 };
 
 /* Applies offset agreements (Dr center:ID:payable / Cr employer:ID:debt),
- * each all or nothing, in one transaction (a savepoint per row). A row is
+ * each all or nothing, in one transaction per call. A row is
  * refused, with nothing written for it, when: the center or employer is
  * unknown, the center's sector is not GOV/UNI/PRV/CHR, the amount exceeds
  * the center's payable balance or the employer's offsettable debt (hard to

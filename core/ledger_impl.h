@@ -12,6 +12,8 @@
 
 #include "core/ledger.h"
 
+#define LG_STMT_CACHE 32
+
 struct ledger {
     sqlite3 *db;
     char path[512];
@@ -25,6 +27,14 @@ struct ledger {
     sqlite3_stmt *st_posting_ins;
     sqlite3_stmt *st_entry_next;
     sqlite3_stmt *st_entry_ins;
+    /* Statements of per-row operations, prepared on first use and kept:
+     * preparing costs more than running them (keyed by the SQL string's
+     * address, so only string literals go here). */
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[LG_STMT_CACHE];
+    size_t cache_count;
 };
 
 /* A journal entry being built: postings with non-zero amounts. */
@@ -43,6 +53,12 @@ enum adj_err lg_fail(struct ledger *l, int rc, struct adj_diag *diag, const char
 int lg_step(struct ledger *l, sqlite3_stmt *stmt);
 int lg_prepare(struct ledger *l, const char *sql, sqlite3_stmt **stmt);
 int lg_exec(struct ledger *l, const char *sql);
+/* A cached statement for a string literal; give it back with lg_release
+ * (reset and unbound) before the next use, instead of finalizing it. */
+int lg_cached(struct ledger *l, const char *sql, sqlite3_stmt **stmt);
+void lg_release(sqlite3_stmt *stmt);
+/* Runs one cached statement that returns no rows. */
+int lg_exec_cached(struct ledger *l, const char *sql);
 void lg_bind_text(sqlite3_stmt *stmt, int index, const char *text);
 int lg_query_i64(struct ledger *l, sqlite3_stmt *stmt, int64_t *value, bool *found);
 enum adj_err lg_begin(struct ledger *l, struct adj_diag *diag);
