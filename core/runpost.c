@@ -46,16 +46,7 @@ static void run_settled_counts(struct ledger *ledger, uint64_t *docs, uint64_t *
 static void run_history_on_docs(void *ctx, const char *ids, size_t bytes, size_t count)
 {
     struct run_history *h = ctx;
-    size_t pos = 0;
-    /* Bounded by bytes: each id ends in a NUL. */
-    for (size_t i = 0; i < count && pos < bytes; i++) {
-        size_t len = strnlen(ids + pos, bytes - pos);
-        bool was;
-        if (len >= 1 && len <= 255 && !idset_str_insert(&h->docs, ids + pos, (uint32_t)len, &was)) {
-            ADJ_ASSERT(false && "out of memory loading settled doc ids");
-        }
-        pos += len + 1;
-    }
+    ADJ_ASSERT(idset_str_insert_many(&h->docs, ids, bytes, count));
 }
 
 static void run_history_on_packs(void *ctx, const uint64_t *keys, size_t count)

@@ -311,3 +311,67 @@ bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool 
     *was_present = false;
     return true;
 }
+
+bool idset_str_insert_many(struct idset_str *set, const char *ids, size_t bytes, size_t count)
+{
+    /* A small ring of hashed ids: the slot of id i + ahead is prefetched
+     * while id i is inserted. */
+    enum { ahead = 8 };
+    struct pending {
+        const char *id;
+        uint32_t len;
+        uint64_t hash;
+    } ring[ahead];
+    while ((set->count + count) * 2 > set->mask + 1) {
+        if (!idset_str_grow(set)) {
+            return false;
+        }
+    }
+    if (set->arena_bytes + bytes > set->arena_cap) {
+        uint64_t cap = set->arena_cap;
+        while (cap < set->arena_bytes + bytes) {
+            cap *= 2;
+        }
+        char *arena = realloc(set->arena, cap);
+        if (arena == NULL) {
+            return false;
+        }
+        set->arena = arena;
+        set->arena_cap = cap;
+    }
+    size_t pos = 0;
+    size_t queued = 0;
+    size_t done = 0;
+    /* Bounded by count and bytes: each step consumes one id or drains one. */
+    while (done < queued || (queued < count && pos < bytes)) {
+        if (queued < count && pos < bytes && queued - done < ahead) {
+            size_t len = strnlen(ids + pos, bytes - pos);
+            struct pending *p = &ring[queued % ahead];
+            p->id = ids + pos;
+            p->len = (uint32_t)(len <= 255 ? len : 0);
+            p->hash = p->len > 0 ? idset_str_hash(p->id, p->len) : 0;
+            if (p->len > 0) {
+                __builtin_prefetch(&set->slots[p->hash & set->mask]);
+            }
+            pos += len + 1;
+            queued++;
+            continue;
+        }
+        struct pending *p = &ring[done % ahead];
+        done++;
+        if (p->len == 0) {
+            continue;
+        }
+        bool found;
+        uint64_t i = idset_str_find(set, p->hash, p->id, p->len, &found);
+        if (found) {
+            continue;
+        }
+        memcpy(set->arena + set->arena_bytes, p->id, p->len);
+        set->slots[i].hash = p->hash;
+        set->slots[i].ref = (set->arena_bytes << 8) | p->len;
+        set->arena_bytes += p->len;
+        set->count++;
+    }
+    return true;
+}

@@ -66,5 +66,9 @@ void idset_str_free(struct idset_str *set);
 void idset_str_clear(struct idset_str *set);
 bool idset_str_contains(const struct idset_str *set, const char *id, uint32_t len);
 bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool *was_present);
+/* Inserts `count` NUL-terminated ids laid end to end in ids[0..bytes),
+ * hashing and prefetching ahead (the settled-history load). Ids of length 0
+ * or over 255 are skipped. False on out of memory. */
+bool idset_str_insert_many(struct idset_str *set, const char *ids, size_t bytes, size_t count);
 
 #endif

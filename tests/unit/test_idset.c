@@ -115,6 +115,39 @@ Test(idset, str_exact_compare_and_growth)
     idset_str_free(&set);
 }
 
+Test(idset, str_insert_many_equals_one_by_one)
+{
+    struct idset_str many, single;
+    cr_assert(idset_str_init(&many, 0, 0));
+    cr_assert(idset_str_init(&single, 0, 0));
+    static char ids[3000 * 16];
+    static bool model[3000];
+    uint64_t distinct = 0;
+    size_t bytes = 0;
+    for (int i = 0; i < 3000; i++) {
+        /* Every tenth id repeats an earlier number. */
+        int n = i % 10 == 9 ? i / 2 : i;
+        distinct += model[n] ? 0 : 1;
+        model[n] = true;
+        bytes += (size_t)snprintf(ids + bytes, 16, "DOC%d", n) + 1;
+    }
+    cr_assert(idset_str_insert_many(&many, ids, bytes, 3000));
+    size_t pos = 0;
+    for (int i = 0; i < 3000; i++) {
+        size_t len = strlen(ids + pos);
+        bool was;
+        cr_assert(idset_str_insert(&single, ids + pos, (uint32_t)len, &was));
+        cr_assert(idset_str_contains(&many, ids + pos, (uint32_t)len));
+        pos += len + 1;
+    }
+    cr_assert_eq(many.count, single.count);
+    cr_assert_eq(many.count, distinct);
+    cr_assert_lt(distinct, 3000u);
+    cr_assert_not(idset_str_contains(&many, "DOC3000", 7));
+    idset_str_free(&many);
+    idset_str_free(&single);
+}
+
 struct ring_test {
     struct ring ring;
     uint64_t count;
