@@ -7,13 +7,27 @@
 # (3) summary.json agrees with the T row and read = adjudicated + rejected;
 # (4) with a ledger: the batch posts once, verify passes, and a rerun against
 # its own settled history marks every line K09 and posts nothing new.
+# Property-style: repeated over generated batches of different seeds, anomaly
+# rates and (second seed) documents malformed for intake.
 set -euo pipefail
 : "${DADRAS:?}" "${SRC:?}" "${WORK:?}"
-rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
+rm -rf "$WORK"; mkdir -p "$WORK"
+top=$WORK
 
+for case in "11 0.05 0" "12 0.20 0.01"; do
+read -r seed rate malformed <<<"$case"
+echo "== seed $seed, anomaly rate $rate, malformed rate $malformed"
+mkdir -p "$top/s$seed"; cd "$top/s$seed"
 "$DADRAS" gen --out g --scale 0.002 --insured 30000 --drugs 3000 --services 1500 \
-  --physicians 2000 --centers 300 --zstd --seed 11 --anomaly-rate 0.05 --quiet
-run() { "$DADRAS" run g/batch.tsv.zst --rules "$SRC/rules/sso" --tables g/tables --quiet "$@"; }
+  --physicians 2000 --centers 300 --zstd --seed "$seed" --anomaly-rate "$rate" \
+  --malformed-rate "$malformed" --quiet
+want_exit=0
+[ "$malformed" != 0 ] && want_exit=1
+run() {
+  local status=0
+  "$DADRAS" run g/batch.tsv.zst --rules "$SRC/rules/sso" --tables g/tables --quiet "$@" 2>/dev/null || status=$?
+  [ "$status" = "$want_exit" ] || { echo "FAIL: dadras run $* exited $status, want $want_exit"; exit 1; }
+}
 
 for t in 1 2 8; do
   run --out "o$t" --threads "$t"
@@ -87,3 +101,4 @@ cmp bal1.tsv bal2.tsv
 zstd -qdc p2/decisions.tsv.zst | awk -F'\t' '$1 == "L" && $13 !~ /K09/ { print "FAIL: rerun line without K09: " $0; exit 1 }'
 "$DADRAS" ledger --ledger l.db verify >/dev/null
 echo "ok: posted once; rerun marks every line K09 and posts nothing new"
+done
