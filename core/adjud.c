@@ -15,6 +15,8 @@
 /* Documents asking more questions than this are replayed with a scratch
  * set instead of a scan for repeats. */
 #define ADJUD_SCAN_QUESTIONS_MAX 64u
+/* How many documents ahead the workers prefetch settled-history slots. */
+#define ADJUD_PREFETCH_DOCS 4u
 
 uint64_t adjud_doc_text_max(uint32_t line_count)
 {
@@ -277,6 +279,26 @@ static bool adjud_text_reserve(char **text, uint64_t *cap, uint64_t need)
     return true;
 }
 
+/* Prefetches the settled-history slots of a document's pack ids (the one
+ * large table the speculation probes) a few documents before evaluating it. */
+static void adjud_prefetch_history(const struct adjud_worker *worker, const struct doc_chunk *chunk,
+                                   const struct doc *doc)
+{
+    if (worker->history.packs == NULL || worker->history.packs->count == 0) {
+        return;
+    }
+    uint32_t budget = 16;
+    for (uint32_t l = 0; l < doc->line_count && budget > 0; l++) {
+        const struct doc_line *line = &chunk->lines[doc->line_first + l];
+        for (uint32_t u = 0; u < line->uid_count && budget > 0; u++, budget--) {
+            uint64_t key = chunk->uids[line->uid_first + u];
+            if (key != IDSET_EMPTY_U64) {
+                idset_u64_prefetch(worker->history.packs, key);
+            }
+        }
+    }
+}
+
 enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk *chunk,
                             struct adjud_chunk *out, const char reason_text[][16])
 {
@@ -295,6 +317,9 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         .uid_consumed_mark = adjud_spec_uid_consumed,
     };
     for (uint32_t i = 0; i < chunk->doc_count; i++) {
+        if (i + ADJUD_PREFETCH_DOCS < chunk->doc_count) {
+            adjud_prefetch_history(worker, chunk, &chunk->docs[i + ADJUD_PREFETCH_DOCS]);
+        }
         const struct doc *doc = &chunk->docs[i];
         const struct doc_line *lines = &chunk->lines[doc->line_first];
         struct line_decision *decisions = &out->line_decisions[doc->line_first];
@@ -442,6 +467,24 @@ static bool adjud_asked_before(const struct adjud_question *questions, uint32_t 
         }
     }
     return false;
+}
+
+void adjud_commit_prefetch(const struct adjud_commit *commit, const struct adjud_chunk *spec,
+                           uint32_t doc_index)
+{
+    const struct adjud_doc *meta = &spec->docs[doc_index];
+    const struct adjud_question *q = &spec->questions[meta->question_first];
+    /* A handful is enough to overlap the misses; long documents are rare. */
+    uint32_t count = meta->question_count < 16 ? meta->question_count : 16;
+    for (uint32_t i = 0; i < count; i++) {
+        if (q[i].is_doc) {
+            continue;
+        }
+        idset_u64_prefetch(&commit->run_packs, q[i].key);
+        if (commit->history.packs != NULL) {
+            idset_u64_prefetch(commit->history.packs, q[i].key);
+        }
+    }
 }
 
 enum adj_err adjud_commit_doc(struct adjud_commit *commit, const struct doc_chunk *chunk,

@@ -134,6 +134,11 @@ ADJ_MUST_USE enum adj_err adjud_commit_doc(struct adjud_commit *commit, const st
                                            struct adjud_chunk *spec, uint32_t doc_index,
                                            bool *redone);
 
+/* Prefetches the set slots that committing document doc_index will probe,
+ * so the ordered stage can overlap a few documents' cache misses. */
+void adjud_commit_prefetch(const struct adjud_commit *commit, const struct adjud_chunk *spec,
+                           uint32_t doc_index);
+
 /* Forgets the new ids recorded so far (after a batch is posted). */
 void adjud_commit_reset_new(struct adjud_commit *commit);
 

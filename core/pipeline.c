@@ -262,7 +262,15 @@ static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job 
      * the worker's text; a redone document is formatted again here. */
     uint64_t run_begin = 0;
     uint64_t run_end = 0;
+    /* Documents ahead whose set probes are prefetched. */
+    enum { prefetch_ahead = 4 };
+    for (uint32_t i = 0; i < chunk->doc_count && i < prefetch_ahead; i++) {
+        adjud_commit_prefetch(commit, adj, i);
+    }
     for (uint32_t i = 0; i < chunk->doc_count; i++) {
+        if (i + prefetch_ahead < chunk->doc_count) {
+            adjud_commit_prefetch(commit, adj, i + prefetch_ahead);
+        }
         bool redone = false;
         enum adj_err err = adjud_commit_doc(commit, chunk, adj, i, &redone);
         if (err != ADJ_OK) {
