@@ -37,6 +37,7 @@ struct ectx {
     int64_t packs[4];
     bool packs_done;
     struct rv code_v; /* current line's code, hashed once */
+    struct rv id_v, center_v, diag_v; /* the document's, hashed once */
     enum adj_err err;
     const struct rl_node *err_node;
     const struct rl_rule *rule;
@@ -57,19 +58,15 @@ static struct rv tval(const char *s, size_t n)
     return v;
 }
 
-static const char *enum_letter(const struct rules_set *set, uint32_t en, char c)
-{
-    const struct rl_enum *e = &set->enums[en];
-    for (uint32_t i = 0; i < e->count; i++)
-        if (e->values[i][0] == c && e->values[i][1] == '\0')
-            return e->values[i];
-    return e->values[e->count - 1]; /* "-" : none */
-}
-
 static struct rv enum_val(const struct rules_set *set, uint32_t en, char c)
 {
-    const char *s = enum_letter(set, en, c);
-    return tval(s, strlen(s));
+    /* Built-in enums hold one-letter values (and "-"): hashes precomputed. */
+    const struct rl_enum *e = &set->enums[en];
+    uint32_t i = 0;
+    while (i + 1 < e->count && !(e->values[i][0] == c && e->values[i][1] == '\0'))
+        i++;
+    struct rv v = {(int64_t)e->hashes[i], e->values[i], (uint32_t)strlen(e->values[i])};
+    return v;
 }
 
 static void fail(struct ectx *c, enum adj_err e, const struct rl_node *n)
@@ -84,8 +81,8 @@ static struct rv doc_field(struct ectx *c, uint32_t f)
 {
     const struct doc *d = c->doc;
     switch (f) {
-    case 0: return tval(d->doc_id, d->doc_id_len);
-    case 1: return tval(d->center, d->center_len);
+    case 0: return c->id_v;
+    case 1: return c->center_v;
     case 2: return ival((int64_t)d->patient_nid);
     case 3: return ival(d->prescriber_mc);
     case 4: return enum_val(c->set, EN_DKIND, (char)d->kind);
@@ -94,7 +91,7 @@ static struct rv doc_field(struct ectx *c, uint32_t f)
     case 7: return ival(d->date2_days);
     case 8: return ival(c->dos);
     case 9: return ival(c->seen_before);
-    case 10: return tval(d->diagnosis, d->diagnosis_len);
+    case 10: return c->diag_v;
     default: return ival(d->line_count);
     }
 }
@@ -175,6 +172,27 @@ static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys
     return true;
 }
 
+/* Kept out of eval() so its stack frame stays small (it recurses). */
+__attribute__((noinline)) static bool eval_exists(struct ectx *c, const struct rl_node *n)
+{
+    struct rv keys[RL_KEYS_MAX];
+    if (!lookup_keys(c, n, keys))
+        return false;
+    return rl_table_find(&c->set->tables[n->b], keys, c->dos) != UINT32_MAX;
+}
+
+__attribute__((noinline)) static bool eval_any(struct ectx *c, const struct rl_node *n)
+{
+    uint32_t saved = c->other;
+    bool any = false;
+    for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
+        c->other = j;
+        any = eval(c, n->a).i != 0;
+    }
+    c->other = saved;
+    return any;
+}
+
 static struct rv eval(struct ectx *c, uint32_t ni)
 {
     const struct rules_set *set = c->set;
@@ -219,8 +237,9 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_NE: {
         a = eval(c, n->a);
         b = eval(c, n->b);
-        bool eq = is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
-                                                                                  : a.i == b.i;
+        bool eq = n->aux == 1 ? a.i == b.i /* enum: distinct hashes */
+                  : is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
+                                                                                      : a.i == b.i;
         return ival(n->op == OP_EQ ? eq : !eq);
     }
     case OP_LT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i < b.i);
@@ -273,22 +292,8 @@ static struct rv eval(struct ectx *c, uint32_t ni)
         return ival(jdate_age_years(jdate_from_days((int32_t)a.i), jdate_from_days((int32_t)b.i)));
     case OP_HAS:
         return ival(n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0);
-    case OP_EXISTS: {
-        struct rv keys[RL_KEYS_MAX];
-        if (!lookup_keys(c, n, keys))
-            return z;
-        return ival(rl_table_find(&set->tables[n->b], keys, c->dos) != UINT32_MAX);
-    }
-    case OP_ANY: {
-        uint32_t saved = c->other;
-        bool any = false;
-        for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
-            c->other = j;
-            any = eval(c, n->a).i != 0;
-        }
-        c->other = saved;
-        return ival(any);
-    }
+    case OP_EXISTS: return ival(eval_exists(c, n));
+    case OP_ANY: return ival(eval_any(c, n));
     default:
         fail(c, ADJ_E_INTERNAL, n);
         return z;
@@ -449,6 +454,8 @@ static void run_rules(struct ectx *c, uint8_t scope)
         const struct rl_rule *r = &set->rules[i];
         if (r->scope != scope || c->dos < r->from || c->dos > r->to)
             continue;
+        if (r->only_kind && r->only_kind != (scope == SC_LINE ? (char)c->lines[c->li].kind : (char)c->doc->kind))
+            continue;
         c->rule = r;
         if (r->when != UINT32_MAX && !eval(c, r->when).i)
             continue;
@@ -492,6 +499,9 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
     c.packs_done = false;
     memset(c.packs, 0, sizeof c.packs);
     c.code_v = tval("", 0);
+    c.id_v = tval(doc->doc_id, doc->doc_id_len);
+    c.center_v = tval(doc->center, doc->center_len);
+    c.diag_v = tval(doc->diagnosis, doc->diagnosis_len);
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
     uint32_t nd = 0, nl = 0;

@@ -979,6 +979,10 @@ static uint32_t cmp(struct ps *p)
         }
         if (u.kind == RT_NONE)
             p->set->nodes[n].type = ty(RT_NONE, 0);
+        /* Values of one enum have distinct hashes (checked at declaration),
+         * so equality of two enum values is equality of hashes. */
+        if (u.kind == RT_ENUM)
+            p->set->nodes[n].aux = 1;
         return n;
     }
     return a;
@@ -1403,6 +1407,9 @@ static void decl_enum(struct ps *p)
         memcpy(en.values[en.count], v.p, v.n);
         text_canonical_key(en.values[en.count], en.values[en.count], v.n);
         en.hashes[en.count] = rl_hash_text(en.values[en.count], v.n);
+        for (uint32_t k = 0; k < en.count; k++)
+            if (en.hashes[k] == en.hashes[en.count] && strcmp(en.values[k], en.values[en.count]) != 0)
+                err_at(p, ADJ_E_RULE_LIMIT, v.line, v.col, "hash collision of two enum values");
         en.count++;
     } while (accept(p, ","));
     expect(p, "]");
@@ -1671,6 +1678,17 @@ static void decl_rule(struct ps *p)
                        r->name);
         }
         r->when = c;
+        /* Leftmost conjunct `line.kind == "X"` / `doc.kind == "X"`. */
+        const struct rl_node *g = &p->set->nodes[c];
+        while (!p->bail && g->op == OP_AND)
+            g = &p->set->nodes[g->a];
+        if (!p->bail && g->op == OP_EQ) {
+            const struct rl_node *f = &p->set->nodes[g->a], *v = &p->set->nodes[g->b];
+            bool kind_field = (r->scope == SC_LINE && f->op == OP_LINEF && f->aux == 2) ||
+                              (r->scope == SC_DOC && f->op == OP_DOCF && f->aux == 4);
+            if (kind_field && v->op == OP_LIT && v->n == 1)
+                r->only_kind = v->s[0];
+        }
     }
     block(p, &r->body, &r->nbody, false);
     p->rule = NULL;

@@ -166,6 +166,10 @@ struct rl_rule {
     uint32_t body, nbody;   /* statements in set->list */
     uint32_t nlocals;
     uint32_t file, line;
+    /* Fast dispatch: when `when` starts with `line.kind == "X"` (or
+     * doc.kind for a doc rule), the letter; the evaluator skips the rule for
+     * other kinds without evaluating anything. 0 = no such guard. */
+    char only_kind;
     char local_names[RL_LOCALS_MAX][RL_NAME_MAX]; /* for the trace */
 };
 
