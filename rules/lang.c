@@ -574,7 +574,7 @@ static int table_keys(struct ps *p, uint32_t node)
     }
     p->set->nodes[node].nargs = nk;
     for (uint32_t k = 0; k < nk; k++) {
-        char ctx[80];
+        char ctx[2 * RL_NAME_MAX + 16];
         snprintf(ctx, sizeof ctx, "key %s of %s", tb->cols[tb->keys[k]].name, tb->name);
         coerce(p, keys[k], tb->cols[tb->keys[k]].type, ctx);
         uint32_t at = list_push(p, keys[k]);
