@@ -172,6 +172,23 @@ static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys
     return true;
 }
 
+/* Leaves (literals, variables, locals) are most of the nodes: read them
+ * without a call into eval() and its prologue. */
+static inline struct rv evl(struct ectx *c, uint32_t ni)
+{
+    const struct rl_node *n = &c->set->nodes[ni];
+    switch (n->op) {
+    case OP_LIT: {
+        struct rv v = {n->imm, n->s, n->n};
+        return v;
+    }
+    case OP_VAR_DOC: return c->docv[n->a];
+    case OP_VAR_LINE: return c->linev[n->a];
+    case OP_LOCAL: return c->loc[n->a];
+    default: return eval(c, ni);
+    }
+}
+
 /* Kept out of eval() so its stack frame stays small (it recurses). */
 __attribute__((noinline)) static bool eval_exists(struct ectx *c, const struct rl_node *n)
 {
@@ -217,15 +234,15 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_OTHERF: return line_field(c, c->other, n->aux);
     case OP_PACKS: return ival(c->packs[n->aux]);
     case OP_NEG:
-        a = eval(c, n->a);
+        a = evl(c, n->a);
         if (!money_sub(0, a.i, &r))
             fail(c, ADJ_E_RULE_OVERFLOW, n);
         return ival(r);
     case OP_ADD:
     case OP_SUB:
     case OP_MUL:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (c->err)
             return z;
         if (!(n->op == OP_ADD   ? money_add(a.i, b.i, &r)
@@ -235,26 +252,26 @@ static struct rv eval(struct ectx *c, uint32_t ni)
         return ival(r);
     case OP_EQ:
     case OP_NE: {
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         bool eq = n->aux == 1 ? a.i == b.i /* enum: distinct hashes */
                   : is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
                                                                                       : a.i == b.i;
         return ival(n->op == OP_EQ ? eq : !eq);
     }
-    case OP_LT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i < b.i);
-    case OP_LE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i <= b.i);
-    case OP_GT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i > b.i);
-    case OP_GE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i >= b.i);
-    case OP_AND: return ival(eval(c, n->a).i && eval(c, n->b).i);
-    case OP_OR: return ival(eval(c, n->a).i || eval(c, n->b).i);
-    case OP_NOT: return ival(!eval(c, n->a).i);
-    case OP_COND: return eval(c, n->a).i ? eval(c, n->b) : eval(c, n->c);
-    case OP_MIN: a = eval(c, n->a); b = eval(c, n->b); return a.i <= b.i ? a : b;
-    case OP_MAX: a = eval(c, n->a); b = eval(c, n->b); return a.i >= b.i ? a : b;
+    case OP_LT: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i < b.i);
+    case OP_LE: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i <= b.i);
+    case OP_GT: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i > b.i);
+    case OP_GE: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i >= b.i);
+    case OP_AND: return ival(evl(c, n->a).i && evl(c, n->b).i);
+    case OP_OR: return ival(evl(c, n->a).i || evl(c, n->b).i);
+    case OP_NOT: return ival(!evl(c, n->a).i);
+    case OP_COND: return evl(c, n->a).i ? evl(c, n->b) : evl(c, n->c);
+    case OP_MIN: a = evl(c, n->a); b = evl(c, n->b); return a.i <= b.i ? a : b;
+    case OP_MAX: a = evl(c, n->a); b = evl(c, n->b); return a.i >= b.i ? a : b;
     case OP_RND:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (c->err)
             return z;
         if (a.i < 0 || b.i < 0) {
@@ -267,8 +284,8 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_DIV_CEIL:
     case OP_DIV_HALF_UP:
     case OP_DIV_FLOOR:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (c->err)
             return z;
         if (b.i <= 0 || a.i < 0) {
@@ -283,8 +300,8 @@ static struct rv eval(struct ectx *c, uint32_t ni)
             fail(c, ADJ_E_RULE_OVERFLOW, n);
         return ival(r);
     case OP_AGE:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
             fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
             return z;
@@ -356,7 +373,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         const struct rl_node *n = &set->nodes[set->list[first + i]];
         switch (n->op) {
         case ST_LET: {
-            c->loc[n->a] = eval(c, n->b);
+            c->loc[n->a] = evl(c, n->b);
             if (c->tr && !c->err) {
                 fprintf(c->tr, "    let %s = ", c->rule->local_names[n->a]);
                 print_value(c->tr, set, set->nodes[n->b].type, c->loc[n->a]);
@@ -365,7 +382,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             break;
         }
         case ST_SET: {
-            struct rv v = eval(c, n->b);
+            struct rv v = evl(c, n->b);
             if (n->aux == SC_DOC)
                 c->docv[n->a] = v;
             else
@@ -417,12 +434,12 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         }
         case ST_REASON:
         case ST_REJECT:
-            if (n->b == 0 || eval(c, n->b - 1).i)
+            if (n->b == 0 || evl(c, n->b - 1).i)
                 if (!c->err)
                     add_reason(c, n, n->op == ST_REJECT);
             break;
         case ST_EXIT:
-            if (n->b == 0 || eval(c, n->b - 1).i) {
+            if (n->b == 0 || evl(c, n->b - 1).i) {
                 if (c->tr && !c->err)
                     fprintf(c->tr, "    exit at %s:%u\n", base_name(set->files[n->file]), n->line);
                 return true;
@@ -432,7 +449,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             run_packs(c);
             break;
         case ST_IF:
-            if (eval(c, n->a).i) {
+            if (evl(c, n->a).i) {
                 if (exec(c, n->args, n->nargs))
                     return true;
             } else if (exec(c, n->b, n->c)) {

@@ -8,6 +8,8 @@
  * province-like mix (P documents with D lines, I documents with S, K, B).
  *
  * Build and run: bench/rules/run.sh (after tools/test --quick).
+ * `bench_rules SRC 0 interp|hand` does 20 fixed passes of one side only, for
+ * `perf stat -e instructions` (stable on a loaded machine, unlike time).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +226,31 @@ int main(int argc, char **argv)
     hand_init();
     int32_t start = jdate_to_days((struct jdate){1401, 4, 23});
 
+    if (argc > 3) {
+        gen(false);
+        bool hand = strcmp(argv[3], "hand") == 0;
+        if (strcmp(argv[3], "setup") == 0)
+            return 0;
+        int64_t check = 0;
+        for (int pass = 0; pass < 20; pass++)
+            for (uint32_t d = 0; d < DOCS; d++) {
+                const struct doc *x = &docs[d];
+                if (!hand) {
+                    if (rules_eval_doc(set, x, lines + x->line_first, uids, &ops, &dd, out, NULL) != ADJ_OK)
+                        return 2;
+                    check += dd.approved_insurer_rials;
+                    continue;
+                }
+                int64_t c = x->center[3] == 'S' ? 0 : 3000;
+                for (uint32_t k = 0; k < x->line_count; k++) {
+                    if (!hand_drug_line(&lines[x->line_first + k], uids, c, doc_dos_days(x), start, &out[k]))
+                        return 3;
+                    check += out[k].approved_insurer_rials;
+                }
+            }
+        printf("%s: 20 passes of %u lines, checksum %lld\n", argv[3], DOCS * LINES_PER_DOC, (long long)check);
+        return 0;
+    }
     for (int mixed = 0; mixed <= 1; mixed++) {
         gen(mixed != 0);
         uint64_t nl = 0;
