@@ -27,7 +27,7 @@
  * start at a typical size and grow (rarely, never per line) up to these. */
 #define BATCH_MIN_L_BYTES 16u
 #define BATCH_MIN_DOC_BYTES 57u
-#define BATCH_TYPICAL_L_BYTES 64u
+#define BATCH_TYPICAL_L_BYTES 128u
 
 static bool grow(void **arr, uint32_t *cap, size_t elem, uint32_t need)
 {
@@ -697,6 +697,9 @@ static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uin
         return;
     }
     struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
+    /* Zeroed so that equal documents are equal bytes (padding, string
+     * tails): the pipeline may hash or compare them. */
+    memset(doc, 0, sizeof *doc);
     struct verr v = parse_doc_header(lv, kind, doc);
     if (v.code != ADJ_OK) {
         doc_reject(p, v.code, line, v.column);
@@ -728,6 +731,7 @@ static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too
         return;
     }
     struct doc_line *ln = &c->lines[c->line_count];
+    memset(ln, 0, sizeof *ln);
     struct uid_sink sink = {c, false};
     struct verr v = parse_l(lv, d->kind, d->l_count, ln, &sink);
     if (sink.nomem) {
@@ -1169,6 +1173,7 @@ void batch_finish(struct batch_state *st, const struct io_stream_end *end,
     out->trailer = st->trailer;
     out->totals = st->totals;
     if (end != NULL) {
+        out->stream_err = end->err;
         out->content_hash = end->hash;
         out->text_bytes = end->text_bytes;
         out->zstd = end->zstd;
@@ -1220,7 +1225,14 @@ static void check_reader(struct io_reader *r, const char *name, FILE *quarantine
     batch_state_init(&st, name, diag_out);
     struct doc_chunk chunk;
     struct batch_block_result res;
-    bool ok = batch_chunk_init(&chunk, io_reader_block_bytes_max(r)) == ADJ_OK;
+    /* Sized for a default block; grows for the rare bigger one. */
+    size_t hint = io_reader_block_bytes_max(r);
+    hint = hint < IO_BLOCK_BYTES_DEFAULT ? hint : IO_BLOCK_BYTES_DEFAULT;
+    uint64_t input = io_reader_input_bytes(r);
+    if (input != 0 && input < hint) {
+        hint = (size_t)input; /* A small batch; zstd ones grow as needed. */
+    }
+    bool ok = batch_chunk_init(&chunk, hint) == ADJ_OK;
     ok = ok && batch_result_init(&res) == ADJ_OK;
     if (!ok) {
         struct adj_diag dg;

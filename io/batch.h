@@ -185,6 +185,7 @@ struct batch_summary {
     uint64_t lines_read;        /* L records read. */
     uint64_t rejected_by_reason[ADJ_ERR_COUNT];
     bool verified;              /* Trailer matched, no batch-level error. */
+    enum adj_err stream_err;    /* The reader's end: OK, E_ZSTD_..., E_READ, ... */
     bool io_failed;             /* The file could not be read (exit 74). */
     bool quarantine_failed;     /* Writing the quarantine failed (exit 74). */
     uint64_t batch_errors;

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -405,6 +406,39 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
 
 /* ---- blocker ---- */
 
+static void release_slot(struct io_reader *r, unsigned slot)
+{
+    pthread_mutex_lock(&r->mu);
+    ADJ_ASSERT(r->out[slot]);
+    r->out[slot] = false;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void io_reader_release(struct io_reader *r, const struct io_block *block)
+{
+    ADJ_ASSERT(block != NULL && block->slot < r->nblocks);
+    release_slot(r, block->slot);
+}
+
+/* Maps pool buffer i on first use. Mapped, not touched: pages become
+ * resident only as far as blocks fill them, so a pool of 8 MiB buffers
+ * costs what the blocks hold (~2 MiB each) and a small batch maps one or
+ * two. mmap rather than malloc also keeps sanitizer builds from poisoning
+ * megabytes of shadow per reader. */
+static bool pool_map(struct io_reader *r, unsigned i)
+{
+    if (r->bufs[i] != NULL) {
+        return true;
+    }
+    void *m = mmap(NULL, r->cap, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    r->bufs[i] = m == MAP_FAILED ? NULL : m;
+    return r->bufs[i] != NULL;
+}
+
+/* A free pool buffer, waiting for a release if none; UINT32_MAX if it
+ * cannot be mapped. */
 static unsigned pool_acquire(struct io_reader *r)
 {
     pthread_mutex_lock(&r->mu);
@@ -414,21 +448,15 @@ static unsigned pool_acquire(struct io_reader *r)
             if (!r->out[i]) {
                 r->out[i] = true;
                 pthread_mutex_unlock(&r->mu);
+                if (!pool_map(r, i)) {
+                    release_slot(r, i);
+                    return UINT32_MAX;
+                }
                 return i;
             }
         }
         pthread_cond_wait(&r->cv, &r->mu);
     }
-}
-
-void io_reader_release(struct io_reader *r, const struct io_block *block)
-{
-    ADJ_ASSERT(block != NULL && block->slot < r->nblocks);
-    pthread_mutex_lock(&r->mu);
-    ADJ_ASSERT(r->out[block->slot]);
-    r->out[block->slot] = false;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
 }
 
 static bool doc_start_at(const char *p)
@@ -476,8 +504,14 @@ static struct io_block *emit(struct io_reader *r, size_t cut, bool splits, bool 
     b->last = last;
     b->slot = r->cur;
     r->emitted += cut;
+    unsigned nxt = last ? UINT32_MAX : pool_acquire(r);
+    if (!last && nxt == UINT32_MAX) {
+        /* Out of memory: this block is the last; the error follows it. */
+        reader_fail(r, ADJ_E_NOMEM, "block buffer", NULL);
+        b->last = true;
+        last = true;
+    }
     if (!last) {
-        unsigned nxt = pool_acquire(r);
         size_t carry = r->fill - cut;
         memcpy(r->bufs[nxt], r->bufs[r->cur] + cut, carry);
         r->cur = nxt;
@@ -613,14 +647,9 @@ static enum adj_err reader_alloc(struct io_reader **out, const char *name,
         return ADJ_E_NOMEM;
     }
     XXH3_128bits_reset(r->xh);
-    /* Buffers are malloc'd, not touched: pages become resident only as far
-     * as blocks actually fill them. */
-    for (unsigned i = 0; i < r->nblocks; i++) {
-        r->bufs[i] = malloc(r->cap);
-        if (r->bufs[i] == NULL) {
-            io_reader_close(r);
-            return ADJ_E_NOMEM;
-        }
+    if (!pool_map(r, 0)) {
+        io_reader_close(r);
+        return ADJ_E_NOMEM;
     }
     r->cur = 0;
     r->out[0] = true;
@@ -704,6 +733,11 @@ size_t io_reader_block_bytes_max(const struct io_reader *r)
     return r->cap;
 }
 
+uint64_t io_reader_input_bytes(const struct io_reader *r)
+{
+    return r->seekable ? r->file_size : 0;
+}
+
 void io_reader_end(const struct io_reader *r, struct io_stream_end *end)
 {
     memset(end, 0, sizeof *end);
@@ -739,7 +773,9 @@ void io_reader_close(struct io_reader *r)
     }
     free(r->pread_buf);
     for (unsigned i = 0; i < IO_BLOCK_COUNT_MAX; i++) {
-        free(r->bufs[i]);
+        if (r->bufs[i] != NULL) {
+            munmap(r->bufs[i], r->cap);
+        }
     }
     if (r->zd != NULL) {
         ZSTD_freeDStream(r->zd);

@@ -137,6 +137,10 @@ void io_reader_release(struct io_reader *r, const struct io_block *block);
 /* The largest block this reader can hand out (size parse arrays from it). */
 size_t io_reader_block_bytes_max(const struct io_reader *r);
 
+/* Size of the input (file or memory), 0 when unknown (a pipe); a hint for
+ * sizing arrays. */
+uint64_t io_reader_input_bytes(const struct io_reader *r);
+
 void io_reader_end(const struct io_reader *r, struct io_stream_end *end);
 
 /* Closes; blocks still out become invalid. NULL is fine. */

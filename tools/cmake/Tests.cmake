@@ -20,4 +20,9 @@ foreach(script ${ADJ_CLI_TESTS})
   add_test(NAME cli_${name} COMMAND bash ${script})
   set_tests_properties(cli_${name} PROPERTIES SKIP_RETURN_CODE 77
     ENVIRONMENT "DADRAS=$<TARGET_FILE:dadras>;SRC=${PROJECT_SOURCE_DIR};WORK=${CMAKE_BINARY_DIR}/cli_work/${name}")
+  # The threaded pipeline runs again under TSan (tools/test stage 3). Only
+  # the CLI tests: Criterion's own arena cannot start under TSan.
+  if(name MATCHES "^run_")
+    set_tests_properties(cli_${name} PROPERTIES LABELS pipeline)
+  endif()
 endforeach()

@@ -1,0 +1,313 @@
+/*
+ * Exact identifier sets (see idset.h).
+ */
+#include "core/base/idset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/assert.h"
+#include "core/base/text.h"
+
+/* Below this capacity nothing is worth sizing; keeps tiny batches cheap. */
+#define IDSET_CAPACITY_MIN 1024u
+
+static uint64_t idset_capacity_for(uint64_t expected_count)
+{
+    uint64_t capacity = IDSET_CAPACITY_MIN;
+    while (capacity < expected_count * 2 && capacity < (UINT64_C(1) << 40)) {
+        capacity <<= 1;
+    }
+    return capacity;
+}
+
+static uint32_t idset_log2(uint64_t power_of_two)
+{
+    return (uint32_t)__builtin_ctzll(power_of_two);
+}
+
+static inline uint64_t idset_u64_slot(const struct idset_u64 *set, uint64_t key)
+{
+    /* Fibonacci hashing: pack ids share long prefixes, the multiply spreads
+     * every bit into the top ones we keep. */
+    return (key * UINT64_C(0x9E3779B97F4A7C15)) >> set->shift;
+}
+
+bool idset_u64_init(struct idset_u64 *set, uint64_t expected_count)
+{
+    uint64_t capacity = idset_capacity_for(expected_count);
+    set->slots = malloc(capacity * sizeof(uint64_t));
+    if (set->slots == NULL) {
+        return false;
+    }
+    memset(set->slots, 0xFF, capacity * sizeof(uint64_t));
+    set->mask = capacity - 1;
+    set->count = 0;
+    set->shift = 64 - idset_log2(capacity);
+    return true;
+}
+
+void idset_u64_free(struct idset_u64 *set)
+{
+    free(set->slots);
+    memset(set, 0, sizeof *set);
+}
+
+void idset_u64_clear(struct idset_u64 *set)
+{
+    if (set->count != 0) {
+        memset(set->slots, 0xFF, (set->mask + 1) * sizeof(uint64_t));
+        set->count = 0;
+    }
+}
+
+void idset_u64_prefetch(const struct idset_u64 *set, uint64_t key)
+{
+    __builtin_prefetch(&set->slots[idset_u64_slot(set, key)]);
+}
+
+bool idset_u64_contains(const struct idset_u64 *set, uint64_t key)
+{
+    ADJ_ASSERT(key != IDSET_EMPTY_U64);
+    uint64_t i = idset_u64_slot(set, key);
+    /* Bounded: load <= 1/2 guarantees a free slot within capacity steps. */
+    for (uint64_t step = 0; step <= set->mask; step++) {
+        uint64_t slot = set->slots[i];
+        if (slot == key) {
+            return true;
+        }
+        if (slot == IDSET_EMPTY_U64) {
+            return false;
+        }
+        i = (i + 1) & set->mask;
+    }
+    ADJ_ASSERT(false);
+    return false;
+}
+
+static void idset_u64_put(struct idset_u64 *set, uint64_t key, bool *was_present)
+{
+    uint64_t i = idset_u64_slot(set, key);
+    for (uint64_t step = 0; step <= set->mask; step++) {
+        uint64_t slot = set->slots[i];
+        if (slot == key) {
+            *was_present = true;
+            return;
+        }
+        if (slot == IDSET_EMPTY_U64) {
+            set->slots[i] = key;
+            set->count++;
+            *was_present = false;
+            return;
+        }
+        i = (i + 1) & set->mask;
+    }
+    ADJ_ASSERT(false);
+}
+
+static bool idset_u64_grow(struct idset_u64 *set)
+{
+    struct idset_u64 bigger;
+    if (!idset_u64_init(&bigger, (set->mask + 1))) {
+        return false;
+    }
+    for (uint64_t i = 0; i <= set->mask; i++) {
+        if (set->slots[i] != IDSET_EMPTY_U64) {
+            bool ignored;
+            idset_u64_put(&bigger, set->slots[i], &ignored);
+        }
+    }
+    ADJ_ASSERT(bigger.count == set->count);
+    free(set->slots);
+    *set = bigger;
+    return true;
+}
+
+bool idset_u64_insert(struct idset_u64 *set, uint64_t key, bool *was_present)
+{
+    ADJ_ASSERT(key != IDSET_EMPTY_U64);
+    if ((set->count + 1) * 2 > set->mask + 1 && !idset_u64_grow(set)) {
+        return false;
+    }
+    idset_u64_put(set, key, was_present);
+    return true;
+}
+
+bool idset_u64_remove(struct idset_u64 *set, uint64_t key)
+{
+    ADJ_ASSERT(key != IDSET_EMPTY_U64);
+    uint64_t i = idset_u64_slot(set, key);
+    uint64_t step = 0;
+    for (; step <= set->mask; step++) {
+        if (set->slots[i] == key) {
+            break;
+        }
+        if (set->slots[i] == IDSET_EMPTY_U64) {
+            return false;
+        }
+        i = (i + 1) & set->mask;
+    }
+    ADJ_ASSERT(step <= set->mask);
+    /* Knuth's algorithm R: move later members of the chain back into the
+     * hole when their home slot does not lie cyclically in (hole, j]. */
+    uint64_t hole = i;
+    uint64_t j = i;
+    for (uint64_t guard = 0; guard <= set->mask; guard++) {
+        j = (j + 1) & set->mask;
+        uint64_t key_j = set->slots[j];
+        if (key_j == IDSET_EMPTY_U64) {
+            break;
+        }
+        uint64_t home = idset_u64_slot(set, key_j);
+        bool home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!home_in_range) {
+            set->slots[hole] = key_j;
+            hole = j;
+        }
+    }
+    set->slots[hole] = IDSET_EMPTY_U64;
+    set->count--;
+    return true;
+}
+
+bool idset_u64_insert_many(struct idset_u64 *set, const uint64_t *keys, size_t count)
+{
+    /* Distance at which a prefetch has arrived by the time we probe. */
+    enum { ahead = 16 };
+    while ((set->count + count) * 2 > set->mask + 1) {
+        if (!idset_u64_grow(set)) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (i + ahead < count) {
+            idset_u64_prefetch(set, keys[i + ahead]);
+        }
+        bool ignored;
+        ADJ_ASSERT(keys[i] != IDSET_EMPTY_U64);
+        idset_u64_put(set, keys[i], &ignored);
+    }
+    return true;
+}
+
+bool idset_str_init(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes)
+{
+    uint64_t capacity = idset_capacity_for(expected_count);
+    memset(set, 0, sizeof *set);
+    set->slots = calloc(capacity, sizeof(struct idset_str_slot));
+    set->arena_cap = expected_bytes > 4096 ? expected_bytes : 4096;
+    set->arena = malloc(set->arena_cap);
+    if (set->slots == NULL || set->arena == NULL) {
+        free(set->slots);
+        free(set->arena);
+        memset(set, 0, sizeof *set);
+        return false;
+    }
+    set->mask = capacity - 1;
+    return true;
+}
+
+void idset_str_free(struct idset_str *set)
+{
+    free(set->slots);
+    free(set->arena);
+    memset(set, 0, sizeof *set);
+}
+
+void idset_str_clear(struct idset_str *set)
+{
+    if (set->count != 0) {
+        memset(set->slots, 0, (set->mask + 1) * sizeof(struct idset_str_slot));
+        set->count = 0;
+        set->arena_bytes = 0;
+    }
+}
+
+static uint64_t idset_str_hash(const char *id, uint32_t len)
+{
+    uint64_t h = text_hash64(id, len);
+    return h == 0 ? 1 : h;
+}
+
+/* Returns the slot index holding id, or the free slot where it would go. */
+static uint64_t idset_str_find(const struct idset_str *set, uint64_t hash, const char *id,
+                               uint32_t len, bool *found)
+{
+    uint64_t i = hash & set->mask;
+    for (uint64_t step = 0; step <= set->mask; step++) {
+        const struct idset_str_slot *slot = &set->slots[i];
+        if (slot->hash == 0) {
+            *found = false;
+            return i;
+        }
+        if (slot->hash == hash && (slot->ref & 0xFF) == len &&
+            memcmp(set->arena + (slot->ref >> 8), id, len) == 0) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & set->mask;
+    }
+    ADJ_ASSERT(false);
+    *found = false;
+    return 0;
+}
+
+bool idset_str_contains(const struct idset_str *set, const char *id, uint32_t len)
+{
+    bool found;
+    (void)idset_str_find(set, idset_str_hash(id, len), id, len, &found);
+    return found;
+}
+
+static bool idset_str_grow(struct idset_str *set)
+{
+    uint64_t capacity = (set->mask + 1) * 2;
+    struct idset_str_slot *slots = calloc(capacity, sizeof *slots);
+    if (slots == NULL) {
+        return false;
+    }
+    for (uint64_t i = 0; i <= set->mask; i++) {
+        if (set->slots[i].hash != 0) {
+            uint64_t j = set->slots[i].hash & (capacity - 1);
+            while (slots[j].hash != 0) {
+                j = (j + 1) & (capacity - 1);
+            }
+            slots[j] = set->slots[i];
+        }
+    }
+    free(set->slots);
+    set->slots = slots;
+    set->mask = capacity - 1;
+    return true;
+}
+
+bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool *was_present)
+{
+    ADJ_ASSERT(len >= 1 && len <= 255);
+    if ((set->count + 1) * 2 > set->mask + 1 && !idset_str_grow(set)) {
+        return false;
+    }
+    uint64_t hash = idset_str_hash(id, len);
+    bool found;
+    uint64_t i = idset_str_find(set, hash, id, len, &found);
+    if (found) {
+        *was_present = true;
+        return true;
+    }
+    if (set->arena_bytes + len > set->arena_cap) {
+        uint64_t cap = set->arena_cap * 2;
+        char *arena = realloc(set->arena, cap);
+        if (arena == NULL) {
+            return false;
+        }
+        set->arena = arena;
+        set->arena_cap = cap;
+    }
+    memcpy(set->arena + set->arena_bytes, id, len);
+    set->slots[i].hash = hash;
+    set->slots[i].ref = (set->arena_bytes << 8) | len;
+    set->arena_bytes += len;
+    set->count++;
+    *was_present = false;
+    return true;
+}

@@ -1,0 +1,70 @@
+/*
+ * Exact sets of identifiers for the cross-document checks: pack ids already
+ * consumed (K08) and doc ids already seen (K09), in this batch and in
+ * settled history. "Exact" is the point: a hash collision must never make a
+ * fresh pack "reused", so the u64 set stores whole keys (a valid pack id
+ * packs into 64 bits with no loss, core/base/ids.h) and the string set
+ * compares whole ids after the hash matches.
+ *
+ * Open addressing with linear probing, power-of-two capacity, load kept at
+ * or below one half; the tables grow by doubling. Lookups may be prefetched
+ * ahead (idset_*_prefetch) so a batch of lookups overlaps its cache misses,
+ * which is where a province-month's time goes.
+ *
+ * Not thread-safe for writes; concurrent readers are fine while nobody
+ * writes (the settled sets are read-only during a run).
+ */
+#ifndef ADJ_CORE_BASE_IDSET_H
+#define ADJ_CORE_BASE_IDSET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDSET_EMPTY_U64 UINT64_MAX /* Never a valid key (ids_uid_pack). */
+
+struct idset_u64 {
+    uint64_t *slots;  /* IDSET_EMPTY_U64 where free. */
+    uint64_t mask;    /* capacity - 1 */
+    uint64_t count;
+    uint32_t shift;   /* 64 - log2(capacity), for the multiplicative hash. */
+};
+
+struct idset_str_slot {
+    uint64_t hash;    /* 0 = free; hashes of 0 are stored as 1. */
+    uint64_t ref;     /* (arena offset << 8) | length */
+};
+
+struct idset_str {
+    struct idset_str_slot *slots;
+    uint64_t mask;
+    uint64_t count;
+    char *arena;      /* The ids' bytes, back to back. */
+    uint64_t arena_bytes;
+    uint64_t arena_cap;
+};
+
+bool idset_u64_init(struct idset_u64 *set, uint64_t expected_count);
+void idset_u64_free(struct idset_u64 *set);
+/* Empties the set, keeping its capacity. */
+void idset_u64_clear(struct idset_u64 *set);
+bool idset_u64_contains(const struct idset_u64 *set, uint64_t key);
+/* Inserts key; *was_present tells whether it was there. False only when
+ * memory runs out (the set is unchanged then). */
+bool idset_u64_insert(struct idset_u64 *set, uint64_t key, bool *was_present);
+/* Inserts many keys with prefetching; false on out of memory. */
+/* Removes key if present (backward-shift deletion keeps probe chains
+ * intact); returns whether it was there. Used to roll back a speculative
+ * commit. */
+bool idset_u64_remove(struct idset_u64 *set, uint64_t key);
+bool idset_u64_insert_many(struct idset_u64 *set, const uint64_t *keys, size_t count);
+void idset_u64_prefetch(const struct idset_u64 *set, uint64_t key);
+
+/* Ids are 1..255 bytes (the batch format allows 32). */
+bool idset_str_init(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes);
+void idset_str_free(struct idset_str *set);
+void idset_str_clear(struct idset_str *set);
+bool idset_str_contains(const struct idset_str *set, const char *id, uint32_t len);
+bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool *was_present);
+
+#endif

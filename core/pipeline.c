@@ -1,0 +1,404 @@
+/*
+ * The threaded pipeline (see pipeline.h for the picture).
+ *
+ * A job carries one block through every stage: the reader fills job->block,
+ * a worker parses it into job->chunk/job->res and evaluates it into
+ * job->adj, the ordered stage merges and commits it, then hands the job
+ * back to the reader on the free ring. The job pool bounds memory: at most
+ * job_count blocks are anywhere in the pipeline.
+ */
+#include "core/pipeline.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/assert.h"
+#include "core/base/ring.h"
+#include "io/batch.h"
+#include "io/reader.h"
+
+/* Jobs in flight per worker: one being evaluated, one queued, one waiting
+ * for the ordered stage keeps every thread busy without hoarding memory. */
+#define PIPELINE_JOBS_PER_WORKER 3u
+
+struct pipeline_job {
+    struct io_block *block;         /* NULL for the end marker. */
+    struct doc_chunk chunk;
+    struct batch_block_result res;
+    struct adjud_chunk adj;
+    enum adj_err err;               /* A worker's failure (E_NOMEM, rule error). */
+    uint64_t err_line;
+};
+
+struct pipeline_worker {
+    struct pipeline *pipeline;
+    pthread_t thread;
+    struct ring in;                 /* reader -> worker */
+    struct ring out;                /* worker -> ordered stage */
+    struct adjud_worker adjud;
+};
+
+struct pipeline {
+    const struct pipeline_options *options;
+    struct io_reader *reader;
+    struct pipeline_worker *workers;
+    uint32_t worker_count;
+    struct pipeline_job *jobs;
+    uint32_t job_count;
+    struct ring free_jobs;          /* ordered stage -> reader */
+    pthread_t reader_thread;
+    enum adj_err reader_err;        /* Written by the reader thread before it
+                                     * closes the worker rings; read after. */
+    const char (*reason_text)[16];
+};
+
+static void *pipeline_reader_main(void *arg)
+{
+    struct pipeline *p = arg;
+    uint64_t seq = 0;
+    /* Unbounded by design: one iteration per block of the input. */
+    for (;;) {
+        struct pipeline_job *job = ring_pop(&p->free_jobs);
+        ADJ_ASSERT(job != NULL);
+        struct io_block *block = NULL;
+        enum adj_err err = io_reader_next(p->reader, &block);
+        if (err != ADJ_OK || block == NULL) {
+            p->reader_err = err;
+            break;
+        }
+        ADJ_ASSERT(block->seq == seq);
+        job->block = block;
+        ring_push(&p->workers[seq % p->worker_count].in, job);
+        seq++;
+    }
+    /* Ring close is a release: reader_err above is visible to whoever
+     * sees the closed rings. */
+    for (uint32_t w = 0; w < p->worker_count; w++) {
+        ring_close(&p->workers[w].in);
+    }
+    return NULL;
+}
+
+static enum adj_err pipeline_adj_reserve(struct adjud_chunk *adj, const struct doc_chunk *chunk)
+{
+    if (chunk->doc_count <= adj->doc_cap && chunk->line_count <= adj->line_cap) {
+        return ADJ_OK;
+    }
+    /* The parser's arrays grew past anything seen: grow ours to match. */
+    adjud_chunk_free(adj);
+    if (!adjud_chunk_init(adj, chunk->doc_cap, chunk->line_cap)) {
+        return ADJ_E_NOMEM;
+    }
+    return ADJ_OK;
+}
+
+static void *pipeline_worker_main(void *arg)
+{
+    struct pipeline_worker *worker = arg;
+    struct pipeline *p = worker->pipeline;
+    struct pipeline_job *job;
+    while ((job = ring_pop(&worker->in)) != NULL) {
+        batch_parse_block(job->block, &job->chunk, &job->res);
+        job->err = pipeline_adj_reserve(&job->adj, &job->chunk);
+        if (job->err == ADJ_OK) {
+            job->err = adjud_evaluate(&worker->adjud, &job->chunk, &job->adj, p->reason_text);
+        }
+        ring_push(&worker->out, job);
+    }
+    ring_close(&worker->out);
+    return NULL;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+struct pipeline_progress {
+    bool enabled;
+    struct timespec start;
+    struct timespec last;
+    uint64_t total_bytes; /* File size (compressed or not); 0 = unknown. */
+};
+
+static uint64_t pipeline_elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+    int64_t ms = (int64_t)(to->tv_sec - from->tv_sec) * 1000 +
+                 (int64_t)(to->tv_nsec - from->tv_nsec) / 1000000;
+    return ms > 0 ? (uint64_t)ms : 0;
+}
+
+static void pipeline_progress_tick(struct pipeline_progress *pr, uint64_t docs, uint64_t text_bytes,
+                                   bool final)
+{
+    if (!pr->enabled) {
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!final && pipeline_elapsed_ms(&pr->last, &now) < 250) {
+        return;
+    }
+    pr->last = now;
+    uint64_t ms = pipeline_elapsed_ms(&pr->start, &now);
+    if (ms == 0) {
+        ms = 1;
+    }
+    uint64_t docs_per_s = docs * 1000 / ms;
+    uint64_t mb_per_s = text_bytes / 1000 / ms; /* MB/s = bytes / (1e6 * s) */
+    fprintf(stderr, "\r%llu docs  %llu docs/s  %llu MB/s  %llu.%01llu s",
+            (unsigned long long)docs, (unsigned long long)docs_per_s,
+            (unsigned long long)mb_per_s, (unsigned long long)(ms / 1000),
+            (unsigned long long)(ms % 1000 / 100));
+    if (pr->total_bytes > 0 && text_bytes > 0 && text_bytes < pr->total_bytes) {
+        /* ETA for plain files, by bytes left at the rate so far (rounded
+         * down to whole seconds). */
+        uint64_t eta_s = (pr->total_bytes - text_bytes) * ms / text_bytes / 1000;
+        fprintf(stderr, "  ETA %llu s", (unsigned long long)eta_s);
+    }
+    fprintf(stderr, "%s", final ? "\n" : "   ");
+    fflush(stderr);
+}
+
+/* ---- setup and teardown -------------------------------------------------- */
+
+static void pipeline_free(struct pipeline *p)
+{
+    if (p->jobs != NULL) {
+        for (uint32_t i = 0; i < p->job_count; i++) {
+            batch_chunk_free(&p->jobs[i].chunk);
+            batch_result_free(&p->jobs[i].res);
+            adjud_chunk_free(&p->jobs[i].adj);
+        }
+        free(p->jobs);
+    }
+    if (p->workers != NULL) {
+        for (uint32_t w = 0; w < p->worker_count; w++) {
+            adjud_worker_free(&p->workers[w].adjud);
+        }
+        free(p->workers);
+    }
+    io_reader_close(p->reader);
+}
+
+static enum adj_err pipeline_setup(struct pipeline *p, const struct pipeline_options *options,
+                                   const char *path, const struct adjud_commit *commit,
+                                   struct adj_diag *diag)
+{
+    memset(p, 0, sizeof *p);
+    p->options = options;
+    p->reason_text = commit->reason_text;
+    p->worker_count = options->threads;
+    ADJ_ASSERT(p->worker_count >= 1 && p->worker_count <= PIPELINE_THREADS_MAX);
+    p->job_count = p->worker_count * PIPELINE_JOBS_PER_WORKER + 1;
+    if (p->job_count > IO_BLOCK_COUNT_MAX) {
+        p->job_count = IO_BLOCK_COUNT_MAX;
+    }
+    if (p->job_count < p->worker_count + 1) {
+        return ADJ_E_USAGE;
+    }
+    struct io_reader_options ropt = {.block_count = p->job_count};
+    enum adj_err err = io_reader_open(&p->reader, path, &ropt, diag);
+    if (err != ADJ_OK) {
+        return err;
+    }
+    p->jobs = calloc(p->job_count, sizeof *p->jobs);
+    p->workers = calloc(p->worker_count, sizeof *p->workers);
+    if (p->jobs == NULL || p->workers == NULL) {
+        return ADJ_E_NOMEM;
+    }
+    size_t block_max = io_reader_block_bytes_max(p->reader);
+    ring_init(&p->free_jobs, 64);
+    ADJ_ASSERT(p->job_count <= 64);
+    for (uint32_t i = 0; i < p->job_count; i++) {
+        struct pipeline_job *job = &p->jobs[i];
+        if (batch_chunk_init(&job->chunk, block_max) != ADJ_OK ||
+            batch_result_init(&job->res) != ADJ_OK ||
+            !adjud_chunk_init(&job->adj, job->chunk.doc_cap, job->chunk.line_cap)) {
+            return ADJ_E_NOMEM;
+        }
+        ring_push(&p->free_jobs, job);
+    }
+    for (uint32_t w = 0; w < p->worker_count; w++) {
+        struct pipeline_worker *worker = &p->workers[w];
+        worker->pipeline = p;
+        ring_init(&worker->in, 64);
+        ring_init(&worker->out, 64);
+        if (!adjud_worker_init(&worker->adjud, options->rules, options->history)) {
+            return ADJ_E_NOMEM;
+        }
+    }
+    return ADJ_OK;
+}
+
+/* ---- the ordered stage --------------------------------------------------- */
+
+struct pipeline_out {
+    struct zwriter *decisions;
+    FILE *quarantine;
+    char *scratch;        /* Rows of a re-evaluated document. */
+    uint64_t scratch_cap;
+    enum adj_err err;     /* First write error; later output is skipped. */
+};
+
+static void pipeline_write(struct pipeline_out *out, const char *data, uint64_t len)
+{
+    if (out->err == ADJ_OK && len > 0) {
+        out->err = zwriter_write(out->decisions, data, len);
+    }
+}
+
+static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job *job,
+                                        struct adjud_commit *commit, struct runstats *stats,
+                                        struct pipeline_out *out)
+{
+    if (job->err != ADJ_OK) {
+        return job->err;
+    }
+    struct doc_chunk *chunk = &job->chunk;
+    struct adjud_chunk *adj = &job->adj;
+    batch_chunk_rebase(chunk, job->res.line_base);
+    /* Runs of documents whose speculation held are written straight from
+     * the worker's text; a redone document is formatted again here. */
+    uint64_t run_begin = 0;
+    uint64_t run_end = 0;
+    for (uint32_t i = 0; i < chunk->doc_count; i++) {
+        bool redone = false;
+        enum adj_err err = adjud_commit_doc(commit, chunk, adj, i, &redone);
+        if (err != ADJ_OK) {
+            return err;
+        }
+        const struct doc *doc = &chunk->docs[i];
+        const struct line_decision *decisions = &adj->line_decisions[doc->line_first];
+        if (!runstats_add_doc(stats, doc, &adj->doc_decisions[i], decisions)) {
+            return ADJ_E_NOMEM;
+        }
+        if (!redone) {
+            ADJ_ASSERT(adj->docs[i].text_offset == run_end);
+            run_end += adj->docs[i].text_bytes;
+            continue;
+        }
+        stats->docs_redone++;
+        pipeline_write(out, adj->text + run_begin, run_end - run_begin);
+        uint64_t need = adjud_doc_text_max(doc->line_count);
+        if (need > out->scratch_cap) {
+            char *grown = realloc(out->scratch, need);
+            if (grown == NULL) {
+                return ADJ_E_NOMEM;
+            }
+            out->scratch = grown;
+            out->scratch_cap = need;
+        }
+        uint64_t bytes = adjud_format_doc(out->scratch, doc, &adj->doc_decisions[i], decisions,
+                                          &chunk->lines[doc->line_first], p->reason_text);
+        pipeline_write(out, out->scratch, bytes);
+        run_begin = run_end = adj->docs[i].text_offset + adj->docs[i].text_bytes;
+    }
+    pipeline_write(out, adj->text + run_begin, run_end - run_begin);
+    return ADJ_OK;
+}
+
+enum adj_err pipeline_run_batch(const struct pipeline_options *options, const char *path,
+                                struct adjud_commit *commit, struct runstats *stats,
+                                struct zwriter *decisions, FILE *quarantine,
+                                struct pipeline_batch *batch, FILE *diag_out)
+{
+    memset(batch, 0, sizeof *batch);
+    batch->path = path;
+    struct pipeline p;
+    struct adj_diag diag;
+    memset(&diag, 0, sizeof diag);
+    enum adj_err err = pipeline_setup(&p, options, path, commit, &diag);
+    if (err != ADJ_OK) {
+        if (diag.code != ADJ_OK && diag_out != NULL) {
+            adj_diag_print(diag_out, &diag);
+        }
+        pipeline_free(&p);
+        return err;
+    }
+    struct batch_state state;
+    batch_state_init(&state, path, diag_out);
+    struct pipeline_out out = {.decisions = decisions, .quarantine = quarantine};
+    struct pipeline_progress progress = {.enabled = options->progress};
+    clock_gettime(CLOCK_MONOTONIC, &progress.start);
+    progress.last = progress.start;
+    if (progress.enabled) {
+        FILE *f = fopen(path, "rb");
+        if (f != NULL) {
+            unsigned char magic[4] = {0};
+            size_t got = fread(magic, 1, 4, f);
+            bool is_zstd = got == 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F &&
+                           magic[3] == 0xFD;
+            if (!is_zstd && fseek(f, 0, SEEK_END) == 0) {
+                long size = ftell(f);
+                progress.total_bytes = size > 0 ? (uint64_t)size : 0;
+            }
+            fclose(f);
+        }
+    }
+
+    pthread_create(&p.reader_thread, NULL, pipeline_reader_main, &p);
+    for (uint32_t w = 0; w < p.worker_count; w++) {
+        pthread_create(&p.workers[w].thread, NULL, pipeline_worker_main, &p.workers[w]);
+    }
+    enum adj_err run_err = ADJ_OK;
+    uint64_t docs_before = stats->docs_adjudicated;
+    /* Unbounded by design: one iteration per block; ends when the worker
+     * owning the next block reports that no block follows. */
+    for (uint64_t seq = 0;; seq++) {
+        struct pipeline_worker *worker = &p.workers[seq % p.worker_count];
+        struct pipeline_job *job = ring_pop(&worker->out);
+        if (job == NULL) {
+            break;
+        }
+        ADJ_ASSERT(job->block->seq == seq);
+        if (batch_merge(&state, job->block, &job->res, quarantine) != ADJ_OK && out.err == ADJ_OK) {
+            out.err = ADJ_E_WRITE;
+        }
+        if (run_err == ADJ_OK) {
+            run_err = pipeline_commit_job(&p, job, commit, stats, &out);
+        }
+        batch->bytes_read = job->block->text_offset + job->block->len;
+        io_reader_release(p.reader, job->block);
+        job->block = NULL;
+        ring_push(&p.free_jobs, job);
+        pipeline_progress_tick(&progress, stats->docs_adjudicated - docs_before, batch->bytes_read,
+                               false);
+    }
+    pthread_join(p.reader_thread, NULL);
+    for (uint32_t w = 0; w < p.worker_count; w++) {
+        pthread_join(p.workers[w].thread, NULL);
+    }
+    pipeline_progress_tick(&progress, stats->docs_adjudicated - docs_before, batch->bytes_read, true);
+
+    struct io_stream_end end;
+    io_reader_end(p.reader, &end);
+    if (end.err != ADJ_OK) {
+        batch_error(&state, &end.diag);
+    }
+    struct batch_summary summary;
+    batch_finish(&state, &end, &summary);
+    batch->verified = summary.verified;
+    batch->batch_error = summary.batch_errors > 0;
+    batch->docs_read = summary.docs_read;
+    batch->docs_rejected = summary.docs_rejected;
+    batch->lines_read = summary.lines_read;
+    if (summary.has_header) {
+        snprintf(batch->batch_id, sizeof batch->batch_id, "%s", summary.header.batch_id);
+        snprintf(batch->province, sizeof batch->province, "%s", summary.header.province);
+        snprintf(batch->period, sizeof batch->period, "%04d/%02d", summary.header.period.year,
+                 summary.header.period.month);
+    }
+    snprintf(batch->content_hash_hex, sizeof batch->content_hash_hex, "%016llx%016llx",
+             (unsigned long long)summary.content_hash.hi, (unsigned long long)summary.content_hash.lo);
+    batch->summary = summary;
+    pipeline_free(&p);
+    free(out.scratch);
+    if (summary.io_failed) {
+        return ADJ_E_READ;
+    }
+    if (run_err != ADJ_OK) {
+        return run_err;
+    }
+    return out.err;
+}

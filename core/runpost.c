@@ -1,0 +1,299 @@
+/*
+ * Settled history in, verified totals out (see runpost.h).
+ */
+#include "core/runpost.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/base/assert.h"
+#include "core/base/text.h"
+
+const char *run_post_outcome_name(enum run_post_outcome outcome)
+{
+    switch (outcome) {
+    case RUN_POST_NONE: return "no ledger";
+    case RUN_POST_NOT_POSTED: return "not posted (unverified)";
+    case RUN_POST_POSTED: return "posted";
+    case RUN_POST_ALREADY: return "already posted";
+    case RUN_POST_CONFLICT: return "refused (same batch id, other content)";
+    case RUN_POST_FAILED: return "failed";
+    }
+    return "?";
+}
+
+/* Settled doc and pack counts over all posted batches (read-only query on
+ * core/ledger.c's batch table), to size the sets before loading. */
+static void run_settled_counts(struct ledger *ledger, uint64_t *docs, uint64_t *packs)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(ledger_db(ledger),
+                           "SELECT coalesce(sum(doc_count), 0), coalesce(sum(pack_count), 0) FROM batch",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        return;
+    }
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        sqlite3_int64 d = sqlite3_column_int64(stmt, 0);
+        sqlite3_int64 p = sqlite3_column_int64(stmt, 1);
+        *docs = d > 0 ? (uint64_t)d : 0;
+        *packs = p > 0 ? (uint64_t)p : 0;
+    }
+    sqlite3_finalize(stmt);
+}
+
+static void run_history_on_docs(void *ctx, const char *ids, size_t bytes, size_t count)
+{
+    struct run_history *h = ctx;
+    size_t pos = 0;
+    /* Bounded by bytes: each id ends in a NUL. */
+    for (size_t i = 0; i < count && pos < bytes; i++) {
+        size_t len = strnlen(ids + pos, bytes - pos);
+        bool was;
+        if (len >= 1 && len <= 255 && !idset_str_insert(&h->docs, ids + pos, (uint32_t)len, &was)) {
+            ADJ_ASSERT(false && "out of memory loading settled doc ids");
+        }
+        pos += len + 1;
+    }
+}
+
+static void run_history_on_packs(void *ctx, const uint64_t *keys, size_t count)
+{
+    struct run_history *h = ctx;
+    /* ids_uid_pack never yields the set's empty marker; a stored key equal
+     * to it can only come from a damaged ledger, and cannot match a pack
+     * of any batch, so it is skipped rather than trusted. */
+    size_t start = 0;
+    for (size_t i = 0; i <= count; i++) {
+        if (i == count || keys[i] == IDSET_EMPTY_U64) {
+            ADJ_ASSERT(idset_u64_insert_many(&h->packs, keys + start, i - start));
+            start = i + 1;
+        }
+    }
+}
+
+enum adj_err run_history_load(struct run_history *history, const char *path)
+{
+    memset(history, 0, sizeof *history);
+    if (path == NULL) {
+        return ADJ_OK;
+    }
+    struct adj_diag diag;
+    memset(&diag, 0, sizeof diag);
+    enum adj_err err = ledger_open(path, true, &history->ledger, &diag);
+    if (err != ADJ_OK) {
+        adj_diag_print(stderr, &diag);
+        return err;
+    }
+    /* Size the sets once from the batch table's counts: growing a 45 M
+     * key table by doubling would rehash it several times at startup. */
+    uint64_t doc_count = 0, pack_count = 0;
+    run_settled_counts(history->ledger, &doc_count, &pack_count);
+    if (!idset_u64_init(&history->packs, pack_count + (1u << 20)) ||
+        !idset_str_init(&history->docs, doc_count + (1u << 18), doc_count * 16 + (1u << 22))) {
+        return ADJ_E_NOMEM;
+    }
+    err = ledger_load_settled(history->ledger, history, run_history_on_docs, run_history_on_packs,
+                              &diag);
+    if (err != ADJ_OK) {
+        adj_diag_print(stderr, &diag);
+        return err;
+    }
+    history->view.packs = &history->packs;
+    history->view.docs = &history->docs;
+    return ADJ_OK;
+}
+
+void run_history_free(struct run_history *history)
+{
+    if (history->ledger != NULL) {
+        ledger_close(history->ledger);
+        idset_u64_free(&history->packs);
+        idset_str_free(&history->docs);
+    }
+    memset(history, 0, sizeof *history);
+}
+
+/* Reads the sector column of centers.tsv for the given center. The file is
+ * small (a few thousand rows); read once per batch record. */
+static void run_center_sector(const char *tables_dir, struct ledger_center_total *centers,
+                              uint32_t count)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/centers.tsv", tables_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    char line[4096];
+    bool header = true;
+    /* Bounded by the file; lines longer than the buffer are skipped. */
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (header) {
+            header = false;
+            continue;
+        }
+        char *tab = strchr(line, '\t');
+        if (tab == NULL) {
+            continue;
+        }
+        size_t id_len = (size_t)(tab - line);
+        char *sector = tab + 1;
+        size_t sector_len = strcspn(sector, "\t\r\n");
+        if (id_len == 0 || id_len > ADJ_ID_BYTES_MAX || sector_len == 0 || sector_len >= 8) {
+            continue;
+        }
+        char key[ADJ_ID_BYTES_MAX + 1];
+        text_canonical_key(key, line, id_len);
+        key[id_len] = '\0';
+        for (uint32_t i = 0; i < count; i++) {
+            if (strcmp(centers[i].center, key) == 0) {
+                memcpy(centers[i].sector, sector, sector_len);
+                centers[i].sector[sector_len] = '\0';
+            }
+        }
+    }
+    fclose(f);
+}
+
+enum adj_err run_record_centers(struct run_batch_record *rec, const struct runstats *batch_stats,
+                                const char *tables_dir)
+{
+    struct runstats_center *sorted = NULL;
+    uint32_t n = runstats_centers_sorted(batch_stats, &sorted);
+    if (n > 0 && sorted == NULL) {
+        return ADJ_E_NOMEM;
+    }
+    rec->centers = calloc(n > 0 ? n : 1, sizeof *rec->centers);
+    if (rec->centers == NULL) {
+        free(sorted);
+        return ADJ_E_NOMEM;
+    }
+    /* Only centers owed something are posted: a center with nothing
+     * approved (every document K16, K01, ...) has no entry to make, and an
+     * uncontracted one has no sector to post under. */
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (sorted[i].approved_insurer_rials == 0 && sorted[i].approved_daroyar_rials == 0) {
+            continue;
+        }
+        struct ledger_center_total *c = &rec->centers[kept++];
+        snprintf(c->center, sizeof c->center, "%s", sorted[i].center);
+        c->approved_insurer_rials = sorted[i].approved_insurer_rials;
+        c->approved_daroyar_rials = sorted[i].approved_daroyar_rials;
+    }
+    n = kept;
+    rec->center_count = n;
+    free(sorted);
+    run_center_sector(tables_dir, rec->centers, n);
+    return ADJ_OK;
+}
+
+static void run_ledger_batch(struct ledger_batch *lb, const struct run_batch_record *rec,
+                             const struct adjud_commit *commit)
+{
+    memset(lb, 0, sizeof *lb);
+    lb->batch_id = rec->batch->batch_id;
+    lb->content_hash_hex = rec->batch->content_hash_hex;
+    lb->province = rec->batch->province;
+    lb->period = rec->batch->period;
+    lb->centers = rec->centers;
+    lb->center_count = rec->center_count;
+    lb->doc_ids = commit->new_docs != NULL ? commit->new_docs + rec->doc_byte_first : "";
+    lb->doc_ids_bytes = rec->doc_bytes;
+    lb->doc_count = rec->doc_count;
+    lb->pack_ids = commit->new_packs != NULL ? commit->new_packs + rec->pack_first : NULL;
+    lb->pack_count = rec->pack_count;
+}
+
+/* Whether batch_id is posted already, and with which content hash. A rerun
+ * of a posted file adjudicates every document as K09 (its ids are settled),
+ * so its totals differ from the posting; the file is the same, though, and
+ * that is "already posted", not a conflict. Read-only query on the ledger's
+ * batch table (core/ledger.c's schema). */
+static bool run_posted_hash(struct ledger *ledger, const char *batch_id, char hash_hex[33])
+{
+    sqlite3_stmt *stmt = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(ledger_db(ledger), "SELECT content_hash FROM batch WHERE batch_id = ?1",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        return false;
+    }
+    sqlite3_bind_text(stmt, 1, batch_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(stmt, 0);
+        if (text != NULL) {
+            snprintf(hash_hex, 33, "%s", (const char *)text);
+            found = true;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return found;
+}
+
+enum adj_err run_post_all(struct run_history *history, const char *out_dir,
+                          const struct adjud_commit *commit, struct run_batch_record *records,
+                          uint32_t count, enum run_post_outcome *outcomes)
+{
+    struct ledger_batch *lbs = calloc(count, sizeof *lbs);
+    bool *verified = calloc(count, sizeof *verified);
+    if (lbs == NULL || verified == NULL) {
+        free(lbs);
+        free(verified);
+        return ADJ_E_NOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        run_ledger_batch(&lbs[i], &records[i], commit);
+        verified[i] = records[i].batch->verified;
+        outcomes[i] = history->ledger == NULL ? RUN_POST_NONE
+                      : verified[i]           ? RUN_POST_FAILED
+                                              : RUN_POST_NOT_POSTED;
+    }
+    struct adj_diag diag;
+    memset(&diag, 0, sizeof diag);
+    enum adj_err err = ledger_totals_write(out_dir, lbs, verified, count, &diag);
+    if (err != ADJ_OK) {
+        adj_diag_print(stderr, &diag);
+    }
+    for (uint32_t i = 0; i < count && history->ledger != NULL && err == ADJ_OK; i++) {
+        if (!verified[i]) {
+            continue; /* An unverified batch is never posted. */
+        }
+        char posted_hash[33];
+        if (run_posted_hash(history->ledger, lbs[i].batch_id, posted_hash)) {
+            bool same = strcmp(posted_hash, lbs[i].content_hash_hex) == 0;
+            outcomes[i] = same ? RUN_POST_ALREADY : RUN_POST_CONFLICT;
+            if (!same) {
+                fprintf(stderr, "dadras run: batch %s was posted before with other content "
+                                "(hash %s, now %s); not posted\n",
+                        lbs[i].batch_id, posted_hash, lbs[i].content_hash_hex);
+            }
+            continue;
+        }
+        enum ledger_post_outcome outcome = LEDGER_POSTED;
+        memset(&diag, 0, sizeof diag);
+        enum adj_err post_err = ledger_post_batch(history->ledger, &lbs[i], &outcome, &diag);
+        if (post_err == ADJ_OK || outcome == LEDGER_CONFLICT) {
+            outcomes[i] = outcome == LEDGER_POSTED          ? RUN_POST_POSTED
+                          : outcome == LEDGER_ALREADY_POSTED ? RUN_POST_ALREADY
+                                                             : RUN_POST_CONFLICT;
+        }
+        if (post_err != ADJ_OK) {
+            adj_diag_print(stderr, &diag);
+            if (outcome != LEDGER_CONFLICT) {
+                err = post_err;
+            }
+        }
+    }
+    free(lbs);
+    free(verified);
+    return err;
+}
+
+void run_records_free(struct run_batch_record *records, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        free(records[i].centers);
+    }
+}

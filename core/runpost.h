@@ -1,0 +1,67 @@
+/*
+ * The run's side of the ledger: loading settled history (doc ids and pack
+ * ids of every batch posted before) into exact sets at startup, and, after
+ * the batches are adjudicated, writing the totals files of `dadras ledger
+ * post` and posting each verified batch in one transaction with the ids it
+ * settles (core/ledger.h).
+ */
+#ifndef ADJ_CORE_RUNPOST_H
+#define ADJ_CORE_RUNPOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/adjud.h"
+#include "core/ledger.h"
+#include "core/pipeline.h"
+#include "core/runstats.h"
+
+struct run_history {
+    struct ledger *ledger;      /* NULL when the run has no --ledger. */
+    struct idset_u64 packs;
+    struct idset_str docs;
+    struct adjud_history view;  /* Points at the two sets (or NULLs). */
+};
+
+/* Opens (creating if absent) the ledger at path and loads its settled ids;
+ * path NULL: no history, nothing will be posted. Prints errors to stderr. */
+enum adj_err run_history_load(struct run_history *history, const char *path);
+void run_history_free(struct run_history *history);
+
+enum run_post_outcome {
+    RUN_POST_NONE = 0,      /* No ledger given. */
+    RUN_POST_NOT_POSTED,    /* Unverified: never posted. */
+    RUN_POST_POSTED,
+    RUN_POST_ALREADY,       /* Same batch, same content: posted before. */
+    RUN_POST_CONFLICT,      /* Same batch id, other content: refused. */
+    RUN_POST_FAILED,        /* The ledger could not be written. */
+};
+
+const char *run_post_outcome_name(enum run_post_outcome outcome);
+
+/* What one batch settles: its slice of the commit's new ids, and its
+ * per-center totals. */
+struct run_batch_record {
+    const struct pipeline_batch *batch;
+    uint64_t pack_first, pack_count;       /* Into commit->new_packs. */
+    uint64_t doc_byte_first, doc_bytes;    /* Into commit->new_docs. */
+    uint64_t doc_count;
+    struct ledger_center_total *centers;   /* malloc'd; run_records_free. */
+    uint32_t center_count;
+};
+
+/* Fills rec's centers from batch_stats, with each center's sector from
+ * tables_dir/centers.tsv ("" if the center is not listed there). */
+enum adj_err run_record_centers(struct run_batch_record *rec, const struct runstats *batch_stats,
+                                const char *tables_dir);
+
+/* Writes OUT/totals.tsv, settled_docs.txt, settled_packs.u64 for every
+ * batch, then posts each verified one when the history has a ledger.
+ * outcomes[i] receives what happened to batch i. */
+enum adj_err run_post_all(struct run_history *history, const char *out_dir,
+                          const struct adjud_commit *commit, struct run_batch_record *records,
+                          uint32_t count, enum run_post_outcome *outcomes);
+
+void run_records_free(struct run_batch_record *records, uint32_t count);
+
+#endif

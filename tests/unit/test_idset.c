@@ -1,0 +1,149 @@
+/*
+ * Identifier sets and the SPSC ring. Method: sets are compared with a
+ * brute-force model over seeded random keys, including keys that collide in
+ * the low bits and growth from the minimum size; the ring is driven by a
+ * producer and a consumer thread and must deliver every item once, in
+ * order, across many wrap-arounds, with tiny capacity to force sleeping.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "core/base/idset.h"
+#include "core/base/ids.h"
+#include "core/base/ring.h"
+
+static uint64_t test_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+Test(idset, u64_matches_model_through_growth)
+{
+    struct idset_u64 set;
+    cr_assert(idset_u64_init(&set, 0));
+    enum { n = 20000 };
+    static uint64_t keys[n];
+    uint64_t rng = 42;
+    for (int i = 0; i < n; i++) {
+        /* Half the keys differ only in high bits, the pack-id pattern. */
+        keys[i] = i % 2 ? test_rng_next(&rng) % UINT64_C(10000000000000000000)
+                        : (uint64_t)(i / 2) << 40;
+    }
+    for (int i = 0; i < n; i++) {
+        bool was;
+        cr_assert(idset_u64_insert(&set, keys[i], &was));
+        cr_assert_not(was, "key %d", i);
+        cr_assert(idset_u64_insert(&set, keys[i], &was));
+        cr_assert(was);
+    }
+    cr_assert_eq(set.count, (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        cr_assert(idset_u64_contains(&set, keys[i]));
+    }
+    cr_assert_not(idset_u64_contains(&set, 12345));
+    idset_u64_free(&set);
+}
+
+Test(idset, u64_insert_many_equals_one_by_one)
+{
+    struct idset_u64 a, b;
+    cr_assert(idset_u64_init(&a, 10));
+    cr_assert(idset_u64_init(&b, 10));
+    uint64_t keys[5000];
+    uint64_t rng = 7;
+    for (size_t i = 0; i < 5000; i++) {
+        keys[i] = test_rng_next(&rng) >> 1;
+    }
+    cr_assert(idset_u64_insert_many(&a, keys, 5000));
+    for (size_t i = 0; i < 5000; i++) {
+        bool was;
+        cr_assert(idset_u64_insert(&b, keys[i], &was));
+    }
+    cr_assert_eq(a.count, b.count);
+    for (size_t i = 0; i < 5000; i++) {
+        cr_assert(idset_u64_contains(&a, keys[i]));
+    }
+    idset_u64_free(&a);
+    idset_u64_free(&b);
+}
+
+Test(idset, u64_remove_keeps_other_keys_reachable)
+{
+    struct idset_u64 set;
+    cr_assert(idset_u64_init(&set, 0));
+    uint64_t rng = 99;
+    enum { n = 600 }; /* Load near one half of 1024: long probe chains. */
+    uint64_t keys[n];
+    for (int i = 0; i < n; i++) {
+        keys[i] = test_rng_next(&rng) >> 2;
+        bool was;
+        cr_assert(idset_u64_insert(&set, keys[i], &was));
+    }
+    for (int i = 0; i < n; i += 3) {
+        cr_assert(idset_u64_remove(&set, keys[i]));
+        cr_assert_not(idset_u64_remove(&set, keys[i]));
+    }
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(idset_u64_contains(&set, keys[i]), i % 3 != 0, "key %d", i);
+    }
+    cr_assert_eq(set.count, (uint64_t)(n - (n + 2) / 3));
+    idset_u64_free(&set);
+}
+
+Test(idset, str_exact_compare_and_growth)
+{
+    struct idset_str set;
+    cr_assert(idset_str_init(&set, 0, 0));
+    char id[40];
+    for (int i = 0; i < 5000; i++) {
+        int len = snprintf(id, sizeof id, "RX-%07d", i);
+        bool was;
+        cr_assert(idset_str_insert(&set, id, (uint32_t)len, &was));
+        cr_assert_not(was);
+    }
+    cr_assert(idset_str_contains(&set, "RX-0004999", 10));
+    cr_assert_not(idset_str_contains(&set, "RX-0005000", 10));
+    cr_assert_not(idset_str_contains(&set, "RX-000499", 9)); /* prefix is not equal */
+    bool was;
+    cr_assert(idset_str_insert(&set, "RX-0000000", 10, &was));
+    cr_assert(was);
+    cr_assert_eq(set.count, 5000u);
+    idset_str_free(&set);
+}
+
+struct ring_test {
+    struct ring ring;
+    uint64_t count;
+};
+
+static void *ring_test_producer(void *arg)
+{
+    struct ring_test *t = arg;
+    for (uint64_t i = 1; i <= t->count; i++) {
+        ring_push(&t->ring, (void *)(uintptr_t)i);
+    }
+    ring_close(&t->ring);
+    return NULL;
+}
+
+Test(ring, spsc_delivers_everything_in_order)
+{
+    static struct ring_test t;
+    ring_init(&t.ring, 4);
+    t.count = 200000;
+    pthread_t producer;
+    cr_assert_eq(pthread_create(&producer, NULL, ring_test_producer, &t), 0);
+    uint64_t expected = 1;
+    void *item;
+    while ((item = ring_pop(&t.ring)) != NULL) {
+        cr_assert_eq((uint64_t)(uintptr_t)item, expected);
+        expected++;
+    }
+    pthread_join(producer, NULL);
+    cr_assert_eq(expected, t.count + 1);
+    cr_assert_null(ring_pop(&t.ring));
+}
