@@ -48,13 +48,13 @@ struct ectx {
 
 static struct rv ival(int64_t i)
 {
-    struct rv v = {i, NULL, 0};
+    struct rv v = {i, NULL};
     return v;
 }
 
 static struct rv tval(const char *s, size_t n)
 {
-    struct rv v = {(int64_t)text_hash64(s, n), s, (uint32_t)n};
+    struct rv v = {(int64_t)text_hash64(s, n), s};
     return v;
 }
 
@@ -65,7 +65,7 @@ static struct rv enum_val(const struct rules_set *set, uint32_t en, char c)
     uint32_t i = 0;
     while (i + 1 < e->count && !(e->values[i][0] == c && e->values[i][1] == '\0'))
         i++;
-    struct rv v = {(int64_t)e->hashes[i], e->values[i], (uint32_t)strlen(e->values[i])};
+    struct rv v = {(int64_t)e->hashes[i], e->values[i]};
     return v;
 }
 
@@ -134,7 +134,7 @@ static struct rv param_at(const struct ectx *c, uint32_t i)
 
 static bool text_eq(struct rv a, struct rv b)
 {
-    return a.i == b.i && a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0);
+    return a.i == b.i && (a.s == b.s || (a.s && b.s && strcmp(a.s, b.s) == 0));
 }
 
 static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
@@ -143,7 +143,7 @@ static void print_value(FILE *f, const struct rules_set *set, struct rtype t, st
 {
     (void)set;
     if (is_text(t)) {
-        fprintf(f, "%.*s", (int)v.n, v.s ? v.s : "");
+        fputs(v.s ? v.s : "", f);
     } else if (t.kind == RT_DATE) {
         if (v.i >= INT32_MAX || v.i <= INT32_MIN) {
             fputs("(open)", f);
@@ -179,7 +179,7 @@ static inline struct rv evl(struct ectx *c, uint32_t ni)
     const struct rl_node *n = &c->set->nodes[ni];
     switch (n->op) {
     case OP_LIT: {
-        struct rv v = {n->imm, n->s, n->n};
+        struct rv v = {n->imm, n->s};
         return v;
     }
     case OP_VAR_DOC: return c->docv[n->a];
@@ -214,13 +214,13 @@ static struct rv eval(struct ectx *c, uint32_t ni)
 {
     const struct rules_set *set = c->set;
     const struct rl_node *n = &set->nodes[ni];
-    struct rv a, b, z = {0, NULL, 0};
+    struct rv a, b, z = {0, NULL};
     int64_t r = 0;
     if (c->err)
         return z;
     switch (n->op) {
     case OP_LIT: {
-        struct rv v = {n->imm, n->s, n->n};
+        struct rv v = {n->imm, n->s};
         return v;
     }
     case OP_VAR_DOC: return c->docv[n->a];
@@ -467,9 +467,11 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
 static void run_rules(struct ectx *c, uint8_t scope)
 {
     const struct rules_set *set = c->set;
-    for (uint32_t i = 0; i < set->nrules && !c->err; i++) {
-        const struct rl_rule *r = &set->rules[i];
-        if (r->scope != scope || c->dos < r->from || c->dos > r->to)
+    const uint16_t *list = scope == SC_DOC ? set->doc_rules : set->line_rules;
+    uint32_t count = scope == SC_DOC ? set->ndoc_rules : set->nline_rules;
+    for (uint32_t i = 0; i < count && !c->err; i++) {
+        const struct rl_rule *r = &set->rules[list[i]];
+        if (c->dos < r->from || c->dos > r->to)
             continue;
         if (r->only_kind && r->only_kind != (scope == SC_LINE ? (char)c->lines[c->li].kind : (char)c->doc->kind))
             continue;
@@ -521,14 +523,7 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
     c.diag_v = tval(doc->diagnosis, doc->diagnosis_len);
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
-    uint32_t nd = 0, nl = 0;
-    for (uint32_t v = 0; v < set->nvars; v++) {
-        if (set->vars[v].scope == SC_DOC)
-            c.docv[nd++] = set->vars[v].def;
-        else
-            nl++;
-    }
-    (void)nl;
+    memcpy(c.docv, set->doc_defaults, set->ndocvars * sizeof c.docv[0]);
     if (c.tr) {
         char b[11];
         fprintf(c.tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
@@ -553,10 +548,7 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             c.packs_done = false;
             memset(c.packs, 0, sizeof c.packs);
             c.code_v = tval(l->code, l->code_len);
-            uint32_t k = 0;
-            for (uint32_t v = 0; v < set->nvars; v++)
-                if (set->vars[v].scope == SC_LINE)
-                    c.linev[k++] = set->vars[v].def;
+            memcpy(c.linev, set->line_defaults, set->nlinevars * sizeof c.linev[0]);
             if (c.tr)
                 fprintf(c.tr, "line %u: %c %.*s qty %u unit price %lld claimed insurer %lld daroyar %lld\n",
                         l->line_no, l->kind, (int)l->code_len, l->code, l->qty,
@@ -574,7 +566,8 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             o->approved_daroyar_rials = c.linev[LV_APPROVED_DAROYAR].i;
             o->deduction_rials = c.linev[LV_DEDUCTION].i;
             o->reasons = c.line_reasons;
-            o->status = c.linev[LV_STATUS].n == 1 ? (uint8_t)c.linev[LV_STATUS].s[0] : 0;
+            const char *st = c.linev[LV_STATUS].s;
+            o->status = st && st[0] && !st[1] ? (uint8_t)st[0] : 0;
             if (c.tr) {
                 char rb[256];
                 rules_reasons_format(set, o->reasons, rb, sizeof rb);

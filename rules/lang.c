@@ -1780,12 +1780,12 @@ static struct rules_set *set_new(void)
     builtin_enum(set, "line_kind", lk);
     builtin_enum(set, "tariff_class", tc);
     builtin_enum(set, "status", ss);
-    struct rv zero = {0, NULL, 0};
+    struct rv zero = {0, NULL};
     static const char *outs[] = {"qty_a", "gross", "patient", "insurer", "daroyar",
                                  "approved_insurer", "approved_daroyar", "deduction"};
     for (int i = 0; i < 8; i++)
         builtin_var(set, outs[i], ty(i == 0 ? RT_INT : RT_RIAL, 0), zero);
-    struct rv p = {(int64_t)set->enums[EN_STATUS].hashes[1], set->enums[EN_STATUS].values[1], 1};
+    struct rv p = {(int64_t)set->enums[EN_STATUS].hashes[1], set->enums[EN_STATUS].values[1]};
     builtin_var(set, "status", ty(RT_ENUM, EN_STATUS), p);
     return set;
 }
@@ -1889,8 +1889,22 @@ static enum adj_err finish(struct rules_set *set, const char *tables_dir, struct
 {
     if (d->count == 0)
         rl_tables_load(set, tables_dir, d);
-    if (d->count == 0)
+    if (d->count == 0) {
         sort_reasons(set);
+        uint32_t nd = 0, nl = 0;
+        for (uint32_t v = 0; v < set->nvars; v++) {
+            if (set->vars[v].scope == SC_DOC)
+                set->doc_defaults[nd++] = set->vars[v].def;
+            else
+                set->line_defaults[nl++] = set->vars[v].def;
+        }
+        for (uint32_t r = 0; r < set->nrules; r++) {
+            if (set->rules[r].scope == SC_DOC)
+                set->doc_rules[set->ndoc_rules++] = (uint16_t)r;
+            else
+                set->line_rules[set->nline_rules++] = (uint16_t)r;
+        }
+    }
     if (d->count > RL_DIAG_MAX && d->out)
         fprintf(d->out, "... %u more errors not shown\n", d->count - RL_DIAG_MAX);
     if (d->count) {

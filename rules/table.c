@@ -190,7 +190,6 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
         } else {
             out->s = tmp; /* caller copies */
         }
-        out->n = (uint32_t)n;
         out->i = (int64_t)rl_hash_text(tmp, n);
         if (type.kind == RT_CODE)
             out->s = NULL; /* the caller stores the text where it belongs */
@@ -238,13 +237,12 @@ static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t 
 
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col)
 {
-    struct rv v = {0, NULL, 0};
+    struct rv v = {0, NULL};
     int64_t c = t->cells[(size_t)row * t->ncols + col];
     if (is_text_type(t->cols[col].type)) {
         const struct rl_strref *r = &t->strs[c];
         v.i = (int64_t)r->hash;
         v.s = t->pool + r->off;
-        v.n = r->len;
     } else {
         v.i = c;
     }
@@ -268,7 +266,7 @@ static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *k
         if (c.i != key[k].i)
             return false;
         if (is_text_type(t->cols[t->keys[k]].type) &&
-            (c.n != key[k].n || memcmp(c.s, key[k].s, c.n) != 0))
+            strcmp(c.s, key[k].s) != 0)
             return false;
     }
     return true;
@@ -335,7 +333,7 @@ static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t ca
     for (uint32_t k = 0; k < t->nkeys && n + 1 < cap; k++) {
         struct rv c = rl_table_cell(t, row, t->keys[k]);
         int w = is_text_type(t->cols[t->keys[k]].type)
-                    ? snprintf(buf + n, cap - n, "%s%.*s", k ? "," : "", (int)c.n, c.s)
+                    ? snprintf(buf + n, cap - n, "%s%s", k ? "," : "", c.s)
                     : snprintf(buf + n, cap - n, "%s%lld", k ? "," : "", (long long)c.i);
         if (w < 0 || (size_t)w >= cap - n)
             break;
@@ -636,25 +634,26 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         for (uint32_t r = 0; r < t->nrows; r++) {
             struct rv name = rl_table_cell(t, r, 0);
             struct rv raw = rl_table_cell(t, r, 1);
+            size_t name_n = strlen(name.s), raw_n = strlen(raw.s);
             uint32_t p = 0;
             while (p < set->nparams &&
-                   !(strlen(set->params[p].name) == name.n && memcmp(set->params[p].name, name.s, name.n) == 0))
+                   strcmp(set->params[p].name, name.s) != 0)
                 p++;
             if (p == set->nparams) {
                 rl_diag_report(d, ADJ_E_TABLE_UNKNOWN_PARAM, path, text, len, t->src_line[r], 1,
-                               "'%.*s'", (int)name.n, name.s);
+                               "'%s'", name.s);
                 continue;
             }
             struct rl_param *pp = &set->params[p];
             struct rv v;
             const char *why = NULL;
-            uint32_t col = (uint32_t)text_codepoints(name.s, name.n) + 2;
-            if (rl_parse_value(set, pp->type, false, raw.s, raw.n, &v, &why) != ADJ_OK) {
+            uint32_t col = (uint32_t)text_codepoints(name.s, name_n) + 2;
+            if (rl_parse_value(set, pp->type, false, raw.s, raw_n, &v, &why) != ADJ_OK) {
                 rl_diag_report(d, ADJ_E_TABLE_VALUE, path, text, len, t->src_line[r], col,
                                "parameter %s: %s", pp->name, why);
                 continue;
             }
-            if (pp->type.kind == RT_CODE && !(v.s = rl_strpool_add(set, raw.s, raw.n))) {
+            if (pp->type.kind == RT_CODE && !(v.s = rl_strpool_add(set, raw.s, raw_n))) {
                 rl_diag_report(d, ADJ_E_RULE_LIMIT, path, NULL, 0, t->src_line[r], col,
                                "literal pool full");
                 continue;
