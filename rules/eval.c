@@ -37,6 +37,7 @@ struct ectx {
     int64_t packs[4];
     bool packs_done;
     struct rv code_v; /* current line's code, hashed once */
+    struct rv id_v, center_v, diag_v; /* the document's, hashed once */
     enum adj_err err;
     const struct rl_node *err_node;
     const struct rl_rule *rule;
@@ -47,29 +48,25 @@ struct ectx {
 
 static struct rv ival(int64_t i)
 {
-    struct rv v = {i, NULL, 0};
+    struct rv v = {i, NULL};
     return v;
 }
 
 static struct rv tval(const char *s, size_t n)
 {
-    struct rv v = {(int64_t)text_hash64(s, n), s, (uint32_t)n};
+    struct rv v = {(int64_t)text_hash64(s, n), s};
     return v;
-}
-
-static const char *enum_letter(const struct rules_set *set, uint32_t en, char c)
-{
-    const struct rl_enum *e = &set->enums[en];
-    for (uint32_t i = 0; i < e->count; i++)
-        if (e->values[i][0] == c && e->values[i][1] == '\0')
-            return e->values[i];
-    return e->values[e->count - 1]; /* "-" : none */
 }
 
 static struct rv enum_val(const struct rules_set *set, uint32_t en, char c)
 {
-    const char *s = enum_letter(set, en, c);
-    return tval(s, strlen(s));
+    /* Built-in enums hold one-letter values (and "-"): hashes precomputed. */
+    const struct rl_enum *e = &set->enums[en];
+    uint32_t i = 0;
+    while (i + 1 < e->count && !(e->values[i][0] == c && e->values[i][1] == '\0'))
+        i++;
+    struct rv v = {(int64_t)e->hashes[i], e->values[i]};
+    return v;
 }
 
 static void fail(struct ectx *c, enum adj_err e, const struct rl_node *n)
@@ -84,8 +81,8 @@ static struct rv doc_field(struct ectx *c, uint32_t f)
 {
     const struct doc *d = c->doc;
     switch (f) {
-    case 0: return tval(d->doc_id, d->doc_id_len);
-    case 1: return tval(d->center, d->center_len);
+    case 0: return c->id_v;
+    case 1: return c->center_v;
     case 2: return ival((int64_t)d->patient_nid);
     case 3: return ival(d->prescriber_mc);
     case 4: return enum_val(c->set, EN_DKIND, (char)d->kind);
@@ -94,7 +91,7 @@ static struct rv doc_field(struct ectx *c, uint32_t f)
     case 7: return ival(d->date2_days);
     case 8: return ival(c->dos);
     case 9: return ival(c->seen_before);
-    case 10: return tval(d->diagnosis, d->diagnosis_len);
+    case 10: return c->diag_v;
     default: return ival(d->line_count);
     }
 }
@@ -137,7 +134,7 @@ static struct rv param_at(const struct ectx *c, uint32_t i)
 
 static bool text_eq(struct rv a, struct rv b)
 {
-    return a.i == b.i && a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0);
+    return a.i == b.i && (a.s == b.s || (a.s && b.s && strcmp(a.s, b.s) == 0));
 }
 
 static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
@@ -146,7 +143,7 @@ static void print_value(FILE *f, const struct rules_set *set, struct rtype t, st
 {
     (void)set;
     if (is_text(t)) {
-        fprintf(f, "%.*s", (int)v.n, v.s ? v.s : "");
+        fputs(v.s ? v.s : "", f);
     } else if (t.kind == RT_DATE) {
         if (v.i >= INT32_MAX || v.i <= INT32_MIN) {
             fputs("(open)", f);
@@ -175,17 +172,55 @@ static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys
     return true;
 }
 
+/* Leaves (literals, variables, locals) are most of the nodes: read them
+ * without a call into eval() and its prologue. */
+static inline struct rv evl(struct ectx *c, uint32_t ni)
+{
+    const struct rl_node *n = &c->set->nodes[ni];
+    switch (n->op) {
+    case OP_LIT: {
+        struct rv v = {n->imm, n->s};
+        return v;
+    }
+    case OP_VAR_DOC: return c->docv[n->a];
+    case OP_VAR_LINE: return c->linev[n->a];
+    case OP_LOCAL: return c->loc[n->a];
+    default: return eval(c, ni);
+    }
+}
+
+/* Kept out of eval() so its stack frame stays small (it recurses). */
+__attribute__((noinline)) static bool eval_exists(struct ectx *c, const struct rl_node *n)
+{
+    struct rv keys[RL_KEYS_MAX];
+    if (!lookup_keys(c, n, keys))
+        return false;
+    return rl_table_find(&c->set->tables[n->b], keys, c->dos) != UINT32_MAX;
+}
+
+__attribute__((noinline)) static bool eval_any(struct ectx *c, const struct rl_node *n)
+{
+    uint32_t saved = c->other;
+    bool any = false;
+    for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
+        c->other = j;
+        any = eval(c, n->a).i != 0;
+    }
+    c->other = saved;
+    return any;
+}
+
 static struct rv eval(struct ectx *c, uint32_t ni)
 {
     const struct rules_set *set = c->set;
     const struct rl_node *n = &set->nodes[ni];
-    struct rv a, b, z = {0, NULL, 0};
+    struct rv a, b, z = {0, NULL};
     int64_t r = 0;
     if (c->err)
         return z;
     switch (n->op) {
     case OP_LIT: {
-        struct rv v = {n->imm, n->s, n->n};
+        struct rv v = {n->imm, n->s};
         return v;
     }
     case OP_VAR_DOC: return c->docv[n->a];
@@ -199,15 +234,15 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_OTHERF: return line_field(c, c->other, n->aux);
     case OP_PACKS: return ival(c->packs[n->aux]);
     case OP_NEG:
-        a = eval(c, n->a);
+        a = evl(c, n->a);
         if (!money_sub(0, a.i, &r))
             fail(c, ADJ_E_RULE_OVERFLOW, n);
         return ival(r);
     case OP_ADD:
     case OP_SUB:
     case OP_MUL:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (c->err)
             return z;
         if (!(n->op == OP_ADD   ? money_add(a.i, b.i, &r)
@@ -217,25 +252,26 @@ static struct rv eval(struct ectx *c, uint32_t ni)
         return ival(r);
     case OP_EQ:
     case OP_NE: {
-        a = eval(c, n->a);
-        b = eval(c, n->b);
-        bool eq = is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
-                                                                                  : a.i == b.i;
+        a = evl(c, n->a);
+        b = evl(c, n->b);
+        bool eq = n->aux == 1 ? a.i == b.i /* enum: distinct hashes */
+                  : is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
+                                                                                      : a.i == b.i;
         return ival(n->op == OP_EQ ? eq : !eq);
     }
-    case OP_LT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i < b.i);
-    case OP_LE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i <= b.i);
-    case OP_GT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i > b.i);
-    case OP_GE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i >= b.i);
-    case OP_AND: return ival(eval(c, n->a).i && eval(c, n->b).i);
-    case OP_OR: return ival(eval(c, n->a).i || eval(c, n->b).i);
-    case OP_NOT: return ival(!eval(c, n->a).i);
-    case OP_COND: return eval(c, n->a).i ? eval(c, n->b) : eval(c, n->c);
-    case OP_MIN: a = eval(c, n->a); b = eval(c, n->b); return a.i <= b.i ? a : b;
-    case OP_MAX: a = eval(c, n->a); b = eval(c, n->b); return a.i >= b.i ? a : b;
+    case OP_LT: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i < b.i);
+    case OP_LE: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i <= b.i);
+    case OP_GT: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i > b.i);
+    case OP_GE: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i >= b.i);
+    case OP_AND: return ival(evl(c, n->a).i && evl(c, n->b).i);
+    case OP_OR: return ival(evl(c, n->a).i || evl(c, n->b).i);
+    case OP_NOT: return ival(!evl(c, n->a).i);
+    case OP_COND: return evl(c, n->a).i ? evl(c, n->b) : evl(c, n->c);
+    case OP_MIN: a = evl(c, n->a); b = evl(c, n->b); return a.i <= b.i ? a : b;
+    case OP_MAX: a = evl(c, n->a); b = evl(c, n->b); return a.i >= b.i ? a : b;
     case OP_RND:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (c->err)
             return z;
         if (a.i < 0 || b.i < 0) {
@@ -248,8 +284,8 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_DIV_CEIL:
     case OP_DIV_HALF_UP:
     case OP_DIV_FLOOR:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (c->err)
             return z;
         if (b.i <= 0 || a.i < 0) {
@@ -264,8 +300,8 @@ static struct rv eval(struct ectx *c, uint32_t ni)
             fail(c, ADJ_E_RULE_OVERFLOW, n);
         return ival(r);
     case OP_AGE:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = evl(c, n->a);
+        b = evl(c, n->b);
         if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
             fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
             return z;
@@ -273,22 +309,8 @@ static struct rv eval(struct ectx *c, uint32_t ni)
         return ival(jdate_age_years(jdate_from_days((int32_t)a.i), jdate_from_days((int32_t)b.i)));
     case OP_HAS:
         return ival(n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0);
-    case OP_EXISTS: {
-        struct rv keys[RL_KEYS_MAX];
-        if (!lookup_keys(c, n, keys))
-            return z;
-        return ival(rl_table_find(&set->tables[n->b], keys, c->dos) != UINT32_MAX);
-    }
-    case OP_ANY: {
-        uint32_t saved = c->other;
-        bool any = false;
-        for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
-            c->other = j;
-            any = eval(c, n->a).i != 0;
-        }
-        c->other = saved;
-        return ival(any);
-    }
+    case OP_EXISTS: return ival(eval_exists(c, n));
+    case OP_ANY: return ival(eval_any(c, n));
     default:
         fail(c, ADJ_E_INTERNAL, n);
         return z;
@@ -351,7 +373,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         const struct rl_node *n = &set->nodes[set->list[first + i]];
         switch (n->op) {
         case ST_LET: {
-            c->loc[n->a] = eval(c, n->b);
+            c->loc[n->a] = evl(c, n->b);
             if (c->tr && !c->err) {
                 fprintf(c->tr, "    let %s = ", c->rule->local_names[n->a]);
                 print_value(c->tr, set, set->nodes[n->b].type, c->loc[n->a]);
@@ -360,7 +382,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             break;
         }
         case ST_SET: {
-            struct rv v = eval(c, n->b);
+            struct rv v = evl(c, n->b);
             if (n->aux == SC_DOC)
                 c->docv[n->a] = v;
             else
@@ -412,12 +434,12 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         }
         case ST_REASON:
         case ST_REJECT:
-            if (n->b == 0 || eval(c, n->b - 1).i)
+            if (n->b == 0 || evl(c, n->b - 1).i)
                 if (!c->err)
                     add_reason(c, n, n->op == ST_REJECT);
             break;
         case ST_EXIT:
-            if (n->b == 0 || eval(c, n->b - 1).i) {
+            if (n->b == 0 || evl(c, n->b - 1).i) {
                 if (c->tr && !c->err)
                     fprintf(c->tr, "    exit at %s:%u\n", base_name(set->files[n->file]), n->line);
                 return true;
@@ -427,7 +449,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             run_packs(c);
             break;
         case ST_IF:
-            if (eval(c, n->a).i) {
+            if (evl(c, n->a).i) {
                 if (exec(c, n->args, n->nargs))
                     return true;
             } else if (exec(c, n->b, n->c)) {
@@ -445,9 +467,13 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
 static void run_rules(struct ectx *c, uint8_t scope)
 {
     const struct rules_set *set = c->set;
-    for (uint32_t i = 0; i < set->nrules && !c->err; i++) {
-        const struct rl_rule *r = &set->rules[i];
-        if (r->scope != scope || c->dos < r->from || c->dos > r->to)
+    const uint16_t *list = scope == SC_DOC ? set->doc_rules : set->line_rules;
+    uint32_t count = scope == SC_DOC ? set->ndoc_rules : set->nline_rules;
+    for (uint32_t i = 0; i < count && !c->err; i++) {
+        const struct rl_rule *r = &set->rules[list[i]];
+        if (c->dos < r->from || c->dos > r->to)
+            continue;
+        if (r->only_kind && r->only_kind != (scope == SC_LINE ? (char)c->lines[c->li].kind : (char)c->doc->kind))
             continue;
         c->rule = r;
         if (r->when != UINT32_MAX && !eval(c, r->when).i)
@@ -492,16 +518,12 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
     c.packs_done = false;
     memset(c.packs, 0, sizeof c.packs);
     c.code_v = tval("", 0);
+    c.id_v = tval(doc->doc_id, doc->doc_id_len);
+    c.center_v = tval(doc->center, doc->center_len);
+    c.diag_v = tval(doc->diagnosis, doc->diagnosis_len);
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
-    uint32_t nd = 0, nl = 0;
-    for (uint32_t v = 0; v < set->nvars; v++) {
-        if (set->vars[v].scope == SC_DOC)
-            c.docv[nd++] = set->vars[v].def;
-        else
-            nl++;
-    }
-    (void)nl;
+    memcpy(c.docv, set->doc_defaults, set->ndocvars * sizeof c.docv[0]);
     if (c.tr) {
         char b[11];
         fprintf(c.tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
@@ -526,10 +548,7 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             c.packs_done = false;
             memset(c.packs, 0, sizeof c.packs);
             c.code_v = tval(l->code, l->code_len);
-            uint32_t k = 0;
-            for (uint32_t v = 0; v < set->nvars; v++)
-                if (set->vars[v].scope == SC_LINE)
-                    c.linev[k++] = set->vars[v].def;
+            memcpy(c.linev, set->line_defaults, set->nlinevars * sizeof c.linev[0]);
             if (c.tr)
                 fprintf(c.tr, "line %u: %c %.*s qty %u unit price %lld claimed insurer %lld daroyar %lld\n",
                         l->line_no, l->kind, (int)l->code_len, l->code, l->qty,
@@ -547,7 +566,8 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             o->approved_daroyar_rials = c.linev[LV_APPROVED_DAROYAR].i;
             o->deduction_rials = c.linev[LV_DEDUCTION].i;
             o->reasons = c.line_reasons;
-            o->status = c.linev[LV_STATUS].n == 1 ? (uint8_t)c.linev[LV_STATUS].s[0] : 0;
+            const char *st = c.linev[LV_STATUS].s;
+            o->status = st && st[0] && !st[1] ? (uint8_t)st[0] : 0;
             if (c.tr) {
                 char rb[256];
                 rules_reasons_format(set, o->reasons, rb, sizeof rb);

@@ -55,11 +55,11 @@ struct rtype {
 };
 
 /* A runtime value: integers in i; text (code, enum) as XXH3 hash in i plus
- * the bytes. */
+ * the NUL-terminated bytes (every text source is: table pools, literals,
+ * enum values, doc.h keys). 16 bytes, so it is returned in registers. */
 struct rv {
     int64_t i;
     const char *s;
-    uint32_t n;
 };
 
 struct rl_enum {
@@ -166,6 +166,10 @@ struct rl_rule {
     uint32_t body, nbody;   /* statements in set->list */
     uint32_t nlocals;
     uint32_t file, line;
+    /* Fast dispatch: when `when` starts with `line.kind == "X"` (or
+     * doc.kind for a doc rule), the letter; the evaluator skips the rule for
+     * other kinds without evaluating anything. 0 = no such guard. */
+    char only_kind;
     char local_names[RL_LOCALS_MAX][RL_NAME_MAX]; /* for the trace */
 };
 
@@ -201,6 +205,12 @@ struct rules_set {
     char *strpool;          /* literal text, stable: chunked, never moved */
     size_t strpool_len, strpool_cap;
     bool uses_packs;
+    /* Filled at the end of loading: defaults in slot order (copied whole
+     * at each document / line) and the rules of each scope in order. */
+    struct rv doc_defaults[RL_VARS_MAX];
+    struct rv line_defaults[RL_VARS_MAX];
+    uint16_t doc_rules[RL_RULES_MAX], line_rules[RL_RULES_MAX];
+    uint32_t ndoc_rules, nline_rules;
 };
 
 /* Diagnostics sink shared by the parser and the table loader. */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/base/jdate.h"
 #include "core/base/limits.h"
@@ -35,6 +36,12 @@ char *rl_read_file(const char *path, size_t *len)
     if (!f)
         return NULL;
     size_t cap = 65536, n = 0;
+    struct stat sb;
+    /* Size the buffer from the file when it is a regular file, so a 100 MB
+     * table is read without repeated copying. */
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+        (unsigned long long)sb.st_size < RL_TABLE_FILE_MAX)
+        cap = (size_t)sb.st_size + 2;
     char *buf = malloc(cap);
     if (!buf) {
         fclose(f);
@@ -183,7 +190,6 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
         } else {
             out->s = tmp; /* caller copies */
         }
-        out->n = (uint32_t)n;
         out->i = (int64_t)rl_hash_text(tmp, n);
         if (type.kind == RT_CODE)
             out->s = NULL; /* the caller stores the text where it belongs */
@@ -231,13 +237,12 @@ static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t 
 
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col)
 {
-    struct rv v = {0, NULL, 0};
+    struct rv v = {0, NULL};
     int64_t c = t->cells[(size_t)row * t->ncols + col];
     if (is_text_type(t->cols[col].type)) {
         const struct rl_strref *r = &t->strs[c];
         v.i = (int64_t)r->hash;
         v.s = t->pool + r->off;
-        v.n = r->len;
     } else {
         v.i = c;
     }
@@ -261,7 +266,7 @@ static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *k
         if (c.i != key[k].i)
             return false;
         if (is_text_type(t->cols[t->keys[k]].type) &&
-            (c.n != key[k].n || memcmp(c.s, key[k].s, c.n) != 0))
+            strcmp(c.s, key[k].s) != 0)
             return false;
     }
     return true;
@@ -321,22 +326,6 @@ void rl_table_free(struct rl_table *t)
     free(t->slots);
 }
 
-struct sort_ent {
-    uint64_t hash;
-    int64_t from;
-    uint32_t row;
-};
-
-static int sort_cmp(const void *pa, const void *pb)
-{
-    const struct sort_ent *a = pa, *b = pb;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    if (a->from != b->from)
-        return a->from < b->from ? -1 : 1;
-    return a->row < b->row ? -1 : (a->row > b->row);
-}
-
 static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -344,50 +333,107 @@ static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t ca
     for (uint32_t k = 0; k < t->nkeys && n + 1 < cap; k++) {
         struct rv c = rl_table_cell(t, row, t->keys[k]);
         int w = is_text_type(t->cols[t->keys[k]].type)
-                    ? snprintf(buf + n, cap - n, "%s%.*s", k ? "," : "", (int)c.n, c.s)
+                    ? snprintf(buf + n, cap - n, "%s%s", k ? "," : "", c.s)
                     : snprintf(buf + n, cap - n, "%s%lld", k ? "," : "", (long long)c.i);
-        if (w < 0)
+        if (w < 0 || (size_t)w >= cap - n)
             break;
         n += (size_t)w;
     }
 }
 
-/* Sorts rows by key then from; reports duplicate keys and overlaps naming
- * both rows; builds the probe table. */
+/* Rows of one key sorted by from (insertion sort: a key has few rows; the
+ * bound below switches to qsort for the rare long history). */
+static const struct rl_table *g_sort_table; /* qsort has no context argument */
+static int from_cmp(const void *pa, const void *pb)
+{
+    const struct rl_table *t = g_sort_table;
+    int64_t a = t->cells[(size_t)*(const uint32_t *)pa * t->ncols + (uint32_t)t->valid_from];
+    int64_t b = t->cells[(size_t)*(const uint32_t *)pb * t->ncols + (uint32_t)t->valid_from];
+    return a < b ? -1 : a > b;
+}
+
+static int64_t row_from(const struct rl_table *t, uint32_t r)
+{
+    return t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_from];
+}
+
+/* Groups rows by key through the probe table itself (one pass, no global
+ * sort), orders each group by from, and reports duplicate keys and
+ * overlapping ranges naming both lines. */
 static bool table_index(struct rl_table *t, const char *path, const char *text, size_t len,
                         struct rl_diag *d)
 {
-    struct sort_ent *ents = malloc(((size_t)t->nrows + 1) * sizeof *ents);
-    t->order = malloc(((size_t)t->nrows + 1) * sizeof *t->order);
-    t->group_hash = malloc(((size_t)t->nrows + 1) * sizeof *t->group_hash);
-    t->group_first = malloc(((size_t)t->nrows + 1) * sizeof *t->group_first);
-    t->group_count = malloc(((size_t)t->nrows + 1) * sizeof *t->group_count);
-    if (!ents || !t->order || !t->group_hash || !t->group_first || !t->group_count) {
-        free(ents);
+    size_t n = t->nrows;
+    uint32_t cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    uint32_t *next = malloc((n + 1) * sizeof *next);
+    uint32_t *tail = malloc((n + 1) * sizeof *tail);
+    t->order = malloc((n + 1) * sizeof *t->order);
+    t->group_hash = malloc((n + 1) * sizeof *t->group_hash);
+    t->group_first = malloc((n + 1) * sizeof *t->group_first);
+    t->group_count = malloc((n + 1) * sizeof *t->group_count);
+    t->slots = calloc(cap, sizeof *t->slots);
+    if (!next || !tail || !t->order || !t->group_hash || !t->group_first || !t->group_count ||
+        !t->slots) {
+        free(next);
+        free(tail);
         return false;
     }
-    struct rv key[RL_KEYS_MAX];
-    for (uint32_t r = 0; r < t->nrows; r++) {
-        row_key(t, r, key);
-        ents[r].hash = key_hash_of_values(t, key);
-        ents[r].from = t->valid_from >= 0 ? t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_from] : 0;
-        ents[r].row = r;
-    }
-    qsort(ents, t->nrows, sizeof *ents, sort_cmp);
+    t->slot_mask = cap - 1;
     t->ngroups = 0;
-    for (uint32_t i = 0; i < t->nrows; i++) {
-        uint32_t r = ents[i].row;
-        t->order[i] = r;
-        bool same = i > 0 && ents[i].hash == ents[i - 1].hash;
-        if (same) {
-            uint32_t p = ents[i - 1].row;
-            row_key(t, r, key);
-            if (!key_equal(t, p, key)) {
-                rl_diag_report(d, ADJ_E_RULE_LIMIT, path, text, len, t->src_line[r], 1,
-                               "hash collision between rows %u and %u; rename one key",
-                               t->src_line[p], t->src_line[r]);
-                continue;
+    struct rv key[RL_KEYS_MAX];
+    /* Pass 1: group_first holds the group's head row, tail its last. */
+    for (uint32_t r = 0; r < n; r++) {
+        row_key(t, r, key);
+        uint64_t h = key_hash_of_values(t, key);
+        uint32_t i = (uint32_t)h & t->slot_mask;
+        next[r] = UINT32_MAX;
+        for (;;) {
+            uint32_t g = t->slots[i];
+            if (g == 0) {
+                g = t->ngroups++;
+                t->slots[i] = g + 1;
+                t->group_hash[g] = h;
+                t->group_first[g] = r;
+                t->group_count[g] = 1;
+                tail[g] = r;
+                break;
             }
+            g--;
+            if (t->group_hash[g] == h && key_equal(t, t->group_first[g], key)) {
+                next[tail[g]] = r;
+                tail[g] = r;
+                t->group_count[g]++;
+                break;
+            }
+            i = (i + 1) & t->slot_mask;
+        }
+    }
+    /* Pass 2: lay groups out contiguously in order[], sorted by from. */
+    uint32_t at = 0;
+    for (uint32_t g = 0; g < t->ngroups; g++) {
+        uint32_t first = at;
+        for (uint32_t r = t->group_first[g]; r != UINT32_MAX; r = next[r])
+            t->order[at++] = r;
+        t->group_first[g] = first;
+        uint32_t cnt = t->group_count[g];
+        uint32_t *rows = t->order + first;
+        if (cnt > 1 && t->valid_from >= 0) {
+            if (cnt > 32) {
+                g_sort_table = t;
+                qsort(rows, cnt, sizeof *rows, from_cmp);
+            } else {
+                for (uint32_t a = 1; a < cnt; a++)
+                    for (uint32_t b = a; b > 0 && row_from(t, rows[b - 1]) > row_from(t, rows[b]); b--) {
+                        uint32_t x = rows[b];
+                        rows[b] = rows[b - 1];
+                        rows[b - 1] = x;
+                    }
+            }
+        }
+        for (uint32_t k = 1; k < cnt; k++) {
+            uint32_t p = rows[k - 1], r = rows[k];
             char kb[96];
             fmt_key(t, r, kb, sizeof kb);
             uint32_t lo = t->src_line[p] < t->src_line[r] ? t->src_line[p] : t->src_line[r];
@@ -395,40 +441,20 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             if (t->valid_from < 0) {
                 rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
                                "key %s already on line %u", kb, lo);
-            } else {
-                int64_t pfrom = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_from];
-                int64_t pto = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_to];
-                int64_t rfrom = ents[i].from;
-                int64_t rto = t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to];
-                if (pfrom == rfrom && pto == rto)
-                    rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
-                                   "key %s with the same dates already on line %u", kb, lo);
-                else if (pto >= rfrom)
-                    rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, hi, 1,
-                                   "key %s: dates overlap those of line %u", kb, lo);
+                continue;
             }
-            t->group_count[t->ngroups - 1]++;
-        } else {
-            t->group_hash[t->ngroups] = ents[i].hash;
-            t->group_first[t->ngroups] = i;
-            t->group_count[t->ngroups] = 1;
-            t->ngroups++;
+            int64_t pto = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_to];
+            int64_t rto = t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to];
+            if (row_from(t, p) == row_from(t, r) && pto == rto)
+                rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
+                               "key %s with the same dates already on line %u", kb, lo);
+            else if (pto >= row_from(t, r))
+                rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, hi, 1,
+                               "key %s: dates overlap those of line %u", kb, lo);
         }
     }
-    free(ents);
-    uint32_t cap = 16;
-    while (cap < 2 * t->ngroups + 2)
-        cap *= 2;
-    t->slots = calloc(cap, sizeof *t->slots);
-    if (!t->slots)
-        return false;
-    t->slot_mask = cap - 1;
-    for (uint32_t g = 0; g < t->ngroups; g++) {
-        uint32_t i = (uint32_t)t->group_hash[g] & t->slot_mask;
-        while (t->slots[i] != 0)
-            i = (i + 1) & t->slot_mask;
-        t->slots[i] = g + 1;
-    }
+    free(next);
+    free(tail);
     return true;
 }
 
@@ -608,25 +634,26 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         for (uint32_t r = 0; r < t->nrows; r++) {
             struct rv name = rl_table_cell(t, r, 0);
             struct rv raw = rl_table_cell(t, r, 1);
+            size_t name_n = strlen(name.s), raw_n = strlen(raw.s);
             uint32_t p = 0;
             while (p < set->nparams &&
-                   !(strlen(set->params[p].name) == name.n && memcmp(set->params[p].name, name.s, name.n) == 0))
+                   strcmp(set->params[p].name, name.s) != 0)
                 p++;
             if (p == set->nparams) {
                 rl_diag_report(d, ADJ_E_TABLE_UNKNOWN_PARAM, path, text, len, t->src_line[r], 1,
-                               "'%.*s'", (int)name.n, name.s);
+                               "'%s'", name.s);
                 continue;
             }
             struct rl_param *pp = &set->params[p];
             struct rv v;
             const char *why = NULL;
-            uint32_t col = (uint32_t)text_codepoints(name.s, name.n) + 2;
-            if (rl_parse_value(set, pp->type, false, raw.s, raw.n, &v, &why) != ADJ_OK) {
+            uint32_t col = (uint32_t)text_codepoints(name.s, name_n) + 2;
+            if (rl_parse_value(set, pp->type, false, raw.s, raw_n, &v, &why) != ADJ_OK) {
                 rl_diag_report(d, ADJ_E_TABLE_VALUE, path, text, len, t->src_line[r], col,
                                "parameter %s: %s", pp->name, why);
                 continue;
             }
-            if (pp->type.kind == RT_CODE && !(v.s = rl_strpool_add(set, raw.s, raw.n))) {
+            if (pp->type.kind == RT_CODE && !(v.s = rl_strpool_add(set, raw.s, raw_n))) {
                 rl_diag_report(d, ADJ_E_RULE_LIMIT, path, NULL, 0, t->src_line[r], col,
                                "literal pool full");
                 continue;
