@@ -24,7 +24,7 @@
 #define IDSET_EMPTY_U64 UINT64_MAX /* Never a valid key (ids_uid_pack). */
 
 struct idset_u64 {
-    uint64_t *slots;  /* IDSET_EMPTY_U64 where free. */
+    uint64_t *slots;  /* key + 1; 0 where free. */
     uint64_t mask;    /* capacity - 1 */
     uint64_t count;
     uint32_t shift;   /* 64 - log2(capacity), for the multiplicative hash. */
