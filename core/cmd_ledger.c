@@ -38,6 +38,8 @@ static const char cl_usage_text[] =
     "  debts import FILE         TSV: employer workshop amount period hard_to_collect\n"
     "  offset apply FILE         TSV: agreement employer center amount governor_ref date\n"
     "  pay FILE                  TSV: center amount date ref\n"
+    "  reverse ENTRY DATE REASON correct entry ENTRY (see `statement`) by a\n"
+    "                            reversing entry dated DATE (YYYY/MM/DD)\n"
     "  balances                  every account's balance\n"
     "  statement ACCOUNT         postings of one account, e.g. center:C1:payable\n"
     "  report offsets PERIOD     offsets collected in PERIOD (YYYY/MM), per employer\n"
@@ -349,6 +351,31 @@ static int cl_pay(struct ledger *l, const char *path)
     return status;
 }
 
+static int cl_reverse(struct ledger *l, const char *entry, const char *date, const char *reason)
+{
+    uint64_t id = 0;
+    size_t off = 0;
+    struct adj_diag diag;
+    if (text_parse_u64(entry, strlen(entry), (uint64_t)INT64_MAX, &id, &off) != ADJ_OK) {
+        return cl_usage("ENTRY must be an entry number");
+    }
+    struct ledger_row_result r;
+    int64_t rev = 0;
+    enum adj_err err = ledger_reverse(l, (int64_t)id, date, reason, &r, &rev, &diag);
+    if (err != ADJ_OK) {
+        return cl_fail(&diag);
+    }
+    if (r.outcome == LEDGER_ROW_REFUSED) {
+        adj_diag_set(&diag, r.reason, NULL, 0, 0, "%s", r.detail);
+        adj_diag_print(stderr, &diag);
+        return CLI_EXIT_UNVERIFIED;
+    }
+    printf("entry %llu: %s by entry %lld\n", (unsigned long long)id,
+           r.outcome == LEDGER_ROW_APPLIED ? "reversed" : "already reversed (no-op)",
+           (long long)rev);
+    return CLI_EXIT_OK;
+}
+
 struct cl_post_ctx {
     size_t posted, already;
 };
@@ -609,6 +636,8 @@ int cmd_ledger(int argc, char **argv)
         status = cl_offsets(l, pos[2]);
     } else if (strcmp(pos[0], "pay") == 0 && npos == 2) {
         status = cl_pay(l, pos[1]);
+    } else if (strcmp(pos[0], "reverse") == 0 && npos == 4) {
+        status = cl_reverse(l, pos[1], pos[2], pos[3]);
     } else {
         status = cl_read_op(l, pos, npos, table);
     }

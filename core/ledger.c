@@ -141,6 +141,13 @@ static const char lg_schema_v1[] =
     " date TEXT NOT NULL,"
     " entry_id INTEGER NOT NULL REFERENCES entry(id)"
     ") STRICT;"
+    /* A correction is a reversing entry; an entry is reversed at most once. */
+    "CREATE TABLE reversal("
+    " entry_id INTEGER PRIMARY KEY REFERENCES entry(id),"
+    " reversal_entry_id INTEGER NOT NULL UNIQUE REFERENCES entry(id),"
+    " date TEXT NOT NULL,"
+    " reason TEXT NOT NULL"
+    ") STRICT;"
     /* Double entry, enforced by the database. */
     "CREATE TRIGGER entry_must_balance BEFORE INSERT ON entry BEGIN"
     " SELECT RAISE(ABORT, 'ledger: unbalanced entry')"
@@ -165,7 +172,7 @@ static const char lg_schema_v1[] =
 /* Append-only journal tables: one UPDATE and one DELETE trigger each. */
 static const char *const lg_journal_tables[] = {
     "entry", "posting", "batch", "batch_center", "settled_docs", "settled_packs",
-    "debt", "offset_agreement", "offset_alloc", "payment",
+    "debt", "offset_agreement", "offset_alloc", "payment", "reversal",
 };
 
 /* ---- Errors --------------------------------------------------------------- */
@@ -1238,7 +1245,9 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
     sqlite3_stmt *stmt = NULL;
     enum adj_err err = ADJ_OK;
     if (on_doc_ids != NULL) {
-        rc = lg_prepare(l, "SELECT count, ids FROM settled_docs ORDER BY batch_id, chunk", &stmt);
+        rc = lg_prepare(l, "SELECT count, ids FROM settled_docs WHERE batch_id NOT IN (SELECT b.batch_id"
+                           " FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
+                           " ORDER BY batch_id, chunk", &stmt);
         while (rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
             int64_t count = sqlite3_column_int64(stmt, 0);
             const char *ids = sqlite3_column_blob(stmt, 1);
@@ -1259,7 +1268,9 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
         if (buf == NULL) {
             err = ADJ_E_NOMEM;
         }
-        rc = lg_prepare(l, "SELECT count, keys FROM settled_packs ORDER BY batch_id, chunk", &stmt);
+        rc = lg_prepare(l, "SELECT count, keys FROM settled_packs WHERE batch_id NOT IN (SELECT b.batch_id"
+                           " FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
+                           " ORDER BY batch_id, chunk", &stmt);
         while (err == ADJ_OK && rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
             int64_t count = sqlite3_column_int64(stmt, 0);
             const void *keys = sqlite3_column_blob(stmt, 1);

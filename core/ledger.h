@@ -181,6 +181,22 @@ struct ledger_payment {
 enum adj_err ledger_pay(struct ledger *ledger, const struct ledger_payment *rows, size_t count,
                         struct ledger_row_result *results, struct adj_diag *diag);
 
+/* Corrects an entry by a reversing entry (kind 'reversal': every posting
+ * with debit and credit swapped, value date `date`), in one transaction.
+ * An entry is reversed at most once: the same date and reason again is
+ * LEDGER_ROW_ALREADY, others E_LEDGER_REVERSAL_CONFLICT. Refused
+ * (E_LEDGER_REVERSAL) for a reversal entry, and for a debt that has
+ * unreversed offsets against it (reverse those first); refused with
+ * E_LEDGER_OVER_PAYABLE / E_LEDGER_OVER_DEBT if an account would pass zero
+ * (a batch whose payable was already paid or offset). A reversed batch's
+ * settled ids are no longer loaded (its documents may be settled again in a
+ * new batch, under a new batch_id: the old batch_id stays spent); a reversed
+ * debt is no longer offsettable; a reversed offset frees the debt it paid
+ * and leaves the clause 5 report. */
+enum adj_err ledger_reverse(struct ledger *ledger, int64_t entry_id, const char *date,
+                            const char *reason, struct ledger_row_result *result,
+                            int64_t *reversal_entry_id, struct adj_diag *diag);
+
 /* ---- Reading ------------------------------------------------------------- */
 
 struct ledger_balance_row {
@@ -195,7 +211,7 @@ enum adj_err ledger_balances(struct ledger *ledger, void *ctx,
 
 struct ledger_statement_row {
     int64_t entry_id;
-    const char *kind;            /* batch, debt, offset, payment */
+    const char *kind;            /* batch, debt, offset, payment, reversal */
     const char *ref;             /* batch_id, employer/workshop/period, agreement, payment ref */
     const char *value_date;
     int64_t debit, credit;
