@@ -835,6 +835,58 @@ static void lg_hash_str(XXH3_state_t *st, const char *s)
     XXH3_128bits_update(st, s, len);
 }
 
+static int lg_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Refuses a doc id settled twice in one batch, and sums the ids' hashes
+ * (the order-free digest). Hashes are radix-sorted; only if two hashes are
+ * equal are the strings compared (sorted), so the usual cost is linear.
+ * tmp holds 2 * doc_count + 2 words. */
+static enum adj_err lg_doc_ids_unique(struct ledger *l, const struct ledger_batch *b,
+                                      uint64_t *tmp, uint64_t *sum, struct adj_diag *diag)
+{
+    uint64_t *h = tmp, *scratch = tmp + b->doc_count + 1;
+    size_t n = 0, start = 0;
+    *sum = 0;
+    for (size_t i = 0; i < b->doc_ids_bytes; i++) {
+        if (b->doc_ids[i] == '\0') {
+            h[n] = XXH3_64bits(b->doc_ids + start, i - start);
+            *sum += h[n++];
+            start = i + 1;
+        }
+    }
+    lg_radix_sort(h, scratch, n);
+    bool maybe = false;
+    for (size_t i = 1; i < n && !maybe; i++) {
+        maybe = h[i] == h[i - 1];
+    }
+    if (!maybe) {
+        return ADJ_OK;
+    }
+    const char **ids = malloc((n + 1) * sizeof *ids);
+    if (ids == NULL) {
+        adj_diag_set(diag, ADJ_E_NOMEM, l->path, 0, 0, NULL);
+        return ADJ_E_NOMEM;
+    }
+    n = 0;
+    for (size_t i = 0; i < b->doc_ids_bytes; i += strlen(b->doc_ids + i) + 1) {
+        ids[n++] = b->doc_ids + i;
+    }
+    qsort(ids, n, sizeof *ids, lg_str_cmp);
+    enum adj_err err = ADJ_OK;
+    for (size_t i = 1; i < n && err == ADJ_OK; i++) {
+        if (strcmp(ids[i], ids[i - 1]) == 0) {
+            adj_diag_set(diag, ADJ_E_LEDGER_INPUT, l->path, 0, 0,
+                         "doc id %s is settled twice in the batch", ids[i]);
+            err = ADJ_E_LEDGER_INPUT;
+        }
+    }
+    free(ids);
+    return err;
+}
+
 /* Validated, sorted view of a batch ready to write. */
 struct lg_batch_prep {
     char period[8];
@@ -889,7 +941,8 @@ static enum adj_err lg_batch_prepare(struct ledger *l, const struct ledger_batch
     }
     p->centers = malloc((b->center_count + 1) * sizeof *p->centers);
     p->packs = malloc((b->pack_count + 1) * sizeof *p->packs);
-    uint64_t *tmp = malloc((b->pack_count + 1) * sizeof *tmp);
+    size_t tmp_n = (b->pack_count > b->doc_count ? b->pack_count : b->doc_count) * 2 + 2;
+    uint64_t *tmp = malloc(tmp_n * sizeof *tmp);
     XXH3_state_t *st = XXH3_createState();
     enum adj_err err = ADJ_OK;
     if (p->centers == NULL || p->packs == NULL || tmp == NULL || st == NULL) {
@@ -940,6 +993,15 @@ static enum adj_err lg_batch_prepare(struct ledger *l, const struct ledger_batch
         memcpy(p->packs, b->pack_ids, b->pack_count * sizeof *p->packs);
     }
     lg_radix_sort(p->packs, tmp, b->pack_count);
+    for (size_t i = 1; i < b->pack_count; i++) {
+        if (p->packs[i] == p->packs[i - 1]) {
+            adj_diag_set(diag, ADJ_E_LEDGER_INPUT, l->path, 0, 0,
+                         "pack key %llu is settled twice in the batch",
+                         (unsigned long long)p->packs[i]);
+            err = ADJ_E_LEDGER_INPUT;
+            goto out;
+        }
+    }
 
     /* The digest of everything posted; doc ids as a multiset (sum of
      * per-id hashes) so a run's output order does not matter. */
@@ -955,12 +1017,9 @@ static enum adj_err lg_batch_prepare(struct ledger *l, const struct ledger_batch
         lg_hash_i64(st, p->centers[i]->approved_daroyar_rials);
     }
     uint64_t doc_sum = 0;
-    start = 0;
-    for (size_t i = 0; i < b->doc_ids_bytes; i++) {
-        if (b->doc_ids[i] == '\0') {
-            doc_sum += XXH3_64bits(b->doc_ids + start, i - start);
-            start = i + 1;
-        }
+    err = lg_doc_ids_unique(l, b, tmp, &doc_sum, diag);
+    if (err != ADJ_OK) {
+        goto out;
     }
     lg_hash_i64(st, (int64_t)b->doc_count);
     lg_hash_i64(st, (int64_t)doc_sum);

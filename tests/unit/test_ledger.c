@@ -133,6 +133,13 @@ Test(ledger, malformed_batches_are_refused)
     bad = b.b;
     bad.batch_id = "";
     post(l, &bad, ADJ_E_LEDGER_INPUT);
+    bad = b.b;
+    bad.doc_ids = "D1\0D2\0D1\0D3\0D4";
+    bad.doc_ids_bytes = 15;
+    post(l, &bad, ADJ_E_LEDGER_INPUT); /* a doc id settled twice */
+    b.packs[3] = b.packs[1];
+    post(l, &b.b, ADJ_E_LEDGER_INPUT); /* a pack id settled twice */
+    b.packs[3] = b.packs[1] + 1;
     snprintf(b.centers[1].center, sizeof b.centers[1].center, "C0"); /* duplicate center */
     post(l, &b.b, ADJ_E_LEDGER_INPUT);
     snprintf(b.centers[1].center, sizeof b.centers[1].center, "C1");
