@@ -90,7 +90,7 @@ static void make_base(void)
 {
     struct ledger *l = tl_open(base);
     struct tl_batch b0;
-    tl_batch_make(&b0, "B0", 5, 6, 10, 10);
+    tl_batch_make(&b0, "B0", 5, 5, 10, 10);
     enum ledger_post_outcome out;
     struct adj_diag diag;
     cr_assert_eq(ledger_post_batch(l, &b0.b, &out, &diag), ADJ_OK);
@@ -101,7 +101,7 @@ static void make_base(void)
     cr_assert_eq(ledger_import_debts(l, debts, 3, res, &diag), ADJ_OK);
     tl_batch_free(&b0);
     ledger_close(l);
-    tl_batch_make(&crash_batch, "B1", 6, 6, 25, 40);
+    tl_batch_make(&crash_batch, "B1", 6, 3, 10, 10);
 }
 
 static void crash_every_statement(enum crash_op op)
