@@ -44,7 +44,7 @@ static const char cl_usage_text[] =
     "  statement ACCOUNT         postings of one account, e.g. center:C1:payable\n"
     "  report offsets PERIOD     offsets collected in PERIOD (YYYY/MM), per employer\n"
     "                            and workshop (clause 5 of circular 1000/98/10704)\n"
-    "  verify                    integrity, double entry, cached balances\n"
+    "  verify                    integrity, balanced entries, cached balances\n"
     "  settled                   count the settled doc ids and pack ids (what\n"
     "                            `dadras run` loads at startup)\n"
     "  dump                      every row in key order (for diffs)\n"

@@ -148,7 +148,7 @@ static const char lg_schema_v1[] =
     " date TEXT NOT NULL,"
     " reason TEXT NOT NULL"
     ") STRICT;"
-    /* Double entry, enforced by the database. */
+    /* Balanced entries (debits = credits), enforced by the database. */
     "CREATE TRIGGER entry_must_balance BEFORE INSERT ON entry BEGIN"
     " SELECT RAISE(ABORT, 'ledger: unbalanced entry')"
     " WHERE (SELECT count(*) FROM posting WHERE entry_id = NEW.id) < 2"
@@ -485,7 +485,7 @@ enum adj_err lg_entry_write(struct ledger *l, struct lg_entry *e, const char *ki
                             const char *ref, const char *value_date, const char *memo,
                             int64_t *entry_id, struct adj_diag *diag)
 {
-    /* Double entry, first time: in C, before anything is written. */
+    /* Debits = credits, first time: in C, before anything is written. */
     ADJ_ASSERT(!sqlite3_get_autocommit(l->db));
     ADJ_ASSERT(e->count >= 2);
     ADJ_ASSERT(e->debit_total == e->credit_total);

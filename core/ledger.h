@@ -1,13 +1,14 @@
 /*
- * The offset ledger (spec/ledger.md): a double-entry book, in one SQLite file,
- * of what SSO owes each contracted center (posted from verified batches), what
+ * The offset ledger (spec/ledger.md): a book of balanced debit/credit
+ * entries, in one SQLite file, of what SSO owes each contracted center
+ * (posted from verified batches), what
  * debtor employers owe SSO (hard-to-collect premium debts), and the offsets
  * (tahator) of circular 1000/98/10704 that cancel one against the other.
  *
  * Guarantees, each tested (tests/unit/test_ledger*.c):
  *  - Every write is one transaction opened with BEGIN IMMEDIATE; a crash at
  *    any statement leaves the book as before or after the whole operation.
- *  - Double entry is enforced twice: by this code before a row is written
+ *  - Debits = credits is enforced twice: by this code before a row is written
  *    (ADJ_ASSERT, on in release builds) and by the database after (triggers
  *    refuse an unbalanced entry and any UPDATE/DELETE of journal rows).
  *  - Idempotency: a batch is keyed by batch_id; the same content again is a
