@@ -703,3 +703,96 @@ Test(ledger, reversals_correct_offsets_payments_debts_and_batches)
     tl_batch_free(&b);
     ledger_close(l);
 }
+
+static void write_all(const char *file, const char *data, size_t len)
+{
+    FILE *f = fopen(file, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static char *read_all(const char *file, size_t *len)
+{
+    FILE *f = fopen(file, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*len + 1);
+    cr_assert_eq(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+Test(ledger, mutated_totals_files_never_crash_or_corrupt)
+{
+    struct tl_batch a, b;
+    tl_batch_make(&a, "B1", 51, 4, 6, 5);
+    tl_batch_make(&b, "B2", 52, 3, 4, 3);
+    struct ledger_batch both[2] = {a.b, b.b};
+    bool verified[2] = {true, true};
+    struct adj_diag diag;
+    cr_assert_eq(ledger_totals_write(dir, both, verified, 2, &diag), ADJ_OK);
+    const char *names[3] = {"totals.tsv", "settled_docs.txt", "settled_packs.u64"};
+    char files[3][700];
+    char *orig[3];
+    size_t len[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(files[i], sizeof files[i], "%s/%s", dir, names[i]);
+        orig[i] = read_all(files[i], &len[i]);
+    }
+    struct ledger *l = tl_open(path);
+    /* Synchronous writes are not under test here. */
+    cr_assert_eq(exec_rc(ledger_db(l), "PRAGMA synchronous = OFF"), SQLITE_OK);
+    uint64_t s = 99;
+    size_t posted = 0, refused_files = 0;
+    static const char noise[] = "\t\n0-9#xZ\xd9\xa1\xff";
+    for (int round = 0; round < 400; round++) {
+        int f = (int)(tl_rand(&s) % 3);
+        char *m = malloc(len[f] + 8);
+        memcpy(m, orig[f], len[f]);
+        size_t n = len[f];
+        int edits = 1 + (int)(tl_rand(&s) % 3);
+        for (int e = 0; e < edits && n > 0; e++) {
+            size_t at = (size_t)(tl_rand(&s) % n);
+            switch (tl_rand(&s) % 3) {
+            case 0: m[at] = noise[tl_rand(&s) % (sizeof noise - 1)]; break;
+            case 1: memmove(m + at, m + at + 1, n - at - 1); n--; break; /* delete */
+            default: n = at; break;                                      /* truncate */
+            }
+        }
+        write_all(files[f], m, n);
+        free(m);
+        struct outdir_ctx c = {0};
+        size_t refused = 0;
+        enum adj_err err = ledger_post_outdir(l, dir, &c, NULL, &refused, &diag);
+        cr_assert(err == ADJ_OK || err == ADJ_E_LEDGER_INPUT, "round %d: %s", round,
+                  adj_err_name(err));
+        refused_files += err != ADJ_OK;
+        posted += err == ADJ_OK;
+        write_all(files[f], orig[f], len[f]);
+    }
+    cr_assert_gt(refused_files, 100);
+    tl_verify_ok(l);
+    /* A mutation that keeps the format (a changed digit) posts a batch with
+     * other totals, after which the intact batch is a conflict: so the
+     * intact files are checked against a fresh ledger. */
+    char fresh[700];
+    snprintf(fresh, sizeof fresh, "%s/fresh.db", dir);
+    struct ledger *l2 = tl_open(fresh);
+    struct outdir_ctx c = {0};
+    size_t refused = 0;
+    cr_assert_eq(ledger_post_outdir(l2, dir, &c, on_batch, &refused, &diag), ADJ_OK);
+    cr_assert_eq(c.posted, 2);
+    ledger_close(l2);
+    cr_log_info("%zu mutated outputs refused, %zu accepted (refused per batch or posted)",
+                refused_files, posted);
+    for (int i = 0; i < 3; i++) {
+        free(orig[i]);
+    }
+    tl_verify_ok(l);
+    ledger_close(l);
+    tl_batch_free(&a);
+    tl_batch_free(&b);
+}
