@@ -699,7 +699,7 @@ enum adj_err ledger_open(const char *path, bool create, struct ledger **out,
     if (!create) {
         struct stat st;
         if (stat(path, &st) != 0) {
-            adj_diag_set(diag, ADJ_E_OPEN, l->path, 0, 0, "%s", strerror(errno));
+            adj_diag_set(diag, ADJ_E_OPEN, path, 0, 0, "%s", strerror(errno));
             free(l);
             return ADJ_E_OPEN;
         }
@@ -749,6 +749,10 @@ enum adj_err ledger_open(const char *path, bool create, struct ledger **out,
     *out = l;
     return ADJ_OK;
 fail:
+    /* The diag borrowed l->path; point it at the caller's string instead. */
+    if (diag->file_name == l->path) {
+        diag->file_name = path;
+    }
     ledger_close(l);
     return err;
 }
