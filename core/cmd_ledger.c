@@ -6,8 +6,9 @@
  * Exit statuses: 0 done (including "already posted"); 1 some rows of an
  * offset or payment file refused (the others applied); 2 the operation was
  * refused (conflict, unverified batch, malformed file, verify found
- * problems); 64 usage; 74 the store failed (disk full, I/O error, busy):
- * nothing was changed, retry.
+ * problems, the file fails quick_check); 64 usage; 74 the store failed
+ * (disk full, I/O error, busy): nothing was changed, retry. Every writing
+ * operation runs PRAGMA quick_check first and refuses a damaged file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -628,7 +629,12 @@ int cmd_ledger(int argc, char **argv)
         return cl_fail(&diag);
     }
     int status;
-    if (strcmp(pos[0], "post") == 0 && npos == 2) {
+    bool writes = strcmp(pos[0], "post") == 0 || strcmp(pos[0], "debts") == 0 ||
+                  strcmp(pos[0], "offset") == 0 || strcmp(pos[0], "pay") == 0 ||
+                  strcmp(pos[0], "reverse") == 0;
+    if (writes && (err = ledger_quick_check(l, &diag)) != ADJ_OK) {
+        status = cl_fail(&diag);
+    } else if (strcmp(pos[0], "post") == 0 && npos == 2) {
         status = cl_post(l, pos[1]);
     } else if (strcmp(pos[0], "debts") == 0 && npos == 3 && strcmp(pos[1], "import") == 0) {
         status = cl_debts(l, pos[2]);

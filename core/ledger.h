@@ -245,6 +245,11 @@ enum adj_err ledger_offset_report(struct ledger *ledger, const char *period, voi
 enum adj_err ledger_verify(struct ledger *ledger, FILE *report, uint64_t *problems,
                            struct adj_diag *diag);
 
+/* PRAGMA quick_check (about 1 s on a year of a province): the CLI runs it
+ * before every write, so nothing is posted into a damaged file
+ * (E_LEDGER_CORRUPT, with SQLite's first complaint in the detail). */
+enum adj_err ledger_quick_check(struct ledger *ledger, struct adj_diag *diag);
+
 /* Writes every row of every table in key order as text: equal dumps mean
  * equal ledgers (tests compare them; auditors can diff them). */
 enum adj_err ledger_dump(struct ledger *ledger, FILE *out, struct adj_diag *diag);

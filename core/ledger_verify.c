@@ -194,6 +194,27 @@ enum adj_err ledger_verify(struct ledger *l, FILE *report, uint64_t *problems,
     return ADJ_OK;
 }
 
+enum adj_err ledger_quick_check(struct ledger *l, struct adj_diag *diag)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = lg_prepare(l, "PRAGMA quick_check", &stmt);
+    enum adj_err err = ADJ_OK;
+    while (rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(stmt, 0);
+        if (err == ADJ_OK && (t == NULL || strcmp((const char *)t, "ok") != 0)) {
+            err = ADJ_E_LEDGER_CORRUPT;
+            adj_diag_set(diag, err, l->path, 0, 0, "quick_check: %s; nothing written",
+                         t != NULL ? (const char *)t : "NULL");
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    if (err == ADJ_OK && rc != SQLITE_DONE) {
+        err = lg_fail(l, rc, diag, "quick_check");
+    }
+    return err;
+}
+
 static const char *const lg_dump_queries[] = {
     "SELECT 'account', id, name, normal_side, floor_zero, balance FROM account ORDER BY id",
     "SELECT 'center', id, sector, payable_account, daroyar_account FROM center ORDER BY id",

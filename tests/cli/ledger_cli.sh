@@ -111,4 +111,9 @@ if command -v sqlite3 >/dev/null; then
   set +e; sqlite3 l.db "DELETE FROM posting" 2>/dev/null; rc=$?; set -e
   [ "$rc" != 0 ] || fail "the shell must not be able to delete postings"
 fi
+# A damaged file is refused before anything is written (quick_check).
+cp l.db bad.db
+printf '\x00\x00\x00\x00' | dd of=bad.db bs=1 seek=16384 conv=notrunc status=none
+expect_rc 2 "$DADRAS" ledger --ledger bad.db pay pay.tsv
+grep -q 'E_LEDGER_CORRUPT' err.txt || { cat err.txt; fail "a damaged ledger must be refused"; }
 echo "ledger cli: ok"
