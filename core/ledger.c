@@ -205,6 +205,12 @@ enum adj_err lg_fail(struct ledger *l, int rc, struct adj_diag *diag, const char
     if (err == ADJ_OK) {
         err = ADJ_E_LEDGER_SQL;
     }
+    /* The balance trigger's refusal gets its own name (the C check before
+     * it makes this unreachable unless the two disagree). */
+    if (err == ADJ_E_LEDGER_CONSTRAINT && l->db != NULL &&
+        strstr(sqlite3_errmsg(l->db), "unbalanced entry") != NULL) {
+        err = ADJ_E_LEDGER_UNBALANCED;
+    }
     adj_diag_set(diag, err, l->path, 0, 0, "%s: %s", what,
                  l->db != NULL ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
     return err;
