@@ -111,9 +111,13 @@ enum ledger_post_outcome { LEDGER_POSTED, LEDGER_ALREADY_POSTED, LEDGER_CONFLICT
 enum adj_err ledger_post_batch(struct ledger *ledger, const struct ledger_batch *batch,
                                enum ledger_post_outcome *out, struct adj_diag *diag);
 
-/* Hands every settled doc id chunk and pack id chunk to the callbacks
- * (chunks of one batch in order; pack keys of a chunk sorted). The pointers
- * are valid during the call only. Either callback may be NULL. */
+/* Hands every settled doc id chunk and pack id chunk to the callbacks, in
+ * one read snapshot: on_doc_ids gets `count` ids, each NUL-terminated,
+ * filling exactly `bytes` bytes (at most LEDGER_DOC_CHUNK_BYTES); on_pack_ids
+ * gets `count` keys (at most LEDGER_PACK_CHUNK_KEYS), sorted within the
+ * chunk, not across chunks. All doc chunks come first, then all pack
+ * chunks; batches that were reversed are skipped. The pointers are valid
+ * during the call only. Either callback may be NULL. */
 enum adj_err ledger_load_settled(struct ledger *ledger, void *ctx,
                                  void (*on_doc_ids)(void *ctx, const char *ids, size_t bytes,
                                                     size_t count),
