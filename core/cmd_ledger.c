@@ -6,8 +6,9 @@
  * Exit statuses: 0 done (including "already posted"); 1 some rows of an
  * offset or payment file refused (the others applied); 2 the operation was
  * refused (conflict, unverified batch, malformed file, verify found
- * problems); 64 usage; 74 the store failed (disk full, I/O error, busy):
- * nothing was changed, retry.
+ * problems, the file fails quick_check); 64 usage; 74 the store failed
+ * (disk full, I/O error, busy): nothing was changed, retry. Every writing
+ * operation runs PRAGMA quick_check first and refuses a damaged file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,11 +39,13 @@ static const char cl_usage_text[] =
     "  debts import FILE         TSV: employer workshop amount period hard_to_collect\n"
     "  offset apply FILE         TSV: agreement employer center amount governor_ref date\n"
     "  pay FILE                  TSV: center amount date ref\n"
+    "  reverse ENTRY DATE REASON correct entry ENTRY (see `statement`) by a\n"
+    "                            reversing entry dated DATE (YYYY/MM/DD)\n"
     "  balances                  every account's balance\n"
     "  statement ACCOUNT         postings of one account, e.g. center:C1:payable\n"
     "  report offsets PERIOD     offsets collected in PERIOD (YYYY/MM), per employer\n"
     "                            and workshop (clause 5 of circular 1000/98/10704)\n"
-    "  verify                    integrity, double entry, cached balances\n"
+    "  verify                    integrity, balanced entries, cached balances\n"
     "  settled                   count the settled doc ids and pack ids (what\n"
     "                            `dadras run` loads at startup)\n"
     "  dump                      every row in key order (for diffs)\n"
@@ -349,6 +352,31 @@ static int cl_pay(struct ledger *l, const char *path)
     return status;
 }
 
+static int cl_reverse(struct ledger *l, const char *entry, const char *date, const char *reason)
+{
+    uint64_t id = 0;
+    size_t off = 0;
+    struct adj_diag diag;
+    if (text_parse_u64(entry, strlen(entry), (uint64_t)INT64_MAX, &id, &off) != ADJ_OK) {
+        return cl_usage("ENTRY must be an entry number");
+    }
+    struct ledger_row_result r;
+    int64_t rev = 0;
+    enum adj_err err = ledger_reverse(l, (int64_t)id, date, reason, &r, &rev, &diag);
+    if (err != ADJ_OK) {
+        return cl_fail(&diag);
+    }
+    if (r.outcome == LEDGER_ROW_REFUSED) {
+        adj_diag_set(&diag, r.reason, NULL, 0, 0, "%s", r.detail);
+        adj_diag_print(stderr, &diag);
+        return CLI_EXIT_UNVERIFIED;
+    }
+    printf("entry %llu: %s by entry %lld\n", (unsigned long long)id,
+           r.outcome == LEDGER_ROW_APPLIED ? "reversed" : "already reversed (no-op)",
+           (long long)rev);
+    return CLI_EXIT_OK;
+}
+
 struct cl_post_ctx {
     size_t posted, already;
 };
@@ -601,7 +629,12 @@ int cmd_ledger(int argc, char **argv)
         return cl_fail(&diag);
     }
     int status;
-    if (strcmp(pos[0], "post") == 0 && npos == 2) {
+    bool writes = strcmp(pos[0], "post") == 0 || strcmp(pos[0], "debts") == 0 ||
+                  strcmp(pos[0], "offset") == 0 || strcmp(pos[0], "pay") == 0 ||
+                  strcmp(pos[0], "reverse") == 0;
+    if (writes && (err = ledger_quick_check(l, &diag)) != ADJ_OK) {
+        status = cl_fail(&diag);
+    } else if (strcmp(pos[0], "post") == 0 && npos == 2) {
         status = cl_post(l, pos[1]);
     } else if (strcmp(pos[0], "debts") == 0 && npos == 3 && strcmp(pos[1], "import") == 0) {
         status = cl_debts(l, pos[2]);
@@ -609,6 +642,8 @@ int cmd_ledger(int argc, char **argv)
         status = cl_offsets(l, pos[2]);
     } else if (strcmp(pos[0], "pay") == 0 && npos == 2) {
         status = cl_pay(l, pos[1]);
+    } else if (strcmp(pos[0], "reverse") == 0 && npos == 4) {
+        status = cl_reverse(l, pos[1], pos[2], pos[3]);
     } else {
         status = cl_read_op(l, pos, npos, table);
     }

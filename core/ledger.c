@@ -141,7 +141,14 @@ static const char lg_schema_v1[] =
     " date TEXT NOT NULL,"
     " entry_id INTEGER NOT NULL REFERENCES entry(id)"
     ") STRICT;"
-    /* Double entry, enforced by the database. */
+    /* A correction is a reversing entry; an entry is reversed at most once. */
+    "CREATE TABLE reversal("
+    " entry_id INTEGER PRIMARY KEY REFERENCES entry(id),"
+    " reversal_entry_id INTEGER NOT NULL UNIQUE REFERENCES entry(id),"
+    " date TEXT NOT NULL,"
+    " reason TEXT NOT NULL"
+    ") STRICT;"
+    /* Balanced entries (debits = credits), enforced by the database. */
     "CREATE TRIGGER entry_must_balance BEFORE INSERT ON entry BEGIN"
     " SELECT RAISE(ABORT, 'ledger: unbalanced entry')"
     " WHERE (SELECT count(*) FROM posting WHERE entry_id = NEW.id) < 2"
@@ -165,7 +172,7 @@ static const char lg_schema_v1[] =
 /* Append-only journal tables: one UPDATE and one DELETE trigger each. */
 static const char *const lg_journal_tables[] = {
     "entry", "posting", "batch", "batch_center", "settled_docs", "settled_packs",
-    "debt", "offset_agreement", "offset_alloc", "payment",
+    "debt", "offset_agreement", "offset_alloc", "payment", "reversal",
 };
 
 /* ---- Errors --------------------------------------------------------------- */
@@ -197,6 +204,12 @@ enum adj_err lg_fail(struct ledger *l, int rc, struct adj_diag *diag, const char
     enum adj_err err = lg_map_rc(rc);
     if (err == ADJ_OK) {
         err = ADJ_E_LEDGER_SQL;
+    }
+    /* The balance trigger's refusal gets its own name (the C check before
+     * it makes this unreachable unless the two disagree). */
+    if (err == ADJ_E_LEDGER_CONSTRAINT && l->db != NULL &&
+        strstr(sqlite3_errmsg(l->db), "unbalanced entry") != NULL) {
+        err = ADJ_E_LEDGER_UNBALANCED;
     }
     adj_diag_set(diag, err, l->path, 0, 0, "%s: %s", what,
                  l->db != NULL ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
@@ -478,7 +491,7 @@ enum adj_err lg_entry_write(struct ledger *l, struct lg_entry *e, const char *ki
                             const char *ref, const char *value_date, const char *memo,
                             int64_t *entry_id, struct adj_diag *diag)
 {
-    /* Double entry, first time: in C, before anything is written. */
+    /* Debits = credits, first time: in C, before anything is written. */
     ADJ_ASSERT(!sqlite3_get_autocommit(l->db));
     ADJ_ASSERT(e->count >= 2);
     ADJ_ASSERT(e->debit_total == e->credit_total);
@@ -692,7 +705,7 @@ enum adj_err ledger_open(const char *path, bool create, struct ledger **out,
     if (!create) {
         struct stat st;
         if (stat(path, &st) != 0) {
-            adj_diag_set(diag, ADJ_E_OPEN, l->path, 0, 0, "%s", strerror(errno));
+            adj_diag_set(diag, ADJ_E_OPEN, path, 0, 0, "%s", strerror(errno));
             free(l);
             return ADJ_E_OPEN;
         }
@@ -742,6 +755,10 @@ enum adj_err ledger_open(const char *path, bool create, struct ledger **out,
     *out = l;
     return ADJ_OK;
 fail:
+    /* The diag borrowed l->path; point it at the caller's string instead. */
+    if (diag->file_name == l->path) {
+        diag->file_name = path;
+    }
     ledger_close(l);
     return err;
 }
@@ -828,6 +845,58 @@ static void lg_hash_str(XXH3_state_t *st, const char *s)
     XXH3_128bits_update(st, s, len);
 }
 
+static int lg_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Refuses a doc id settled twice in one batch, and sums the ids' hashes
+ * (the order-free digest). Hashes are radix-sorted; only if two hashes are
+ * equal are the strings compared (sorted), so the usual cost is linear.
+ * tmp holds 2 * doc_count + 2 words. */
+static enum adj_err lg_doc_ids_unique(struct ledger *l, const struct ledger_batch *b,
+                                      uint64_t *tmp, uint64_t *sum, struct adj_diag *diag)
+{
+    uint64_t *h = tmp, *scratch = tmp + b->doc_count + 1;
+    size_t n = 0, start = 0;
+    *sum = 0;
+    for (size_t i = 0; i < b->doc_ids_bytes; i++) {
+        if (b->doc_ids[i] == '\0') {
+            h[n] = XXH3_64bits(b->doc_ids + start, i - start);
+            *sum += h[n++];
+            start = i + 1;
+        }
+    }
+    lg_radix_sort(h, scratch, n);
+    bool maybe = false;
+    for (size_t i = 1; i < n && !maybe; i++) {
+        maybe = h[i] == h[i - 1];
+    }
+    if (!maybe) {
+        return ADJ_OK;
+    }
+    const char **ids = malloc((n + 1) * sizeof *ids);
+    if (ids == NULL) {
+        adj_diag_set(diag, ADJ_E_NOMEM, l->path, 0, 0, NULL);
+        return ADJ_E_NOMEM;
+    }
+    n = 0;
+    for (size_t i = 0; i < b->doc_ids_bytes; i += strlen(b->doc_ids + i) + 1) {
+        ids[n++] = b->doc_ids + i;
+    }
+    qsort(ids, n, sizeof *ids, lg_str_cmp);
+    enum adj_err err = ADJ_OK;
+    for (size_t i = 1; i < n && err == ADJ_OK; i++) {
+        if (strcmp(ids[i], ids[i - 1]) == 0) {
+            adj_diag_set(diag, ADJ_E_LEDGER_INPUT, l->path, 0, 0,
+                         "doc id %s is settled twice in the batch", ids[i]);
+            err = ADJ_E_LEDGER_INPUT;
+        }
+    }
+    free(ids);
+    return err;
+}
+
 /* Validated, sorted view of a batch ready to write. */
 struct lg_batch_prep {
     char period[8];
@@ -882,7 +951,8 @@ static enum adj_err lg_batch_prepare(struct ledger *l, const struct ledger_batch
     }
     p->centers = malloc((b->center_count + 1) * sizeof *p->centers);
     p->packs = malloc((b->pack_count + 1) * sizeof *p->packs);
-    uint64_t *tmp = malloc((b->pack_count + 1) * sizeof *tmp);
+    size_t tmp_n = (b->pack_count > b->doc_count ? b->pack_count : b->doc_count) * 2 + 2;
+    uint64_t *tmp = malloc(tmp_n * sizeof *tmp);
     XXH3_state_t *st = XXH3_createState();
     enum adj_err err = ADJ_OK;
     if (p->centers == NULL || p->packs == NULL || tmp == NULL || st == NULL) {
@@ -933,6 +1003,15 @@ static enum adj_err lg_batch_prepare(struct ledger *l, const struct ledger_batch
         memcpy(p->packs, b->pack_ids, b->pack_count * sizeof *p->packs);
     }
     lg_radix_sort(p->packs, tmp, b->pack_count);
+    for (size_t i = 1; i < b->pack_count; i++) {
+        if (p->packs[i] == p->packs[i - 1]) {
+            adj_diag_set(diag, ADJ_E_LEDGER_INPUT, l->path, 0, 0,
+                         "pack key %llu is settled twice in the batch",
+                         (unsigned long long)p->packs[i]);
+            err = ADJ_E_LEDGER_INPUT;
+            goto out;
+        }
+    }
 
     /* The digest of everything posted; doc ids as a multiset (sum of
      * per-id hashes) so a run's output order does not matter. */
@@ -948,12 +1027,9 @@ static enum adj_err lg_batch_prepare(struct ledger *l, const struct ledger_batch
         lg_hash_i64(st, p->centers[i]->approved_daroyar_rials);
     }
     uint64_t doc_sum = 0;
-    start = 0;
-    for (size_t i = 0; i < b->doc_ids_bytes; i++) {
-        if (b->doc_ids[i] == '\0') {
-            doc_sum += XXH3_64bits(b->doc_ids + start, i - start);
-            start = i + 1;
-        }
+    err = lg_doc_ids_unique(l, b, tmp, &doc_sum, diag);
+    if (err != ADJ_OK) {
+        goto out;
     }
     lg_hash_i64(st, (int64_t)b->doc_count);
     lg_hash_i64(st, (int64_t)doc_sum);
@@ -1238,7 +1314,9 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
     sqlite3_stmt *stmt = NULL;
     enum adj_err err = ADJ_OK;
     if (on_doc_ids != NULL) {
-        rc = lg_prepare(l, "SELECT count, ids FROM settled_docs ORDER BY batch_id, chunk", &stmt);
+        rc = lg_prepare(l, "SELECT count, ids FROM settled_docs WHERE batch_id NOT IN (SELECT b.batch_id"
+                           " FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
+                           " ORDER BY batch_id, chunk", &stmt);
         while (rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
             int64_t count = sqlite3_column_int64(stmt, 0);
             const char *ids = sqlite3_column_blob(stmt, 1);
@@ -1259,7 +1337,9 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
         if (buf == NULL) {
             err = ADJ_E_NOMEM;
         }
-        rc = lg_prepare(l, "SELECT count, keys FROM settled_packs ORDER BY batch_id, chunk", &stmt);
+        rc = lg_prepare(l, "SELECT count, keys FROM settled_packs WHERE batch_id NOT IN (SELECT b.batch_id"
+                           " FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
+                           " ORDER BY batch_id, chunk", &stmt);
         while (err == ADJ_OK && rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
             int64_t count = sqlite3_column_int64(stmt, 0);
             const void *keys = sqlite3_column_blob(stmt, 1);

@@ -1,13 +1,14 @@
 /*
- * The offset ledger (spec/ledger.md): a double-entry book, in one SQLite file,
- * of what SSO owes each contracted center (posted from verified batches), what
+ * The offset ledger (spec/ledger.md): a book of balanced debit/credit
+ * entries, in one SQLite file, of what SSO owes each contracted center
+ * (posted from verified batches), what
  * debtor employers owe SSO (hard-to-collect premium debts), and the offsets
  * (tahator) of circular 1000/98/10704 that cancel one against the other.
  *
  * Guarantees, each tested (tests/unit/test_ledger*.c):
  *  - Every write is one transaction opened with BEGIN IMMEDIATE; a crash at
  *    any statement leaves the book as before or after the whole operation.
- *  - Double entry is enforced twice: by this code before a row is written
+ *  - Debits = credits is enforced twice: by this code before a row is written
  *    (ADJ_ASSERT, on in release builds) and by the database after (triggers
  *    refuse an unbalanced entry and any UPDATE/DELETE of journal rows).
  *  - Idempotency: a batch is keyed by batch_id; the same content again is a
@@ -110,9 +111,13 @@ enum ledger_post_outcome { LEDGER_POSTED, LEDGER_ALREADY_POSTED, LEDGER_CONFLICT
 enum adj_err ledger_post_batch(struct ledger *ledger, const struct ledger_batch *batch,
                                enum ledger_post_outcome *out, struct adj_diag *diag);
 
-/* Hands every settled doc id chunk and pack id chunk to the callbacks
- * (chunks of one batch in order; pack keys of a chunk sorted). The pointers
- * are valid during the call only. Either callback may be NULL. */
+/* Hands every settled doc id chunk and pack id chunk to the callbacks, in
+ * one read snapshot: on_doc_ids gets `count` ids, each NUL-terminated,
+ * filling exactly `bytes` bytes (at most LEDGER_DOC_CHUNK_BYTES); on_pack_ids
+ * gets `count` keys (at most LEDGER_PACK_CHUNK_KEYS), sorted within the
+ * chunk, not across chunks. All doc chunks come first, then all pack
+ * chunks; batches that were reversed are skipped. The pointers are valid
+ * during the call only. Either callback may be NULL. */
 enum adj_err ledger_load_settled(struct ledger *ledger, void *ctx,
                                  void (*on_doc_ids)(void *ctx, const char *ids, size_t bytes,
                                                     size_t count),
@@ -181,6 +186,22 @@ struct ledger_payment {
 enum adj_err ledger_pay(struct ledger *ledger, const struct ledger_payment *rows, size_t count,
                         struct ledger_row_result *results, struct adj_diag *diag);
 
+/* Corrects an entry by a reversing entry (kind 'reversal': every posting
+ * with debit and credit swapped, value date `date`), in one transaction.
+ * An entry is reversed at most once: the same date and reason again is
+ * LEDGER_ROW_ALREADY, others E_LEDGER_REVERSAL_CONFLICT. Refused
+ * (E_LEDGER_REVERSAL) for a reversal entry, and for a debt that has
+ * unreversed offsets against it (reverse those first); refused with
+ * E_LEDGER_OVER_PAYABLE / E_LEDGER_OVER_DEBT if an account would pass zero
+ * (a batch whose payable was already paid or offset). A reversed batch's
+ * settled ids are no longer loaded (its documents may be settled again in a
+ * new batch, under a new batch_id: the old batch_id stays spent); a reversed
+ * debt is no longer offsettable; a reversed offset frees the debt it paid
+ * and leaves the clause 5 report. */
+enum adj_err ledger_reverse(struct ledger *ledger, int64_t entry_id, const char *date,
+                            const char *reason, struct ledger_row_result *result,
+                            int64_t *reversal_entry_id, struct adj_diag *diag);
+
 /* ---- Reading ------------------------------------------------------------- */
 
 struct ledger_balance_row {
@@ -195,7 +216,7 @@ enum adj_err ledger_balances(struct ledger *ledger, void *ctx,
 
 struct ledger_statement_row {
     int64_t entry_id;
-    const char *kind;            /* batch, debt, offset, payment */
+    const char *kind;            /* batch, debt, offset, payment, reversal */
     const char *ref;             /* batch_id, employer/workshop/period, agreement, payment ref */
     const char *value_date;
     int64_t debit, credit;
@@ -227,6 +248,11 @@ enum adj_err ledger_offset_report(struct ledger *ledger, const char *period, voi
  * any. *problems counts them. */
 enum adj_err ledger_verify(struct ledger *ledger, FILE *report, uint64_t *problems,
                            struct adj_diag *diag);
+
+/* PRAGMA quick_check (about 1 s on a year of a province): the CLI runs it
+ * before every write, so nothing is posted into a damaged file
+ * (E_LEDGER_CORRUPT, with SQLite's first complaint in the detail). */
+enum adj_err ledger_quick_check(struct ledger *ledger, struct adj_diag *diag);
 
 /* Writes every row of every table in key order as text: equal dumps mean
  * equal ledgers (tests compare them; auditors can diff them). */

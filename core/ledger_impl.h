@@ -17,6 +17,7 @@
 struct ledger {
     sqlite3 *db;
     char path[512];
+    char aux_name[1024]; /* file named by a diag of ledger_post_outdir */
     void (*step_hook)(void *ctx);
     void *step_hook_ctx;
     /* Statements of the hot path, prepared once at open. */

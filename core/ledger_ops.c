@@ -232,9 +232,12 @@ static int lg_offsettable(struct ledger *l, const char *employer, struct lg_allo
     size_t cap = 0;
     int rc = lg_cached(l,
                         "SELECT d.workshop, d.period, d.amount - coalesce((SELECT sum(a.amount)"
-                        " FROM offset_alloc a WHERE a.employer = d.employer"
-                        " AND a.workshop = d.workshop AND a.period = d.period), 0)"
+                        " FROM offset_alloc a JOIN offset_agreement g USING (agreement)"
+                        " WHERE a.employer = d.employer AND a.workshop = d.workshop"
+                        " AND a.period = d.period AND NOT EXISTS (SELECT 1 FROM reversal r"
+                        " WHERE r.entry_id = g.entry_id)), 0)"
                         " FROM debt d WHERE d.employer = ?1 AND d.offsettable = 1"
+                        " AND NOT EXISTS (SELECT 1 FROM reversal r WHERE r.entry_id = d.entry_id)"
                         " ORDER BY d.period, d.workshop",
                         &stmt);
     if (rc == SQLITE_OK) {
@@ -578,6 +581,224 @@ enum adj_err ledger_pay(struct ledger *l, const struct ledger_payment *rows, siz
     return lg_rows(l, count, results, diag, lg_payment_row_cb, rows);
 }
 
+/* ---- Reversals ---------------------------------------------------------------- */
+
+struct lg_delta {
+    int64_t account_id, delta; /* debit-positive change of the balance */
+};
+
+static int lg_delta_cmp(const void *a, const void *b)
+{
+    const struct lg_delta *x = a, *y = b;
+    return (x->account_id > y->account_id) - (x->account_id < y->account_id);
+}
+
+/* Checks that applying e keeps every floor-zero account at or above zero;
+ * refusal in *r. */
+static enum adj_err lg_reverse_limits(struct ledger *l, const struct lg_entry *e,
+                                      struct ledger_row_result *r, struct adj_diag *diag)
+{
+    struct lg_delta *d = malloc((e->count + 1) * sizeof *d);
+    if (d == NULL) {
+        adj_diag_set(diag, ADJ_E_NOMEM, l->path, 0, 0, NULL);
+        return ADJ_E_NOMEM;
+    }
+    for (size_t i = 0; i < e->count; i++) {
+        /* One side of a posting is zero, so this cannot overflow; the
+         * per-account sums below are checked. */
+        d[i] = (struct lg_delta){e->postings[i].account_id,
+                                 e->postings[i].debit - e->postings[i].credit};
+    }
+    qsort(d, e->count, sizeof *d, lg_delta_cmp);
+    enum adj_err err = ADJ_OK;
+    for (size_t i = 0; i < e->count && err == ADJ_OK && r->outcome != LEDGER_ROW_REFUSED;) {
+        int64_t total = 0;
+        size_t j = i;
+        bool overflow = false;
+        for (; j < e->count && d[j].account_id == d[i].account_id; j++) {
+            overflow |= !money_add(total, d[j].delta, &total);
+        }
+        sqlite3_stmt *get = NULL;
+        int rc = lg_cached(l, "SELECT name, normal_side, floor_zero, balance FROM account WHERE id = ?1",
+                           &get);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(get, 1, d[i].account_id);
+            rc = lg_step(l, get);
+        }
+        if (rc != SQLITE_ROW) {
+            err = lg_fail(l, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, diag, "reversal account");
+        } else {
+            const char *name = (const char *)sqlite3_column_text(get, 0);
+            char side = (char)sqlite3_column_text(get, 1)[0];
+            bool floor_zero = sqlite3_column_int(get, 2) != 0;
+            int64_t next = 0;
+            if (overflow || !money_add(sqlite3_column_int64(get, 3), total, &next)) {
+                lg_row_set(r, LEDGER_ROW_REFUSED, ADJ_E_OVERFLOW, "balance of %s", name);
+            } else if (floor_zero && (side == 'D' ? next < 0 : next > 0)) {
+                lg_row_set(r, LEDGER_ROW_REFUSED,
+                           side == 'C' ? ADJ_E_LEDGER_OVER_PAYABLE : ADJ_E_LEDGER_OVER_DEBT,
+                           "%s would pass zero (paid, offset or reversed since)", name);
+            }
+        }
+        lg_release(get);
+        i = j;
+    }
+    free(d);
+    return err;
+}
+
+static enum adj_err lg_reverse_in_txn(struct ledger *l, int64_t entry_id, const char *date,
+                                      const char *reason, struct ledger_row_result *r,
+                                      int64_t *reversal_entry_id, struct adj_diag *diag)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = lg_cached(l,
+                       "SELECT e.kind, r.reversal_entry_id, r.date, r.reason FROM entry e"
+                       " LEFT JOIN reversal r ON r.entry_id = e.id WHERE e.id = ?1",
+                       &stmt);
+    char kind[16] = "";
+    bool found = false, reversed = false, same = false;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(stmt, 1, entry_id);
+        rc = lg_step(l, stmt);
+        if (rc == SQLITE_ROW) {
+            found = true;
+            snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(stmt, 0));
+            reversed = sqlite3_column_type(stmt, 1) != SQLITE_NULL;
+            if (reversed) {
+                *reversal_entry_id = sqlite3_column_int64(stmt, 1);
+                same = lg_text_eq(stmt, 2, date) && lg_text_eq(stmt, 3, reason);
+            }
+            rc = SQLITE_DONE;
+        }
+    }
+    lg_release(stmt);
+    if (rc != SQLITE_DONE) {
+        return lg_fail(l, rc, diag, "entry lookup");
+    }
+    if (!found) {
+        lg_row_set(r, LEDGER_ROW_REFUSED, ADJ_E_LEDGER_UNKNOWN_ENTRY, "entry %lld",
+                   (long long)entry_id);
+        return ADJ_OK;
+    }
+    if (reversed) {
+        if (same) {
+            lg_row_set(r, LEDGER_ROW_ALREADY, ADJ_OK, "entry %lld already reversed by %lld",
+                       (long long)entry_id, (long long)*reversal_entry_id);
+        } else {
+            lg_row_set(r, LEDGER_ROW_REFUSED, ADJ_E_LEDGER_REVERSAL_CONFLICT,
+                       "entry %lld was reversed by entry %lld", (long long)entry_id,
+                       (long long)*reversal_entry_id);
+        }
+        return ADJ_OK;
+    }
+    if (strcmp(kind, "reversal") == 0) {
+        lg_row_set(r, LEDGER_ROW_REFUSED, ADJ_E_LEDGER_REVERSAL,
+                   "entry %lld is a reversal; post the original again instead",
+                   (long long)entry_id);
+        return ADJ_OK;
+    }
+    if (strcmp(kind, "debt") == 0) {
+        int64_t n = 0;
+        rc = lg_cached(l,
+                       "SELECT count(*) FROM debt d JOIN offset_alloc a ON a.employer = d.employer"
+                       " AND a.workshop = d.workshop AND a.period = d.period"
+                       " JOIN offset_agreement g ON g.agreement = a.agreement"
+                       " WHERE d.entry_id = ?1 AND NOT EXISTS (SELECT 1 FROM reversal r"
+                       " WHERE r.entry_id = g.entry_id)",
+                       &stmt);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(stmt, 1, entry_id);
+            rc = lg_query_i64(l, stmt, &n, &found);
+        }
+        lg_release(stmt);
+        if (rc != SQLITE_DONE) {
+            return lg_fail(l, rc, diag, "debt offsets");
+        }
+        if (n > 0) {
+            lg_row_set(r, LEDGER_ROW_REFUSED, ADJ_E_LEDGER_REVERSAL,
+                       "debt entry %lld has %lld offset(s) against it; reverse them first",
+                       (long long)entry_id, (long long)n);
+            return ADJ_OK;
+        }
+    }
+    /* The mirror entry. */
+    struct lg_entry e;
+    lg_entry_init(&e);
+    enum adj_err err = ADJ_OK;
+    rc = lg_cached(l, "SELECT account_id, debit, credit FROM posting WHERE entry_id = ?1 ORDER BY id",
+                   &stmt);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(stmt, 1, entry_id);
+        while ((rc = lg_step(l, stmt)) == SQLITE_ROW && err == ADJ_OK) {
+            err = lg_entry_add(&e, sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 2),
+                               sqlite3_column_int64(stmt, 1));
+        }
+    }
+    lg_release(stmt);
+    if (err == ADJ_OK && rc != SQLITE_DONE) {
+        err = lg_fail(l, rc, diag, "postings");
+    } else if (err != ADJ_OK) {
+        adj_diag_set(diag, err, l->path, 0, 0, "entry %lld", (long long)entry_id);
+    }
+    lg_row_set(r, LEDGER_ROW_APPLIED, ADJ_OK, NULL);
+    if (err == ADJ_OK) {
+        err = lg_reverse_limits(l, &e, r, diag);
+    }
+    if (err == ADJ_OK && r->outcome == LEDGER_ROW_APPLIED) {
+        char ref[32];
+        snprintf(ref, sizeof ref, "entry:%lld", (long long)entry_id);
+        err = lg_entry_write(l, &e, "reversal", ref, date, reason, reversal_entry_id, diag);
+    }
+    lg_entry_free(&e);
+    if (err == ADJ_OK && r->outcome == LEDGER_ROW_APPLIED) {
+        rc = lg_cached(l,
+                       "INSERT INTO reversal(entry_id, reversal_entry_id, date, reason)"
+                       " VALUES (?1, ?2, ?3, ?4)",
+                       &stmt);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(stmt, 1, entry_id);
+            sqlite3_bind_int64(stmt, 2, *reversal_entry_id);
+            lg_bind_text(stmt, 3, date);
+            lg_bind_text(stmt, 4, reason);
+            rc = lg_step(l, stmt);
+        }
+        lg_release(stmt);
+        if (rc != SQLITE_DONE) {
+            err = lg_fail(l, rc, diag, "reversal insert");
+        }
+    }
+    return err;
+}
+
+enum adj_err ledger_reverse(struct ledger *l, int64_t entry_id, const char *date,
+                            const char *reason, struct ledger_row_result *result,
+                            int64_t *reversal_entry_id, struct adj_diag *diag)
+{
+    char d[11];
+    *reversal_entry_id = 0;
+    if (!lg_date_canon(date, d)) {
+        lg_row_set(result, LEDGER_ROW_REFUSED, ADJ_E_LEDGER_INPUT, "date must be YYYY/MM/DD");
+        return ADJ_OK;
+    }
+    if (reason == NULL || reason[0] == '\0' || strlen(reason) > 200 || strchr(reason, '\t') ||
+        strchr(reason, '\n')) {
+        lg_row_set(result, LEDGER_ROW_REFUSED, ADJ_E_LEDGER_INPUT,
+                   "a reason of 1..200 bytes on one line is required");
+        return ADJ_OK;
+    }
+    enum adj_err err = lg_begin(l, diag);
+    if (err != ADJ_OK) {
+        return err;
+    }
+    err = lg_reverse_in_txn(l, entry_id, d, reason, result, reversal_entry_id, diag);
+    if (err != ADJ_OK || result->outcome != LEDGER_ROW_APPLIED) {
+        lg_rollback(l);
+        return err;
+    }
+    return lg_commit(l, diag);
+}
+
 /* ---- Reading ----------------------------------------------------------------- */
 
 enum adj_err ledger_balances(struct ledger *l, void *ctx,
@@ -695,7 +916,8 @@ enum adj_err ledger_offset_report(struct ledger *l, const char *period, void *ct
                         "SELECT a.employer, a.workshop, a.period, a.agreement, g.governor_ref,"
                         " g.date, g.center, a.amount FROM offset_alloc a"
                         " JOIN offset_agreement g ON g.agreement = a.agreement"
-                        " WHERE substr(g.date, 1, 8) = ?1"
+                        " WHERE substr(g.date, 1, 8) = ?1 AND NOT EXISTS (SELECT 1 FROM"
+                        " reversal r WHERE r.entry_id = g.entry_id)"
                         " ORDER BY a.employer, a.workshop, a.period, a.agreement",
                         &stmt);
     if (rc == SQLITE_OK) {

@@ -158,14 +158,15 @@ static enum adj_err lg_slurp(const char *path, size_t max, char **out, size_t *l
     }
     if ((uint64_t)st.st_size > max) {
         close(fd);
-        adj_diag_set(diag, ADJ_E_LEDGER_INPUT, path, 0, 0, "file larger than %zu bytes", max);
+        adj_diag_set(diag, ADJ_E_LEDGER_INPUT, NULL, 0, 0, "%s: file larger than %zu bytes", path,
+                     max);
         return ADJ_E_LEDGER_INPUT;
     }
     size_t size = (size_t)st.st_size;
     char *buf = malloc(size + 1);
     if (buf == NULL) {
         close(fd);
-        adj_diag_set(diag, ADJ_E_NOMEM, path, 0, 0, NULL);
+        adj_diag_set(diag, ADJ_E_NOMEM, NULL, 0, 0, "%s", path);
         return ADJ_E_NOMEM;
     }
     size_t done = 0;
@@ -182,7 +183,7 @@ static enum adj_err lg_slurp(const char *path, size_t max, char **out, size_t *l
     close(fd);
     if (done != size) {
         free(buf);
-        adj_diag_set(diag, ADJ_E_READ, path, 0, 0, "short read");
+        adj_diag_set(diag, ADJ_E_READ, NULL, 0, 0, "%s: short read", path);
         return ADJ_E_READ;
     }
     buf[size] = '\0';
@@ -251,9 +252,9 @@ enum adj_err ledger_post_outdir(struct ledger *l, const char *outdir, void *ctx,
     snprintf(path[0], sizeof path[0], "%s/totals.tsv", outdir);
     snprintf(path[1], sizeof path[1], "%s/settled_docs.txt", outdir);
     snprintf(path[2], sizeof path[2], "%s/settled_packs.u64", outdir);
-    /* diag keeps a pointer to the file name; keep it alive in a static. */
-    static char diag_name[1024];
-    snprintf(diag_name, sizeof diag_name, "%s", path[0]);
+    /* A diag borrows its file name: keep it in the handle, which outlives it. */
+    char *diag_name = l->aux_name;
+    snprintf(diag_name, sizeof l->aux_name, "%s", path[0]);
     *refused = 0;
     char *tsv = NULL, *docs = NULL, *packs = NULL;
     size_t tsv_len = 0, docs_len = 0, packs_len = 0;
@@ -390,7 +391,8 @@ enum adj_err ledger_post_outdir(struct ledger *l, const char *outdir, void *ctx,
             docs[i] = '\0';
             lines++;
         } else if (docs[i] == '\0' || docs[i] == '\r' || docs[i] == '\t') {
-            adj_diag_set(diag, ADJ_E_LEDGER_INPUT, path[1], lines + 1, 0,
+            snprintf(l->aux_name, sizeof l->aux_name, "%s", path[1]);
+            adj_diag_set(diag, ADJ_E_LEDGER_INPUT, l->aux_name, lines + 1, 0,
                          "doc id with NUL, CR or TAB");
             err = ADJ_E_LEDGER_INPUT;
         }

@@ -60,8 +60,9 @@ static const struct lg_check lg_checks[] = {
      " FROM offset_alloc a WHERE a.agreement = g.agreement), 0)"},
     {"debt offset beyond its amount",
      "SELECT d.employer, d.workshop, d.period FROM debt d WHERE d.amount < coalesce((SELECT"
-     " sum(amount) FROM offset_alloc a WHERE a.employer = d.employer AND a.workshop = d.workshop"
-     " AND a.period = d.period), 0) OR (d.offsettable = 0 AND EXISTS (SELECT 1 FROM offset_alloc a"
+     " sum(a.amount) FROM offset_alloc a JOIN offset_agreement g USING (agreement)"
+     " WHERE a.employer = d.employer AND a.workshop = d.workshop AND a.period = d.period"
+     " AND NOT EXISTS (SELECT 1 FROM reversal r WHERE r.entry_id = g.entry_id)), 0) OR (d.offsettable = 0 AND EXISTS (SELECT 1 FROM offset_alloc a"
      " WHERE a.employer = d.employer AND a.workshop = d.workshop AND a.period = d.period))"},
     {"offset or payment entry mismatch",
      "SELECT 'offset', g.agreement FROM offset_agreement g JOIN entry e ON e.id = g.entry_id"
@@ -70,6 +71,16 @@ static const struct lg_check lg_checks[] = {
      " WHERE e.amount <> p.amount OR e.kind <> 'payment' OR e.ref <> p.ref"
      " UNION ALL SELECT 'debt', d.employer FROM debt d JOIN entry e ON e.id = d.entry_id"
      " WHERE e.amount <> d.amount OR e.kind <> 'debt'"},
+    {"reversal does not mirror its entry",
+     "SELECT r.entry_id FROM reversal r JOIN entry o ON o.id = r.entry_id"
+     " JOIN entry n ON n.id = r.reversal_entry_id"
+     " WHERE n.kind <> 'reversal' OR o.kind = 'reversal' OR n.amount <> o.amount"
+     " OR EXISTS (SELECT account_id, sum(debit) - sum(credit) FROM posting WHERE entry_id = o.id"
+     " GROUP BY account_id EXCEPT SELECT account_id, sum(credit) - sum(debit) FROM posting"
+     " WHERE entry_id = n.id GROUP BY account_id)"},
+    {"reversal entry without its reversal row",
+     "SELECT e.id FROM entry e WHERE e.kind = 'reversal' AND NOT EXISTS"
+     " (SELECT 1 FROM reversal r WHERE r.reversal_entry_id = e.id)"},
 };
 
 static void lg_problem(FILE *report, uint64_t *problems, const char *what, sqlite3_stmt *stmt)
@@ -183,6 +194,27 @@ enum adj_err ledger_verify(struct ledger *l, FILE *report, uint64_t *problems,
     return ADJ_OK;
 }
 
+enum adj_err ledger_quick_check(struct ledger *l, struct adj_diag *diag)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = lg_prepare(l, "PRAGMA quick_check", &stmt);
+    enum adj_err err = ADJ_OK;
+    while (rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(stmt, 0);
+        if (err == ADJ_OK && (t == NULL || strcmp((const char *)t, "ok") != 0)) {
+            err = ADJ_E_LEDGER_CORRUPT;
+            adj_diag_set(diag, err, l->path, 0, 0, "quick_check: %s; nothing written",
+                         t != NULL ? (const char *)t : "NULL");
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    if (err == ADJ_OK && rc != SQLITE_DONE) {
+        err = lg_fail(l, rc, diag, "quick_check");
+    }
+    return err;
+}
+
 static const char *const lg_dump_queries[] = {
     "SELECT 'account', id, name, normal_side, floor_zero, balance FROM account ORDER BY id",
     "SELECT 'center', id, sector, payable_account, daroyar_account FROM center ORDER BY id",
@@ -196,6 +228,7 @@ static const char *const lg_dump_queries[] = {
     "SELECT 'offset_agreement', * FROM offset_agreement ORDER BY agreement",
     "SELECT 'offset_alloc', * FROM offset_alloc ORDER BY agreement, employer, workshop, period",
     "SELECT 'payment', * FROM payment ORDER BY ref",
+    "SELECT 'reversal', * FROM reversal ORDER BY entry_id",
     "SELECT 'schema', user_version, application_id FROM pragma_user_version, pragma_application_id",
 };
 

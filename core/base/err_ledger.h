@@ -28,6 +28,8 @@
     XX(E_LEDGER_UNKNOWN_ACCOUNT, "no such account in the ledger")             \
     XX(E_LEDGER_UNBALANCED, "journal entry does not balance")                 \
     XX(E_LEDGER_VERIFY, "ledger verification failed")                         \
-    XX(E_LEDGER_EXISTS, "file exists and is not an empty ledger")
+    XX(E_LEDGER_UNKNOWN_ENTRY, "no such journal entry")                       \
+    XX(E_LEDGER_REVERSAL, "entry cannot be reversed")                         \
+    XX(E_LEDGER_REVERSAL_CONFLICT, "entry already reversed with another date or reason")
 
 #endif

@@ -85,6 +85,19 @@ grep -q 'verify: ok' out.txt || fail "verify"
 expect_rc 0 "$DADRAS" ledger settled
 grep -q 'settled: 2 doc ids (6 bytes), 2 pack ids' out.txt || { cat out.txt; fail "settled"; }
 
+# Corrections are reversing entries: reverse the payment P1 (entry 8).
+pay_entry=$("$DADRAS" ledger statement sso:bank | awk -F'\t' '$3 == "payment" && $4 == "P1" {print $1}')
+[ -n "$pay_entry" ] || fail "payment entry"
+expect_rc 0 "$DADRAS" ledger reverse "$pay_entry" 1403/07/02 "paid twice by mistake"
+grep -q 'reversed by entry' out.txt || fail "reverse"
+expect_rc 0 "$DADRAS" ledger reverse "$pay_entry" 1403/07/02 "paid twice by mistake"
+grep -q 'already reversed' out.txt || fail "reverse must be idempotent"
+expect_rc 2 "$DADRAS" ledger reverse "$pay_entry" 1403/07/03 "other reason"
+grep -q 'E_LEDGER_REVERSAL_CONFLICT' err.txt || fail "reverse conflict"
+expect_rc 0 "$DADRAS" ledger balances
+grep -q $'^center:C1:payable\tC\t500000\t' out.txt || { cat out.txt; fail "payable after reversal"; }
+expect_rc 0 "$DADRAS" ledger verify
+
 # The stock shell reads it (notes/ledger.md queries).
 if command -v sqlite3 >/dev/null; then
   n=$(sqlite3 l.db "SELECT count(*) FROM entry")
@@ -98,4 +111,9 @@ if command -v sqlite3 >/dev/null; then
   set +e; sqlite3 l.db "DELETE FROM posting" 2>/dev/null; rc=$?; set -e
   [ "$rc" != 0 ] || fail "the shell must not be able to delete postings"
 fi
+# A damaged file is refused before anything is written (quick_check).
+cp l.db bad.db
+printf '\x00\x00\x00\x00' | dd of=bad.db bs=1 seek=16384 conv=notrunc status=none
+expect_rc 2 "$DADRAS" ledger --ledger bad.db pay pay.tsv
+grep -q 'E_LEDGER_CORRUPT' err.txt || { cat err.txt; fail "a damaged ledger must be refused"; }
 echo "ledger cli: ok"

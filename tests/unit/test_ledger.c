@@ -133,6 +133,13 @@ Test(ledger, malformed_batches_are_refused)
     bad = b.b;
     bad.batch_id = "";
     post(l, &bad, ADJ_E_LEDGER_INPUT);
+    bad = b.b;
+    bad.doc_ids = "D1\0D2\0D1\0D3\0D4";
+    bad.doc_ids_bytes = 15;
+    post(l, &bad, ADJ_E_LEDGER_INPUT); /* a doc id settled twice */
+    b.packs[3] = b.packs[1];
+    post(l, &b.b, ADJ_E_LEDGER_INPUT); /* a pack id settled twice */
+    b.packs[3] = b.packs[1] + 1;
     snprintf(b.centers[1].center, sizeof b.centers[1].center, "C0"); /* duplicate center */
     post(l, &b.b, ADJ_E_LEDGER_INPUT);
     snprintf(b.centers[1].center, sizeof b.centers[1].center, "C1");
@@ -592,6 +599,200 @@ Test(ledger, totals_files_round_trip_and_unverified_is_refused)
     ledger_close(l);
     free(via_files);
     free(via_api);
+    tl_batch_free(&a);
+    tl_batch_free(&b);
+}
+
+static int64_t reverse(struct ledger *l, int64_t entry, const char *reason,
+                       enum ledger_row_outcome outcome, enum adj_err reason_code)
+{
+    struct ledger_row_result r;
+    int64_t rev = 0;
+    struct adj_diag diag;
+    cr_assert_eq(ledger_reverse(l, entry, "1403/08/01", reason, &r, &rev, &diag), ADJ_OK, "%s",
+                 diag.detail);
+    cr_assert_eq(r.outcome, outcome, "entry %lld: %s", (long long)entry, r.detail);
+    cr_assert_eq(r.reason, reason_code, "entry %lld: %s %s", (long long)entry,
+                 adj_err_name(r.reason), r.detail);
+    return rev;
+}
+
+struct entry_find {
+    const char *kind, *ref;
+    int64_t id;
+};
+
+static void on_stmt_row(void *ctx, const struct ledger_statement_row *r)
+{
+    struct entry_find *f = ctx;
+    if (strcmp(r->kind, f->kind) == 0 && strcmp(r->ref, f->ref) == 0) {
+        f->id = r->entry_id;
+    }
+}
+
+static int64_t find_entry(struct ledger *l, const char *account, const char *kind, const char *ref)
+{
+    struct entry_find f = {kind, ref, 0};
+    struct adj_diag diag;
+    cr_assert_eq(ledger_statement(l, account, &f, on_stmt_row, &diag), ADJ_OK);
+    cr_assert_gt(f.id, 0, "no %s %s on %s", kind, ref, account);
+    return f.id;
+}
+
+Test(ledger, reversals_correct_offsets_payments_debts_and_batches)
+{
+    struct ledger *l = tl_open(path);
+    struct tl_batch b;
+    seed_book(l, &b);
+    struct ledger_offset off = {"A1", "E1", "C0", 500000, "GOV-1", "1403/06/10"};
+    struct ledger_payment pay = {"C1", 1000000, "1403/07/01", "P1"};
+    struct ledger_row_result res[2];
+    struct adj_diag diag;
+    cr_assert_eq(ledger_apply_offsets(l, &off, 1, res, &diag), ADJ_OK);
+    cr_assert_eq(res[0].outcome, LEDGER_ROW_APPLIED);
+    cr_assert_eq(ledger_pay(l, &pay, 1, res, &diag), ADJ_OK);
+    cr_assert_eq(balance(l, "employer:E1:debt"), 900000);
+
+    /* Unknown entry, and a batch whose payable was paid out. */
+    reverse(l, 999, "x", LEDGER_ROW_REFUSED, ADJ_E_LEDGER_UNKNOWN_ENTRY);
+    int64_t batch_entry = find_entry(l, "sso:treatment", "batch", "B1");
+    reverse(l, batch_entry, "wrong rules", LEDGER_ROW_REFUSED, ADJ_E_LEDGER_OVER_PAYABLE);
+    /* A debt with an offset against it. */
+    int64_t debt_entry = find_entry(l, "employer:E1:debt", "debt", "E1/W1/1395/12");
+    reverse(l, debt_entry, "not a debt", LEDGER_ROW_REFUSED, ADJ_E_LEDGER_REVERSAL);
+
+    /* Reverse the offset: both sides restored, the debt is offsettable again,
+     * the clause 5 report no longer shows it. */
+    int64_t off_entry = find_entry(l, "employer:E1:debt", "offset", "A1");
+    int64_t rev = reverse(l, off_entry, "governor withdrew", LEDGER_ROW_APPLIED, ADJ_OK);
+    cr_assert_eq(balance(l, "center:C0:payable"), 1000000);
+    cr_assert_eq(balance(l, "employer:E1:debt"), 1400000);
+    reverse(l, off_entry, "governor withdrew", LEDGER_ROW_ALREADY, ADJ_OK);
+    reverse(l, off_entry, "other reason", LEDGER_ROW_REFUSED, ADJ_E_LEDGER_REVERSAL_CONFLICT);
+    reverse(l, rev, "undo the undo", LEDGER_ROW_REFUSED, ADJ_E_LEDGER_REVERSAL);
+    struct report_ctx c = {.n = 0};
+    cr_assert_eq(ledger_offset_report(l, "1403/06", &c, on_report, &diag), ADJ_OK);
+    cr_assert_eq(c.n, 0);
+    struct ledger_offset again = {"A2", "E1", "C1", 500000, "GOV-2", "1403/08/02"};
+    cr_assert_eq(ledger_apply_offsets(l, &again, 1, res, &diag), ADJ_OK);
+    cr_assert_eq(res[0].outcome, LEDGER_ROW_REFUSED); /* C1 was paid out */
+    again.center = "C2";
+    cr_assert_eq(ledger_apply_offsets(l, &again, 1, res, &diag), ADJ_OK);
+    cr_assert_eq(res[0].outcome, LEDGER_ROW_APPLIED, "%s", res[0].detail);
+
+    /* Reverse the payment, then the batch: the centers owe nothing, the
+     * settled ids are released, the batch_id stays spent. */
+    reverse(l, find_entry(l, "sso:bank", "payment", "P1"), "bounced", LEDGER_ROW_APPLIED, ADJ_OK);
+    reverse(l, find_entry(l, "employer:E1:debt", "offset", "A2"), "withdrawn", LEDGER_ROW_APPLIED,
+            ADJ_OK);
+    reverse(l, batch_entry, "wrong rules", LEDGER_ROW_APPLIED, ADJ_OK);
+    cr_assert_eq(balance(l, "center:C0:payable"), 0);
+    cr_assert_eq(balance(l, "center:C5:daroyar"), 0);
+    cr_assert_eq(balance(l, "sso:treatment"), 0);
+    struct load_ctx got = {0};
+    cr_assert_eq(ledger_load_settled(l, &got, on_docs, on_packs, &diag), ADJ_OK);
+    cr_assert_eq(got.docs, 0);
+    cr_assert_eq(got.packs, 0);
+    cr_assert_eq(post(l, &b.b, ADJ_OK), LEDGER_ALREADY_POSTED);
+    /* Now the debt has no live offsets and can be reversed. */
+    reverse(l, debt_entry, "not a debt", LEDGER_ROW_APPLIED, ADJ_OK);
+    cr_assert_eq(balance(l, "employer:E1:debt"), 1100000);
+    tl_verify_ok(l);
+    /* Reversals are journal rows too. */
+    cr_assert_eq(exec_rc(ledger_db(l), "DELETE FROM reversal"), SQLITE_CONSTRAINT);
+    tl_batch_free(&b);
+    ledger_close(l);
+}
+
+static void write_all(const char *file, const char *data, size_t len)
+{
+    FILE *f = fopen(file, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static char *read_all(const char *file, size_t *len)
+{
+    FILE *f = fopen(file, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*len + 1);
+    cr_assert_eq(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+Test(ledger, mutated_totals_files_never_crash_or_corrupt)
+{
+    struct tl_batch a, b;
+    tl_batch_make(&a, "B1", 51, 4, 6, 5);
+    tl_batch_make(&b, "B2", 52, 3, 4, 3);
+    struct ledger_batch both[2] = {a.b, b.b};
+    bool verified[2] = {true, true};
+    struct adj_diag diag;
+    cr_assert_eq(ledger_totals_write(dir, both, verified, 2, &diag), ADJ_OK);
+    const char *names[3] = {"totals.tsv", "settled_docs.txt", "settled_packs.u64"};
+    char files[3][700];
+    char *orig[3];
+    size_t len[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(files[i], sizeof files[i], "%s/%s", dir, names[i]);
+        orig[i] = read_all(files[i], &len[i]);
+    }
+    struct ledger *l = tl_open(path);
+    /* Synchronous writes are not under test here. */
+    cr_assert_eq(exec_rc(ledger_db(l), "PRAGMA synchronous = OFF"), SQLITE_OK);
+    uint64_t s = 99;
+    size_t posted = 0, refused_files = 0;
+    static const char noise[] = "\t\n0-9#xZ\xd9\xa1\xff";
+    for (int round = 0; round < 400; round++) {
+        int f = (int)(tl_rand(&s) % 3);
+        char *m = malloc(len[f] + 8);
+        memcpy(m, orig[f], len[f]);
+        size_t n = len[f];
+        int edits = 1 + (int)(tl_rand(&s) % 3);
+        for (int e = 0; e < edits && n > 0; e++) {
+            size_t at = (size_t)(tl_rand(&s) % n);
+            switch (tl_rand(&s) % 3) {
+            case 0: m[at] = noise[tl_rand(&s) % (sizeof noise - 1)]; break;
+            case 1: memmove(m + at, m + at + 1, n - at - 1); n--; break; /* delete */
+            default: n = at; break;                                      /* truncate */
+            }
+        }
+        write_all(files[f], m, n);
+        free(m);
+        struct outdir_ctx c = {0};
+        size_t refused = 0;
+        enum adj_err err = ledger_post_outdir(l, dir, &c, NULL, &refused, &diag);
+        cr_assert(err == ADJ_OK || err == ADJ_E_LEDGER_INPUT, "round %d: %s", round,
+                  adj_err_name(err));
+        refused_files += err != ADJ_OK;
+        posted += err == ADJ_OK;
+        write_all(files[f], orig[f], len[f]);
+    }
+    cr_assert_gt(refused_files, 100);
+    tl_verify_ok(l);
+    /* A mutation that keeps the format (a changed digit) posts a batch with
+     * other totals, after which the intact batch is a conflict: so the
+     * intact files are checked against a fresh ledger. */
+    char fresh[700];
+    snprintf(fresh, sizeof fresh, "%s/fresh.db", dir);
+    struct ledger *l2 = tl_open(fresh);
+    struct outdir_ctx c = {0};
+    size_t refused = 0;
+    cr_assert_eq(ledger_post_outdir(l2, dir, &c, on_batch, &refused, &diag), ADJ_OK);
+    cr_assert_eq(c.posted, 2);
+    ledger_close(l2);
+    cr_log_info("%zu mutated outputs refused, %zu accepted (refused per batch or posted)",
+                refused_files, posted);
+    for (int i = 0; i < 3; i++) {
+        free(orig[i]);
+    }
+    tl_verify_ok(l);
+    ledger_close(l);
     tl_batch_free(&a);
     tl_batch_free(&b);
 }

@@ -43,7 +43,7 @@ static void kill_hook(void *ctx)
     }
 }
 
-enum crash_op { OP_POST, OP_OFFSETS };
+enum crash_op { OP_POST, OP_OFFSETS, OP_REVERSE };
 
 static struct tl_batch crash_batch;
 static const struct ledger_offset crash_offsets[] = {
@@ -68,9 +68,17 @@ static int run_op(const char *path, enum crash_op op)
     if (op == OP_POST) {
         enum ledger_post_outcome out;
         err = ledger_post_batch(l, &crash_batch.b, &out, &diag);
-    } else {
+    } else if (op == OP_OFFSETS) {
         struct ledger_row_result res[5];
         err = ledger_apply_offsets(l, crash_offsets, 5, res, &diag);
+    } else {
+        /* Entry 1 is the base batch B0: reversing it releases its ids. */
+        struct ledger_row_result r;
+        int64_t rev = 0;
+        err = ledger_reverse(l, 1, "1403/08/01", "crash test", &r, &rev, &diag);
+        if (err == ADJ_OK && r.outcome == LEDGER_ROW_REFUSED) {
+            err = r.reason;
+        }
     }
     ledger_close(l);
     return err == ADJ_OK ? 0 : 3;
@@ -82,7 +90,7 @@ static void make_base(void)
 {
     struct ledger *l = tl_open(base);
     struct tl_batch b0;
-    tl_batch_make(&b0, "B0", 5, 6, 10, 10);
+    tl_batch_make(&b0, "B0", 5, 5, 10, 10);
     enum ledger_post_outcome out;
     struct adj_diag diag;
     cr_assert_eq(ledger_post_batch(l, &b0.b, &out, &diag), ADJ_OK);
@@ -93,7 +101,7 @@ static void make_base(void)
     cr_assert_eq(ledger_import_debts(l, debts, 3, res, &diag), ADJ_OK);
     tl_batch_free(&b0);
     ledger_close(l);
-    tl_batch_make(&crash_batch, "B1", 6, 6, 25, 40);
+    tl_batch_make(&crash_batch, "B1", 6, 3, 10, 10);
 }
 
 static void crash_every_statement(enum crash_op op)
@@ -160,6 +168,11 @@ Test(ledger_crash, kill_after_every_statement_of_a_post)
 Test(ledger_crash, kill_after_every_statement_of_offsets)
 {
     crash_every_statement(OP_OFFSETS);
+}
+
+Test(ledger_crash, kill_after_every_statement_of_a_reversal)
+{
+    crash_every_statement(OP_REVERSE);
 }
 
 Test(ledger_crash, disk_full_by_page_limit_changes_nothing)

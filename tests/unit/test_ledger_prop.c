@@ -4,7 +4,9 @@
  * against a small model of the rules in ledger.md. After every operation:
  * each outcome equals the model's, verify passes, the trial balance is zero,
  * no payable or employer debt goes below zero, and the balances equal the
- * model's. Replaying a seed into a fresh ledger gives the same dump.
+ * model's. Reversals of batches, offsets and payments are drawn too, each
+ * either applied (the model undoes the original) or refused for the model's
+ * reason. Replaying a seed into a fresh ledger gives the same dump.
  */
 #include <sqlite3.h>
 
@@ -21,9 +23,10 @@ struct model {
     int64_t debt[NE];          /* employer account balance */
     int64_t offsettable[NE];   /* remaining offsettable */
     struct { bool used; int64_t amount; bool htc; } debts[NE][NW][NK];
-    struct { bool used; int e, c; int64_t amount; int g; } agreements[NK];
-    struct { bool used; int c; int64_t amount; } payments[NK];
-    int batches;
+    struct { bool used; int e, c; int64_t amount; int g; bool reversed; } agreements[NK];
+    struct { bool used; int c; int64_t amount; bool reversed; } payments[NK];
+    bool batch_reversed[1024];
+    int batches, reversals;
     int offsets_applied, offsets_refused, payments_applied;
 };
 
@@ -165,7 +168,7 @@ static void op_offset(struct ledger *l, struct model *m, uint64_t *s)
     cr_assert_eq(r.reason, want, "%s: got %s (%s)", ag, adj_err_name(r.reason), r.detail);
     if (want == ADJ_OK) {
         cr_assert_eq(r.outcome, LEDGER_ROW_APPLIED);
-        m->agreements[k] = (typeof(m->agreements[k])){true, e, c, amount, g};
+        m->agreements[k] = (typeof(m->agreements[k])){true, e, c, amount, g, false};
         m->payable[c] -= amount;
         m->debt[e] -= amount;
         m->offsettable[e] -= amount;
@@ -200,10 +203,101 @@ static void op_pay(struct ledger *l, struct model *m, uint64_t *s)
                                                  : ADJ_OK;
     cr_assert_eq(r.reason, want, "%s: got %s", ref, adj_err_name(r.reason));
     if (want == ADJ_OK) {
-        m->payments[k] = (typeof(m->payments[k])){true, c, amount};
+        m->payments[k] = (typeof(m->payments[k])){true, c, amount, false};
         m->payable[c] -= amount;
         m->bank -= amount;
         m->payments_applied++;
+    }
+}
+
+/* Entry id of a journal row, found with the stock SQL (as an auditor would). */
+static int64_t entry_of(struct ledger *l, const char *sql, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(ledger_db(l), sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int64_t id = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+static void op_reverse(struct ledger *l, struct model *m, uint64_t *s)
+{
+    int what = (int)(tl_rand(s) % 3), k = 0;
+    char key[16];
+    int64_t entry = 0;
+    bool already = false;
+    enum adj_err want = ADJ_OK;
+    if (what == 0 && m->batches > 0) {
+        k = (int)(tl_rand(s) % (uint64_t)m->batches);
+        snprintf(key, sizeof key, "P%d", k);
+        entry = entry_of(l, "SELECT entry_id FROM batch WHERE batch_id = ?1", key);
+        already = m->batch_reversed[k];
+        struct tl_batch b;
+        tl_batch_make(&b, key, 1000 + (uint64_t)k, 1 + (size_t)k % NC, 3, 5);
+        for (size_t i = 0; !already && i < b.b.center_count; i++) {
+            if (m->payable[i] < b.centers[i].approved_insurer_rials ||
+                m->daroyar[i] < b.centers[i].approved_daroyar_rials) {
+                want = ADJ_E_LEDGER_OVER_PAYABLE;
+            }
+        }
+        tl_batch_free(&b);
+    } else if (what == 1) {
+        k = (int)(tl_rand(s) % NK);
+        if (!m->agreements[k].used) {
+            return;
+        }
+        snprintf(key, sizeof key, "A%d", k);
+        entry = entry_of(l, "SELECT entry_id FROM offset_agreement WHERE agreement = ?1", key);
+        already = m->agreements[k].reversed;
+    } else {
+        k = (int)(tl_rand(s) % NK);
+        if (!m->payments[k].used) {
+            return;
+        }
+        snprintf(key, sizeof key, "R%d", k);
+        entry = entry_of(l, "SELECT entry_id FROM payment WHERE ref = ?1", key);
+        already = m->payments[k].reversed;
+    }
+    if (entry == 0) {
+        return;
+    }
+    struct ledger_row_result r;
+    int64_t rev = 0;
+    struct adj_diag diag;
+    cr_assert_eq(ledger_reverse(l, entry, "1403/09/01", "property test", &r, &rev, &diag), ADJ_OK);
+    if (already) {
+        cr_assert_eq(r.outcome, LEDGER_ROW_ALREADY, "%s: %s", key, r.detail);
+        return;
+    }
+    cr_assert_eq(r.reason, want, "reverse %s: got %s (%s)", key, adj_err_name(r.reason), r.detail);
+    if (want != ADJ_OK) {
+        return;
+    }
+    m->reversals++;
+    if (what == 0) {
+        struct tl_batch b;
+        tl_batch_make(&b, key, 1000 + (uint64_t)k, 1 + (size_t)k % NC, 3, 5);
+        for (size_t i = 0; i < b.b.center_count; i++) {
+            m->payable[i] -= b.centers[i].approved_insurer_rials;
+            m->daroyar[i] -= b.centers[i].approved_daroyar_rials;
+            m->treatment -= b.centers[i].approved_insurer_rials;
+            m->subsidy -= b.centers[i].approved_daroyar_rials;
+        }
+        tl_batch_free(&b);
+        m->batch_reversed[k] = true;
+    } else if (what == 1) {
+        m->agreements[k].reversed = true;
+        m->payable[m->agreements[k].c] += m->agreements[k].amount;
+        m->debt[m->agreements[k].e] += m->agreements[k].amount;
+        m->offsettable[m->agreements[k].e] += m->agreements[k].amount;
+    } else {
+        m->payments[k].reversed = true;
+        m->payable[m->payments[k].c] += m->payments[k].amount;
+        m->bank += m->payments[k].amount;
     }
 }
 
@@ -215,8 +309,9 @@ static char *run_sequence(const char *path, uint64_t seed, int ops)
     struct model *m = calloc(1, sizeof *m);
     uint64_t s = seed;
     for (int i = 0; i < ops; i++) {
-        switch (tl_rand(&s) % 4) {
+        switch (tl_rand(&s) % 5) {
         case 0: op_post(l, m, &s); break;
+        case 4: op_reverse(l, m, &s); break;
         case 1: op_debt(l, m, &s); break;
         case 2: op_offset(l, m, &s); break;
         default: op_pay(l, m, &s); break;
@@ -229,9 +324,10 @@ static char *run_sequence(const char *path, uint64_t seed, int ops)
     cr_assert_gt(m->offsets_applied, 0);
     cr_assert_gt(m->offsets_refused, 0);
     cr_assert_gt(m->payments_applied, 0);
-    cr_log_info("seed %llu: %d batches, %d offsets applied, %d refused, %d payments",
-                (unsigned long long)seed, m->batches, m->offsets_applied, m->offsets_refused,
-                m->payments_applied);
+    cr_assert_gt(m->reversals, 0);
+    cr_log_info("seed %llu: %d batches, %d offsets applied, %d refused, %d payments, "
+                "%d reversals", (unsigned long long)seed, m->batches, m->offsets_applied,
+                m->offsets_refused, m->payments_applied, m->reversals);
     free(m);
     return dump;
 }
@@ -243,8 +339,8 @@ Test(ledger_prop, random_sequences_keep_every_invariant_and_replay_identically)
         char a[600], b[600];
         snprintf(a, sizeof a, "%s/a%llu.db", dir, (unsigned long long)seed);
         snprintf(b, sizeof b, "%s/b%llu.db", dir, (unsigned long long)seed);
-        char *da = run_sequence(a, seed, 120);
-        char *db = run_sequence(b, seed, 120);
+        char *da = run_sequence(a, seed, 150);
+        char *db = run_sequence(b, seed, 150);
         cr_assert_str_eq(da, db, "seed %llu replays differently", (unsigned long long)seed);
         free(da);
         free(db);
