@@ -73,6 +73,11 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     struct adj_diag diag;
     memset(&diag, 0, sizeof diag);
     enum adj_err err = ledger_open(path, true, &history->ledger, &diag);
+    if (err == ADJ_OK) {
+        /* A damaged ledger is refused before anything is adjudicated
+         * against its history (about a second on a year of a province). */
+        err = ledger_quick_check(history->ledger, &diag);
+    }
     if (err != ADJ_OK) {
         adj_diag_print(stderr, &diag);
         return err;
