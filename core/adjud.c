@@ -328,6 +328,7 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         enum adj_err err = rules_eval_doc(worker->rules, doc, lines, chunk->uids, &ops,
                                           &out->doc_decisions[i], decisions, NULL);
         if (err != ADJ_OK) {
+            out->failed_doc = i;
             return err;
         }
         if (worker->out_of_memory) {

@@ -70,6 +70,7 @@ struct adjud_chunk {
     uint64_t text_bytes;
     uint64_t text_cap;
     uint32_t redone_count;                /* Docs re-evaluated at commit. */
+    uint32_t failed_doc;                  /* Doc whose evaluation failed, if any. */
 };
 
 /* Read-only view of what was settled before this run. */

@@ -434,8 +434,9 @@ int cmd_run(int argc, char **argv)
     enum run_post_outcome *posts = calloc(args.batch_count, sizeof *posts);
     struct run_totals totals = {.all_verified = true};
     bool io_error = batches == NULL || records == NULL || posts == NULL;
+    bool rule_error = false;
     uint32_t batches_run = 0;
-    for (uint32_t b = 0; b < args.batch_count && !io_error; b++) {
+    for (uint32_t b = 0; b < args.batch_count && !io_error && !rule_error; b++) {
         struct runstats batch_stats;
         if (!runstats_init(&batch_stats)) {
             io_error = true;
@@ -460,9 +461,14 @@ int cmd_run(int argc, char **argv)
             totals.rejected_by_reason[code] += pb->summary.rejected_by_reason[code];
         }
         if (err != ADJ_OK) {
-            fprintf(stderr, "dadras run: %s: %s [%s]\n", args.batches[b], adj_err_message(err),
-                    adj_err_name(err));
-            io_error = true;
+            fprintf(stderr, "dadras run: %s: stopped: %s [%s]\n", args.batches[b],
+                        adj_err_message(err), adj_err_name(err));
+            /* Reading, writing or memory: exit 74 (retry). The rule set
+             * failing on a document: the batch is unverified, exit 2. */
+            bool system_error = err == ADJ_E_READ || err == ADJ_E_WRITE || err == ADJ_E_NOMEM ||
+                                err == ADJ_E_OPEN || err == ADJ_E_IO;
+            io_error = io_error || system_error;
+            rule_error = rule_error || !system_error;
             pb->verified = false; /* Never post a batch whose run failed. */
         }
         if (!pb->verified) {
@@ -472,7 +478,8 @@ int cmd_run(int argc, char **argv)
             totals.any_rejected = true;
         }
         /* Every document read is adjudicated or rejected at intake. */
-        ADJ_ASSERT(io_error || pb->docs_read == batch_stats.docs_adjudicated + pb->docs_rejected);
+        ADJ_ASSERT(io_error || rule_error ||
+                   pb->docs_read == batch_stats.docs_adjudicated + pb->docs_rejected);
         if (!runstats_merge(&stats, &batch_stats) ||
             run_record_centers(rec, &batch_stats, args.tables_dir) != ADJ_OK) {
             io_error = true;

@@ -53,6 +53,7 @@ struct pipeline {
     enum adj_err reader_err;        /* Written by the reader thread before it
                                      * closes the worker rings; read after. */
     const char (*reason_text)[16];
+    const char *path;               /* The batch file, for diagnostics. */
 };
 
 static void *pipeline_reader_main(void *arg)
@@ -187,6 +188,7 @@ static enum adj_err pipeline_setup(struct pipeline *p, const struct pipeline_opt
 {
     memset(p, 0, sizeof *p);
     p->options = options;
+    p->path = path;
     p->reason_text = commit->reason_text;
     p->worker_count = options->threads;
     ADJ_ASSERT(p->worker_count >= 1 && p->worker_count <= PIPELINE_THREADS_MAX);
@@ -252,12 +254,20 @@ static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job 
                                         struct adjud_commit *commit, struct runstats *stats,
                                         struct pipeline_out *out)
 {
-    if (job->err != ADJ_OK) {
-        return job->err;
-    }
     struct doc_chunk *chunk = &job->chunk;
     struct adjud_chunk *adj = &job->adj;
     batch_chunk_rebase(chunk, job->res.line_base);
+    if (job->err != ADJ_OK) {
+        if (job->err != ADJ_E_NOMEM && adj->failed_doc < chunk->doc_count) {
+            /* The rule set failed on a document (overflow, division by
+             * zero, a broken invariant): say which, stop the batch. */
+            const struct doc *doc = &chunk->docs[adj->failed_doc];
+            fprintf(stderr, "%s:%llu: error: %s: document '%s' [%s]\n", p->path,
+                    (unsigned long long)doc->src_line, adj_err_message(job->err), doc->doc_id_raw,
+                    adj_err_name(job->err));
+        }
+        return job->err;
+    }
     /* Runs of documents whose speculation held are written straight from
      * the worker's text; a redone document is formatted again here. */
     uint64_t run_begin = 0;
@@ -274,6 +284,10 @@ static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job 
         bool redone = false;
         enum adj_err err = adjud_commit_doc(commit, chunk, adj, i, &redone);
         if (err != ADJ_OK) {
+            const struct doc *failed = &chunk->docs[i];
+            fprintf(stderr, "%s:%llu: error: %s: document '%s' [%s]\n", p->path,
+                    (unsigned long long)failed->src_line, adj_err_message(err), failed->doc_id_raw,
+                    adj_err_name(err));
             return err;
         }
         const struct doc *doc = &chunk->docs[i];
