@@ -66,7 +66,8 @@ static bool ev_open(struct ev_reader *r, const char *path)
     }
     unsigned char magic[4];
     size_t n = fread(magic, 1, 4, r->f);
-    r->zstd = n == 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD;
+    r->zstd =
+        n == 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD;
     if (r->zstd) {
         r->ds = ZSTD_createDStream();
         if (r->ds == NULL) {
@@ -430,7 +431,8 @@ static void ev_ratio(char out[32], uint64_t num, uint64_t den)
         return;
     }
     uint64_t pm = num * 1000 / den; /* Thousandths, rounded down. */
-    snprintf(out, 32, "%llu.%03llu", (unsigned long long)(pm / 1000), (unsigned long long)(pm % 1000));
+    snprintf(out, 32, "%llu.%03llu", (unsigned long long)(pm / 1000),
+             (unsigned long long)(pm % 1000));
 }
 
 int cmd_eval(int argc, char **argv)
@@ -498,7 +500,8 @@ int cmd_eval(int argc, char **argv)
     if (!s.bad) {
         char id[64];
         if (ev_peek_doc(&s, id, sizeof id) != NULL) {
-            ev_fail(&s, &s.dr, "document not in the truth file at this point (files do not line up)");
+            ev_fail(&s, &s.dr,
+                    "document not in the truth file at this point (files do not line up)");
         }
     }
     if (s.tr.failed || s.dr.failed) {

@@ -18,21 +18,20 @@
 
 static void gen_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: dadras gen --out DIR [options]\n"
-            "  --seed N               PRNG seed (default 1); same seed, same bytes\n"
-            "  --scale F              multiply the document counts (0.125, 1/8, 2)\n"
-            "  --prescriptions N      P documents per month (default 940000)\n"
-            "  --inpatient N          I documents per month (default 380000)\n"
-            "  --inpatient-lines N    mean lines per I document (default 20)\n"
-            "  --centers N --insured N --physicians N --drugs N --daroyar N\n"
-            "  --services N --supplies N --pairs N   reference table sizes\n"
-            "  --anomaly-rate R       share of documents with one anomaly (default 0.02)\n"
-            "  --malformed-rate R     share of documents malformed for intake (default 0)\n"
-            "  --period YYYY/MM       settlement month (default 1403/10)\n"
-            "  --province ID --batch-id ID\n"
-            "  --zstd                 write batch.tsv.zst (--zstd-level N, --zstd-workers N)\n"
-            "  --quiet                no summary on stderr\n");
+    fprintf(out, "usage: dadras gen --out DIR [options]\n"
+                 "  --seed N               PRNG seed (default 1); same seed, same bytes\n"
+                 "  --scale F              multiply the document counts (0.125, 1/8, 2)\n"
+                 "  --prescriptions N      P documents per month (default 940000)\n"
+                 "  --inpatient N          I documents per month (default 380000)\n"
+                 "  --inpatient-lines N    mean lines per I document (default 20)\n"
+                 "  --centers N --insured N --physicians N --drugs N --daroyar N\n"
+                 "  --services N --supplies N --pairs N   reference table sizes\n"
+                 "  --anomaly-rate R       share of documents with one anomaly (default 0.02)\n"
+                 "  --malformed-rate R     share of documents malformed for intake (default 0)\n"
+                 "  --period YYYY/MM       settlement month (default 1403/10)\n"
+                 "  --province ID --batch-id ID\n"
+                 "  --zstd                 write batch.tsv.zst (--zstd-level N, --zstd-workers N)\n"
+                 "  --quiet                no summary on stderr\n");
 }
 
 /* "2", "0.125", "1/8" -> parts per million (truncated). */
@@ -212,10 +211,12 @@ int cmd_gen(int argc, char **argv)
         fprintf(stderr, "dadras gen: %llu documents (%llu P, %llu I), %llu lines in %lld ms\n",
                 (unsigned long long)st.docs, (unsigned long long)st.p_docs,
                 (unsigned long long)st.i_docs, (unsigned long long)st.lines, (long long)ms);
-        fprintf(stderr, "  mean prescription value %llu rials; claimed total %llu, insurer %llu, "
-                        "daroyar %llu\n",
+        fprintf(stderr,
+                "  mean prescription value %llu rials; claimed total %llu, insurer %llu, "
+                "daroyar %llu\n",
                 (unsigned long long)(st.p_docs ? st.p_claimed_total / st.p_docs : 0),
-                (unsigned long long)st.sum_claimed_total, (unsigned long long)st.sum_claimed_insurer,
+                (unsigned long long)st.sum_claimed_total,
+                (unsigned long long)st.sum_claimed_insurer,
                 (unsigned long long)st.sum_claimed_daroyar);
         fprintf(stderr, "  anomalies:");
         for (int k = 0; k < GEN_KIND_COUNT; k++) {

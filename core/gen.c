@@ -84,7 +84,10 @@ static void rng_seed(struct rng *r, uint64_t seed)
     }
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 /* xoshiro256** (Blackman and Vigna). */
 static inline uint64_t rng_next(struct rng *r)
@@ -144,7 +147,10 @@ static inline void put_mem(struct gbuf *b, const char *s, size_t n)
     b->len += n;
 }
 
-static inline void put_str(struct gbuf *b, const char *s) { put_mem(b, s, strlen(s)); }
+static inline void put_str(struct gbuf *b, const char *s)
+{
+    put_mem(b, s, strlen(s));
+}
 
 static inline void put_ch(struct gbuf *b, char c)
 {
@@ -183,7 +189,10 @@ static inline void put_udigits(struct gbuf *b, uint64_t v, int width)
     b->len += (size_t)width;
 }
 
-static inline void put_tab(struct gbuf *b) { put_ch(b, '\t'); }
+static inline void put_tab(struct gbuf *b)
+{
+    put_ch(b, '\t');
+}
 
 /* ---------------------------------------------------------------- tables */
 
@@ -212,10 +221,10 @@ struct g_phys {
 };
 
 struct g_drug {
-    int64_t pn, po;   /* Prices from `from` (or before split). */
-    int64_t pn2, po2; /* Prices from split on (when split != 0). */
-    int32_t split;    /* Day number the second row starts; 0 = one row. */
-    int32_t to;       /* Discontinued after this day; 0 = open. */
+    int64_t pn, po;               /* Prices from `from` (or before split). */
+    int64_t pn2, po2;             /* Prices from split on (when split != 0). */
+    int32_t split;                /* Day number the second row starts; 0 = one row. */
+    int32_t to;                   /* Discontinued after this day; 0 = open. */
     uint32_t pack_units, max_qty; /* max_qty 0 = no limit. */
     uint8_t daroyar;
 };
@@ -342,15 +351,21 @@ static void make_nid(const struct gen *g, uint64_t i, char out[10])
 
 struct g_person {
     int32_t birth, covered_from, covered_to; /* covered_to 0 = open. */
-    int32_t gap_from, gap_to; /* Not covered in [gap_from, gap_to]; 0 = no gap. */
+    int32_t gap_from, gap_to;                /* Not covered in [gap_from, gap_to]; 0 = no gap. */
     char sex;
 };
 
 /* Every 33rd insured (from index 7) lost coverage before the period. */
-static inline bool ins_expired(uint64_t i) { return i % 33 == 7; }
+static inline bool ins_expired(uint64_t i)
+{
+    return i % 33 == 7;
+}
 /* Every 97th (from 13) had a break in coverage, long before the period: two
  * insured.tsv rows, the second one covering the period. */
-static inline bool ins_gap(uint64_t i) { return i % 97 == 13 && !ins_expired(i); }
+static inline bool ins_gap(uint64_t i)
+{
+    return i % 97 == 13 && !ins_expired(i);
+}
 
 static void person_of(const struct gen *g, uint64_t i, struct g_person *p)
 {
@@ -373,14 +388,23 @@ static void person_of(const struct gen *g, uint64_t i, struct g_person *p)
     }
 }
 
-static void put_mc(struct gbuf *b, uint32_t idx) { put_u64(b, 100000u + idx); }
+static void put_mc(struct gbuf *b, uint32_t idx)
+{
+    put_u64(b, 100000u + idx);
+}
 static void put_center_id(struct gbuf *b, uint32_t idx)
 {
     put_ch(b, 'C');
     put_u64(b, 100000u + idx);
 }
-static void put_irc(struct gbuf *b, uint32_t idx) { put_u64(b, 6260000000000000ULL + idx * 1013ULL); }
-static void put_svc_code(struct gbuf *b, uint32_t idx) { put_u64(b, 100000u + idx); }
+static void put_irc(struct gbuf *b, uint32_t idx)
+{
+    put_u64(b, 6260000000000000ULL + idx * 1013ULL);
+}
+static void put_svc_code(struct gbuf *b, uint32_t idx)
+{
+    put_u64(b, 100000u + idx);
+}
 static void put_sup_code(struct gbuf *b, uint32_t idx)
 {
     put_ch(b, 'K');
@@ -418,7 +442,10 @@ static int64_t mul(int64_t a, int64_t b)
     return out;
 }
 
-static int insurer_basis(int sector) { return sector == SEC_PRV ? SEC_GOV : sector; }
+static int insurer_basis(int sector)
+{
+    return sector == SEC_PRV ? SEC_GOV : sector;
+}
 
 static int64_t svc_price(const struct gen *g, const struct g_service *s, int sector)
 {
@@ -444,36 +471,36 @@ static void drug_prices(const struct g_drug *d, int32_t dos, int64_t *pn, int64_
 /* ---------------------------------------------------------------- documents */
 
 struct g_doc {
-    char kind;        /* 'P' or 'I' */
-    char stay;        /* 'B' 'M' for I */
-    int64_t center;   /* Index, or -1 - k for an unknown id. */
-    int sector;       /* Of the center (PRV stand-in when unknown). */
+    char kind;      /* 'P' or 'I' */
+    char stay;      /* 'B' 'M' for I */
+    int64_t center; /* Index, or -1 - k for an unknown id. */
+    int sector;     /* Of the center (PRV stand-in when unknown). */
     uint8_t deprived, grade;
     uint64_t patient; /* Insured index (>= insured: not in the table). */
     struct g_person person;
     int64_t prescriber; /* Index, or -1 - k unknown. */
-    int32_t d1, d2;   /* rx/dispense or admit/discharge. */
+    int32_t d1, d2;     /* rx/dispense or admit/discharge. */
     int32_t dos;
     int32_t age;
-    int64_t c;        /* Copay rate, bp. */
+    int64_t c; /* Copay rate, bp. */
     uint32_t diag;
 };
 
 enum uid_op { UID_NONE, UID_REUSE, UID_INVALID, UID_DROP };
 
 struct g_line {
-    char kind;        /* D S K B */
-    uint32_t idx;     /* Table index; >= table size: an unknown code. */
+    char kind;    /* D S K B */
+    uint32_t idx; /* Table index; >= table size: an unknown code. */
     int64_t qty, unit_price, ins, dar;
     int64_t total_bump; /* Malformed: claimed_total off by this. */
     uint32_t mc;
     char tclass;
     uint32_t nuids;
-    uint64_t serial;  /* Of the first uid; the next ones follow. */
+    uint64_t serial; /* Of the first uid; the next ones follow. */
     enum uid_op op;
     uint32_t op_pos;
     uint64_t reused;
-    int reason;       /* Expected line reason (gen_kind) or -1. */
+    int reason; /* Expected line reason (gen_kind) or -1. */
 };
 
 #define GEN_MAX_LINES 64u
@@ -481,7 +508,9 @@ struct g_line {
 /* Copay rate of a document (adjudication.md "Copay rate c"). */
 static int64_t copay_of(const struct g_doc *d)
 {
-    int64_t c = d->kind == 'P' ? GEN_COPAY_OUT_BP : d->stay == 'B' ? GEN_COPAY_IN_BP : GEN_COPAY_TMP_BP;
+    int64_t c = d->kind == 'P'   ? GEN_COPAY_OUT_BP
+                : d->stay == 'B' ? GEN_COPAY_IN_BP
+                                 : GEN_COPAY_TMP_BP;
     if (d->sector == SEC_SSO) {
         c = 0;
     }
@@ -613,8 +642,9 @@ static void line_service_clean(struct gen *g, const struct g_doc *d, struct g_li
     /* Restricted services appear on clean documents only for patients they
      * fit; a few tries, then an unrestricted one. */
     for (int tries = 0; tries < 8 && !ok; tries++) {
-        idx = rng_below(&g->rd, 50) == 0 && g->s_restricted.n > 0 ? ulist_pick(&g->s_restricted, &g->rd)
-                                                                  : pick_skewed(g, &g->s_pool);
+        idx = rng_below(&g->rd, 50) == 0 && g->s_restricted.n > 0
+                  ? ulist_pick(&g->s_restricted, &g->rd)
+                  : pick_skewed(g, &g->s_pool);
         ok = svc_fits(&g->svc[idx], d);
     }
     if (!ok) {
@@ -694,13 +724,15 @@ static bool inject_line(struct gen *g, struct g_doc *d, struct g_line *ls, uint3
             tmp.dar = 0;
             *l = tmp;
         } else if (which == 1) {
-            uint32_t idx = (gone && g->s_gone.n) ? ulist_pick(&g->s_gone, r)
-                                                 : g->cfg->services + (uint32_t)rng_below(r, 100000);
+            uint32_t idx = (gone && g->s_gone.n)
+                               ? ulist_pick(&g->s_gone, r)
+                               : g->cfg->services + (uint32_t)rng_below(r, 100000);
             line_service(g, d, l, g->s_pool.v[0], 1, false);
             l->idx = idx;
         } else {
-            uint32_t idx = (gone && g->k_gone.n) ? ulist_pick(&g->k_gone, r)
-                                                 : g->cfg->supplies + (uint32_t)rng_below(r, 100000);
+            uint32_t idx = (gone && g->k_gone.n)
+                               ? ulist_pick(&g->k_gone, r)
+                               : g->cfg->supplies + (uint32_t)rng_below(r, 100000);
             line_supply(g, d, l, g->k_active.v[0], 1);
             l->idx = idx;
         }
@@ -825,10 +857,18 @@ static void render_line(struct gen *g, struct gbuf *b, const struct g_line *l, u
     put_ch(b, l->kind);
     put_tab(b);
     switch (l->kind) {
-    case 'D': put_irc(b, l->idx); break;
-    case 'S': put_svc_code(b, l->idx); break;
-    case 'K': put_sup_code(b, l->idx); break;
-    default: put_str(b, "BED"); break;
+    case 'D':
+        put_irc(b, l->idx);
+        break;
+    case 'S':
+        put_svc_code(b, l->idx);
+        break;
+    case 'K':
+        put_sup_code(b, l->idx);
+        break;
+    default:
+        put_str(b, "BED");
+        break;
     }
     int64_t total = mul(l->qty, l->unit_price) + l->total_bump;
     put_tab(b);
@@ -861,7 +901,8 @@ static void render_line(struct gen *g, struct gbuf *b, const struct g_line *l, u
             if (l->op == UID_REUSE && k == l->op_pos) {
                 put_uid(b, l->reused, '0');
             } else {
-                put_uid(b, uid_key(drug, l->serial + k), l->op == UID_INVALID && k == l->op_pos ? '3' : '0');
+                put_uid(b, uid_key(drug, l->serial + k),
+                        l->op == UID_INVALID && k == l->op_pos ? '3' : '0');
             }
         }
     }
@@ -926,10 +967,12 @@ static enum adj_err gen_document(struct gen *g, char kind)
     if (rng_ppm(r, cfg->malformed_ppm)) {
         malformed = true;
     } else if (rng_ppm(r, cfg->anomaly_ppm)) {
-        static const enum gen_kind p_kinds[] = {GEN_K01, GEN_K02, GEN_K03, GEN_K06, GEN_K07, GEN_K08,
-                                                GEN_K09, GEN_K10, GEN_K16, GEN_K17, GEN_K18};
-        static const enum gen_kind i_kinds[] = {GEN_K01, GEN_K02, GEN_K03, GEN_K05, GEN_K06, GEN_K07,
-                                                GEN_K08, GEN_K09, GEN_K10, GEN_K12, GEN_K13, GEN_K16};
+        static const enum gen_kind p_kinds[] = {GEN_K01, GEN_K02, GEN_K03, GEN_K06,
+                                                GEN_K07, GEN_K08, GEN_K09, GEN_K10,
+                                                GEN_K16, GEN_K17, GEN_K18};
+        static const enum gen_kind i_kinds[] = {GEN_K01, GEN_K02, GEN_K03, GEN_K05,
+                                                GEN_K06, GEN_K07, GEN_K08, GEN_K09,
+                                                GEN_K10, GEN_K12, GEN_K13, GEN_K16};
         anomaly = kind == 'P' ? (int)p_kinds[rng_below(r, sizeof p_kinds / sizeof p_kinds[0])]
                               : (int)i_kinds[rng_below(r, sizeof i_kinds / sizeof i_kinds[0])];
     }
@@ -1013,7 +1056,8 @@ static enum adj_err gen_document(struct gen *g, char kind)
     uint32_t n, first = 0;
     if (kind == 'P') {
         /* Items per prescription: 1..10, mean about 4. */
-        static const uint8_t spread[20] = {1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 6, 6, 7, 9};
+        static const uint8_t spread[20] = {1, 1, 2, 2, 2, 3, 3, 3, 3, 4,
+                                           4, 4, 4, 5, 5, 5, 6, 6, 7, 9};
         n = spread[rng_below(r, 20)];
         for (uint32_t k = 0; k < n; k++) {
             line_drug(g, &d, &ls[k], pick_drug(g));
@@ -1073,7 +1117,8 @@ static enum adj_err gen_document(struct gen *g, char kind)
     memcpy(doc_id, b->p + id_at, id_len);
     doc_id[id_len] = '\0';
     put_tab(b);
-    put_center_id(b, d.center >= 0 ? (uint32_t)d.center : cfg->centers + 1000u + (uint32_t)(-1 - d.center));
+    put_center_id(b, d.center >= 0 ? (uint32_t)d.center
+                                   : cfg->centers + 1000u + (uint32_t)(-1 - d.center));
     put_tab(b);
     put_mem(b, nid, 10);
     put_tab(b);
@@ -1154,12 +1199,12 @@ static void build_tables(struct gen *g)
     struct rng *r = &g->rt;
 
     /* K factors (rials per RVU unit; research/domain.md §2.3.3). */
-    static const int64_t kp_tab[SEC_COUNT][2] = {
-        {302000, 302000}, {302000, 302000}, {393000, 393000},
-        {332000, 332000}, {568000, 1011000}, {302000, 302000}};
-    static const int64_t kt_tab[SEC_COUNT][2] = {
-        {428000, 428000}, {428000, 428000}, {556000, 556000},
-        {471000, 471000}, {1777000, 2843000}, {428000, 428000}};
+    static const int64_t kp_tab[SEC_COUNT][2] = {{302000, 302000},  {302000, 302000},
+                                                 {393000, 393000},  {332000, 332000},
+                                                 {568000, 1011000}, {302000, 302000}};
+    static const int64_t kt_tab[SEC_COUNT][2] = {{428000, 428000},   {428000, 428000},
+                                                 {556000, 556000},   {471000, 471000},
+                                                 {1777000, 2843000}, {428000, 428000}};
     memcpy(g->kp, kp_tab, sizeof kp_tab);
     memcpy(g->kt, kt_tab, sizeof kt_tab);
     static const int64_t beds[GEN_GRADES + 1] = {0, 9600000, 8100000, 6700000, 5200000, 3900000};
@@ -1172,12 +1217,26 @@ static void build_tables(struct gen *g)
     for (uint32_t i = 0; i < cfg->centers; i++) {
         struct g_center *c = &g->centers[i];
         uint64_t x = rng_below(r, 100);
-        c->type = i == 0 ? CT_PHARMACY : i == 1 ? CT_HOSPITAL : x < 78 ? CT_PHARMACY : x < 84 ? CT_HOSPITAL : CT_CLINIC;
+        c->type = i == 0   ? CT_PHARMACY
+                  : i == 1 ? CT_HOSPITAL
+                  : x < 78 ? CT_PHARMACY
+                  : x < 84 ? CT_HOSPITAL
+                           : CT_CLINIC;
         uint64_t s = rng_below(r, 100);
         if (c->type == CT_PHARMACY) {
-            c->sector = s < 85 ? SEC_PRV : s < 88 ? SEC_SSO : s < 92 ? SEC_GOV : s < 96 ? SEC_UNI : s < 98 ? SEC_CHR : SEC_PUB;
+            c->sector = s < 85   ? SEC_PRV
+                        : s < 88 ? SEC_SSO
+                        : s < 92 ? SEC_GOV
+                        : s < 96 ? SEC_UNI
+                        : s < 98 ? SEC_CHR
+                                 : SEC_PUB;
         } else {
-            c->sector = s < 25 ? SEC_GOV : s < 55 ? SEC_UNI : s < 75 ? SEC_PRV : s < 83 ? SEC_CHR : s < 90 ? SEC_PUB : SEC_SSO;
+            c->sector = s < 25   ? SEC_GOV
+                        : s < 55 ? SEC_UNI
+                        : s < 75 ? SEC_PRV
+                        : s < 83 ? SEC_CHR
+                        : s < 90 ? SEC_PUB
+                                 : SEC_SSO;
         }
         c->deprived = rng_below(r, 10) == 0;
         c->grade = (uint8_t)(1 + rng_below(r, GEN_GRADES));
@@ -1235,8 +1294,8 @@ static void build_tables(struct gen *g)
          * sampling), exactly cfg->daroyar of them. */
         bool must_list = listed_left >= cfg->drugs - i;
         bool gone = i >= 8 && !must_list && rng_below(r, 50) == 0;
-        bool listed = !gone && listed_left > 0 &&
-                      (must_list || rng_below(r, cfg->drugs - i) < listed_left);
+        bool listed =
+            !gone && listed_left > 0 && (must_list || rng_below(r, cfg->drugs - i) < listed_left);
         if (listed) {
             listed_left--;
             dr->daroyar = 1;
@@ -1277,7 +1336,8 @@ static void build_tables(struct gen *g)
     for (uint32_t i = 0; i < cfg->services; i++) {
         struct g_service *s = &g->svc[i];
         s->rvu_p = 50 + (int64_t)(rng_below(r, 1500) * rng_below(r, 1000) / 500);
-        s->rvu_t = rng_below(r, 10) < 3 ? 0 : (int64_t)(rng_below(r, 1000) * rng_below(r, 1000) / 500);
+        s->rvu_t =
+            rng_below(r, 10) < 3 ? 0 : (int64_t)(rng_below(r, 1000) * rng_below(r, 1000) / 500);
         s->flag = rng_below(r, 10) < 3;
         s->max_qty = rng_below(r, 10) < 3 ? 1 + (uint32_t)rng_below(r, 4) : 0;
         s->sex = '-';
@@ -1426,8 +1486,10 @@ static enum adj_err write_tables(struct gen *g, const char *tdir, struct adj_dia
         goto out;
     }
 
-    static const char *const specialties[] = {"GP", "INT", "SUR", "PED", "GYN", "CAR", "ORT", "ENT"};
-    put_str(&b, "mc\tspecialty\tlicensed_from\tlicensed_to\tfulltime_from\tfulltime_to\tprivate_practice\n");
+    static const char *const specialties[] = {"GP",  "INT", "SUR", "PED",
+                                              "GYN", "CAR", "ORT", "ENT"};
+    put_str(&b, "mc\tspecialty\tlicensed_from\tlicensed_to\tfulltime_from\tfulltime_to\tprivate_"
+                "practice\n");
     for (uint32_t i = 0; i < cfg->physicians; i++) {
         const struct g_phys *p = &g->phys[i];
         put_mc(&b, i);
@@ -1653,11 +1715,11 @@ static enum adj_err make_dir(const char *path, struct adj_diag *diag)
 
 static void gen_free(struct gen *g)
 {
-    struct ulist *lists[] = {&g->pharm, &g->hosp, &g->uncontracted, &g->licensed, &g->unlicensed,
-                             &g->faculty_ok, &g->not_faculty, &g->faculty_pp, &g->d_active,
-                             &g->d_nonlisted, &g->d_nonlisted_max, &g->d_listed, &g->d_gone,
-                             &g->s_pool, &g->s_pool_max, &g->s_restricted, &g->s_gone,
-                             &g->k_active, &g->k_max, &g->k_gone};
+    struct ulist *lists[] = {&g->pharm,      &g->hosp,        &g->uncontracted,    &g->licensed,
+                             &g->unlicensed, &g->faculty_ok,  &g->not_faculty,     &g->faculty_pp,
+                             &g->d_active,   &g->d_nonlisted, &g->d_nonlisted_max, &g->d_listed,
+                             &g->d_gone,     &g->s_pool,      &g->s_pool_max,      &g->s_restricted,
+                             &g->s_gone,     &g->k_active,    &g->k_max,           &g->k_gone};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         free(lists[i]->v);
     }
@@ -1734,8 +1796,9 @@ enum adj_err gen_run(const struct gen_config *cfg, const char *out_dir, struct g
     if (cfg->batch_id[0] != '\0') {
         memcpy(batch_id, cfg->batch_id, sizeof batch_id);
     } else {
-        snprintf(batch_id, sizeof batch_id, "%.8s-%04d%02d-%llu", cfg->province, (int)cfg->period.year,
-                 (int)cfg->period.month, (unsigned long long)(cfg->seed % 1000000000ULL));
+        snprintf(batch_id, sizeof batch_id, "%.8s-%04d%02d-%llu", cfg->province,
+                 (int)cfg->period.year, (int)cfg->period.month,
+                 (unsigned long long)(cfg->seed % 1000000000ULL));
     }
     /* Document ids carry a tag of the batch so that batches do not share ids. */
     uint64_t tag = text_hash64(batch_id, strlen(batch_id)) ^ cfg->seed;
@@ -1744,7 +1807,8 @@ enum adj_err gen_run(const struct gen_config *cfg, const char *out_dir, struct g
         tag /= 32;
     }
     g.tag[5] = '\0';
-    g.uid_next = mix64(cfg->seed ^ text_hash64(batch_id, strlen(batch_id))) % (GEN_SERIAL_SPACE / 2);
+    g.uid_next =
+        mix64(cfg->seed ^ text_hash64(batch_id, strlen(batch_id))) % (GEN_SERIAL_SPACE / 2);
 
     char tdir[4096];
     snprintf(tdir, sizeof tdir, "%s/tables", out_dir);
@@ -1788,9 +1852,9 @@ enum adj_err gen_run(const struct gen_config *cfg, const char *out_dir, struct g
     /* Interleave P and I documents in proportion, as an export would. */
     uint64_t done_p = 0, done_i = 0;
     while (e == ADJ_OK && (done_p < n_p || done_i < n_i)) {
-        bool take_p = done_i >= n_i ||
-                      (done_p < n_p && (unsigned __int128)done_p * (n_p + n_i) <=
-                                           (unsigned __int128)(done_p + done_i) * n_p);
+        bool take_p =
+            done_i >= n_i || (done_p < n_p && (unsigned __int128)done_p * (n_p + n_i) <=
+                                                  (unsigned __int128)(done_p + done_i) * n_p);
         e = gen_document(&g, take_p ? 'P' : 'I');
         if (take_p) {
             done_p++;

@@ -39,15 +39,16 @@
 #define GEN_PPM 1000000u
 
 /* The injectable anomaly kinds, one per reason code of adjudication.md. */
-#define GEN_KIND_MAP(XX)                                                      \
-    XX(K01) XX(K02) XX(K03) XX(K05) XX(K06) XX(K07) XX(K08) XX(K09)           \
-    XX(K10) XX(K12) XX(K13) XX(K16) XX(K17) XX(K18)
+#define GEN_KIND_MAP(XX)                                                                           \
+    XX(K01)                                                                                        \
+    XX(K02) XX(K03) XX(K05) XX(K06) XX(K07) XX(K08) XX(K09) XX(K10) XX(K12) XX(K13) XX(K16)        \
+        XX(K17) XX(K18)
 
 enum gen_kind {
 #define GEN_KIND_ENUM(code) GEN_##code,
     GEN_KIND_MAP(GEN_KIND_ENUM)
 #undef GEN_KIND_ENUM
-    GEN_KIND_COUNT
+        GEN_KIND_COUNT
 };
 
 /* "K01" ... */
@@ -56,16 +57,16 @@ const char *gen_kind_code(enum gen_kind kind);
 struct gen_config {
     uint64_t seed;
     /* Volumes (documents are multiplied by scale_ppm / 1e6). */
-    uint64_t prescriptions;    /* P documents. */
-    uint64_t inpatient;        /* I documents. */
-    uint32_t inpatient_lines;  /* Mean L records per I document (>= 4). */
+    uint64_t prescriptions;   /* P documents. */
+    uint64_t inpatient;       /* I documents. */
+    uint32_t inpatient_lines; /* Mean L records per I document (>= 4). */
     uint64_t scale_ppm;
     /* Reference tables. */
     uint32_t centers;
     uint64_t insured;
     uint32_t physicians;
     uint32_t drugs;
-    uint32_t daroyar;          /* Daroyar-listed drugs among them. */
+    uint32_t daroyar; /* Daroyar-listed drugs among them. */
     uint32_t services;
     uint32_t supplies;
     uint32_t pairs;
@@ -75,12 +76,12 @@ struct gen_config {
     uint32_t anomaly_ppm;
     uint32_t malformed_ppm;
     /* Output. */
-    bool zstd;                 /* batch.tsv.zst instead of batch.tsv. */
-    int zstd_level;            /* 0 = default of gen (1: fast). */
+    bool zstd;      /* batch.tsv.zst instead of batch.tsv. */
+    int zstd_level; /* 0 = default of gen (1: fast). */
     int zstd_workers;
     char batch_id[33];
     char province[33];
-    struct jdate period;       /* Day ignored. */
+    struct jdate period; /* Day ignored. */
 };
 
 /* Sizes of one Khuzestan month, 2% anomalies, no malformed documents. */
@@ -89,8 +90,8 @@ void gen_config_default(struct gen_config *cfg);
 struct gen_stats {
     uint64_t docs, lines, p_docs, i_docs;
     uint64_t sum_claimed_total, sum_claimed_insurer, sum_claimed_daroyar;
-    uint64_t p_claimed_total;           /* Over P documents: mean value per Rx. */
-    uint64_t injected[GEN_KIND_COUNT];  /* Documents carrying each anomaly. */
+    uint64_t p_claimed_total;          /* Over P documents: mean value per Rx. */
+    uint64_t injected[GEN_KIND_COUNT]; /* Documents carrying each anomaly. */
     uint64_t malformed;
 };
 

@@ -22,13 +22,13 @@
 struct zwriter {
     int fd;
     bool zstd;
-    enum adj_err err;          /* Sticky first error. */
-    ZSTD_CCtx *cctx;           /* Only when zstd. */
-    char *path;                /* Final name. */
-    char *tmp_path;            /* "<path>.tmp" */
-    unsigned char *buf;        /* Gathered input. */
+    enum adj_err err;   /* Sticky first error. */
+    ZSTD_CCtx *cctx;    /* Only when zstd. */
+    char *path;         /* Final name. */
+    char *tmp_path;     /* "<path>.tmp" */
+    unsigned char *buf; /* Gathered input. */
     size_t used;
-    unsigned char *out;        /* Compressed output (zstd only). */
+    unsigned char *out; /* Compressed output (zstd only). */
     size_t out_cap;
     unsigned long long bytes_in;
 };

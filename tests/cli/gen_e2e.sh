@@ -3,6 +3,7 @@
 # every anomaly kind, a few malformed documents) goes through `dadras run`,
 # and `dadras eval --strict` must find precision and recall 1.000 for every
 # reason code (the anomalies are built to be exactly detectable; gen.h).
+# Then every L row is compared with gen_oracle.py to the rial.
 # Skips (77) only while `dadras run` says it is not built yet.
 set -euo pipefail
 : "${DADRAS:?}" "${SRC:?}" "${WORK:?}"
@@ -30,3 +31,15 @@ if [ "$rc" -ne "$want" ]; then
   echo "dadras run exited $rc, expected $want"; cat "$WORK/run.out" "$WORK/run.err"; exit 1
 fi
 "$DADRAS" eval "$out/decisions.tsv.zst" "$data/truth.tsv" --strict
+
+# Every line's amounts too: the L rows must equal, to the rial, those of an
+# independent reading of adjudication.md (gen_oracle.py).
+if command -v python3 >/dev/null; then
+  zstd -dcf "$data/batch.tsv.zst" >"$WORK/batch.tsv"
+  python3 "$SRC/tests/cli/gen_oracle.py" "$WORK/batch.tsv" "$data/tables" "$WORK/oracle.tsv"
+  zstd -dc "$out/decisions.tsv.zst" | grep '^L' >"$WORK/run_lines.tsv"
+  grep '^L' "$WORK/oracle.tsv" >"$WORK/oracle_lines.tsv"
+  if ! diff "$WORK/run_lines.tsv" "$WORK/oracle_lines.tsv" >"$WORK/lines.diff"; then
+    echo "L rows differ from gen_oracle.py (< dadras run, > oracle):"; head -20 "$WORK/lines.diff"; exit 1
+  fi
+fi

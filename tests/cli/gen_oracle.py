@@ -146,8 +146,9 @@ def main():
         rs = ",".join(sorted(doc_r))
         if doc_r:
             outf.write("\t".join(["D", doc_id, "R", "0", "0", "0", "0", "0", rs]) + "\n")
-            for ln in lines:
-                outf.write("\t".join(["L", doc_id, ln[1], "R"] + ["0"] * 8 + [rs]) + "\n")
+            for ln in lines:  # approved 0: the deduction is the whole claim
+                ded = int(ln[7]) + int(ln[8] or 0)
+                outf.write("\t".join(["L", doc_id, ln[1], "R"] + ["0"] * 7 + [str(ded), rs]) + "\n")
             return
         sector = c_row["sector"]
         age = None

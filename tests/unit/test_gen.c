@@ -75,9 +75,9 @@ static void cleanup(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-static const char *const table_names[] = {"centers.tsv", "physicians.tsv", "insured.tsv",
-                                          "drugs.tsv", "services.tsv", "kfactors.tsv",
-                                          "supplies.tsv", "beds.tsv", "pairs.tsv", "params.tsv"};
+static const char *const table_names[] = {
+    "centers.tsv",  "physicians.tsv", "insured.tsv", "drugs.tsv", "services.tsv",
+    "kfactors.tsv", "supplies.tsv",   "beds.tsv",    "pairs.tsv", "params.tsv"};
 
 static bool same_file(const char *a_dir, const char *b_dir, const char *name)
 {
@@ -330,7 +330,7 @@ Test(gen, anomalies_near_the_rate_and_all_in_the_truth, .fini = cleanup)
     small_config(&cfg, 9);
     cfg.prescriptions = 16000;
     cfg.inpatient = 4000;
-    cfg.anomaly_ppm = 100000; /* 10% */
+    cfg.anomaly_ppm = 100000;  /* 10% */
     cfg.malformed_ppm = 10000; /* 1% */
     run_gen(&cfg, d, &st);
     uint64_t total = 0;

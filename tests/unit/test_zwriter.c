@@ -130,9 +130,18 @@ static void round_trip(const char *name, int level, int workers)
     unlink(path);
 }
 
-Test(zwriter, plain_round_trip, .init = zw_setup, .fini = zw_teardown) { round_trip("a.tsv", 0, 0); }
-Test(zwriter, zstd_round_trip, .init = zw_setup, .fini = zw_teardown) { round_trip("a.tsv.zst", 1, 0); }
-Test(zwriter, zstd_workers_round_trip, .init = zw_setup, .fini = zw_teardown) { round_trip("b.tsv.zst", 3, 2); }
+Test(zwriter, plain_round_trip, .init = zw_setup, .fini = zw_teardown)
+{
+    round_trip("a.tsv", 0, 0);
+}
+Test(zwriter, zstd_round_trip, .init = zw_setup, .fini = zw_teardown)
+{
+    round_trip("a.tsv.zst", 1, 0);
+}
+Test(zwriter, zstd_workers_round_trip, .init = zw_setup, .fini = zw_teardown)
+{
+    round_trip("b.tsv.zst", 3, 2);
+}
 
 Test(zwriter, two_frames_concatenated_decode_as_one, .init = zw_setup, .fini = zw_teardown)
 {
