@@ -733,6 +733,11 @@ size_t io_reader_block_bytes_max(const struct io_reader *r)
     return r->cap;
 }
 
+unsigned io_reader_block_count(const struct io_reader *r)
+{
+    return r->nblocks;
+}
+
 uint64_t io_reader_input_bytes(const struct io_reader *r)
 {
     return r->seekable ? r->file_size : 0;

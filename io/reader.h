@@ -134,6 +134,10 @@ enum adj_err io_reader_next(struct io_reader *r, struct io_block **out);
 /* Returns a block to the pool; any thread. */
 void io_reader_release(struct io_reader *r, const struct io_block *block);
 
+/* Pool size: at most this many blocks are out at once; io_block.slot is
+ * below it (callers may index per-block storage by slot). */
+unsigned io_reader_block_count(const struct io_reader *r);
+
 /* The largest block this reader can hand out (size parse arrays from it). */
 size_t io_reader_block_bytes_max(const struct io_reader *r);
 
