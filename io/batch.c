@@ -989,6 +989,9 @@ void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
     size_t len = block->len;
     size_t pos = 0;
     uint64_t line = 0;
+    if (block->text_offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        pos = 3; /* A UTF-8 BOM at the very start is tolerated (and only there). */
+    }
     /* Bounded: each pass consumes one line (at least one byte). */
     while (pos < len) {
         size_t end = scan_line(data, len, pos, &lv);
