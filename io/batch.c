@@ -169,23 +169,55 @@ static size_t scan_line(const char *data, size_t len, size_t begin, struct line_
 #if defined(__SSE2__)
     const __m128i k20 = _mm_set1_epi8(0x20);
     const __m128i k7f = _mm_set1_epi8(0x7f);
-    /* Bounded: 16 bytes per pass, stops at the LF. */
-    while (!eol && j + 16 <= len) {
+    const __m128i ktab = _mm_set1_epi8('\t');
+    const __m128i klf = _mm_set1_epi8('\n');
+    /* Bounded: 16 bytes per pass, stops at the LF. Tabs are taken from a
+     * bitmask; only rare bytes (CR, controls) go through scan_byte. */
+    while (j + 16 <= len) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(data + j));
-        unsigned m = (unsigned)_mm_movemask_epi8(
+        unsigned tab = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ktab));
+        unsigned lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, klf));
+        unsigned high = (unsigned)_mm_movemask_epi8(v);
+        unsigned spec = (unsigned)_mm_movemask_epi8(
             _mm_or_si128(_mm_cmplt_epi8(v, k20), _mm_cmpeq_epi8(v, k7f)));
-        while (m != 0) {
-            size_t at = j + (size_t)__builtin_ctz(m);
-            m &= m - 1;
-            scan_byte(lv, data, len, at, begin, &fstart, &eol);
-            if (eol) {
-                j = at;
-                break;
+        unsigned upto = 0xFFFFu;
+        if (lf != 0) {
+            upto = (1u << __builtin_ctz(lf)) - 1u; /* Bytes before the LF. */
+        }
+        tab &= upto;
+        unsigned other = spec & ~tab & ~high & upto & ~lf;
+        if (ADJ_UNLIKELY(other != 0)) {
+            /* CR or a control byte: the careful path, in byte order with
+             * the tabs around them. */
+            unsigned all = (tab | other);
+            while (all != 0) {
+                size_t at = j + (size_t)__builtin_ctz(all);
+                all &= all - 1;
+                scan_byte(lv, data, len, at, begin, &fstart, &eol);
+            }
+        } else {
+            while (tab != 0) {
+                size_t at = j + (size_t)__builtin_ctz(tab);
+                tab &= tab - 1;
+                if (ADJ_LIKELY(lv->nfields < ADJ_FIELDS_PER_LINE_MAX)) {
+                    lv->f[lv->nfields].off = (uint32_t)(fstart - begin);
+                    lv->f[lv->nfields].len = (uint32_t)(at - fstart);
+                    lv->nfields++;
+                } else {
+                    lv->too_many = true;
+                }
+                fstart = at + 1;
             }
         }
-        if (!eol) {
-            j += 16;
+        if ((high & upto) != 0) {
+            lv->nonascii = true;
         }
+        if (lf != 0) {
+            j += (size_t)__builtin_ctz(lf);
+            eol = true;
+            break;
+        }
+        j += 16;
     }
 #endif
     /* Bounded by len. */
