@@ -324,20 +324,46 @@ static struct verr parse_text(const struct line_view *lv, struct field f, uint32
     return VERR_OK;
 }
 
+/* True if the 8 bytes at p are all ASCII digits (SWAR: high nibble 3, and
+ * adding 6 to the low nibble does not carry, i.e. it is <= 9). */
+static inline bool digits8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, three = 0x3030303030303030ull;
+    return (w & hi) == three && ((w + 0x0606060606060606ull) & hi) == three;
+}
+
+/* True if s[0..len) are all ASCII digits. */
+static inline bool all_digits(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        if (!digits8(s + i)) {
+            return false;
+        }
+    }
+    if (len >= 8) {
+        return i == len || digits8(s + len - 8); /* Overlapping tail. */
+    }
+    for (; i < len; i++) {
+        if ((unsigned)(unsigned char)s[i] - '0' > 9u) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The common case, ASCII digits only, 1..18 of them (< 1e18, no overflow);
  * anything else takes text_parse_u64's full path. */
 static inline bool ascii_u64(const char *s, uint32_t len, uint64_t *out)
 {
-    if (len == 0 || len > 18) {
+    if (len == 0 || len > 18 || !all_digits(s, len)) {
         return false;
     }
     uint64_t v = 0;
     for (uint32_t i = 0; i < len; i++) {
-        unsigned d = (unsigned)(unsigned char)s[i] - '0';
-        if (d > 9) {
-            return false;
-        }
-        v = v * 10 + d;
+        v = v * 10 + (uint64_t)((unsigned char)s[i] - '0');
     }
     *out = v;
     return true;
@@ -615,10 +641,7 @@ static struct verr parse_uids(const struct line_view *lv, struct field f, struct
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma != NULL ? comma : end;
         size_t len = (size_t)(stop - p);
-        bool digits20 = len == 20;
-        for (size_t i = 0; digits20 && i < 20; i++) {
-            digits20 = (unsigned)(unsigned char)p[i] - '0' <= 9u;
-        }
+        bool digits20 = len == 20 && all_digits(p, 20);
         if (!digits20 && !ids_uid_well_formed(p, len)) {
             return verr(ADJ_E_UID_FORMAT, f);
         }

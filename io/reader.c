@@ -332,6 +332,24 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
             } else if (have < 4 && r->seekable && r->file_size >= 4) {
                 ssize_t n = pread(r->fd, head, 4, 0);
                 have = n == 4 ? 4 : have;
+            } else if (have < 4 && !r->seekable && r->read_bytes >= 4) {
+                /* A pipe may deliver 1..3 bytes first: read on until the
+                 * magic number is complete or the input ends. Bounded: 3
+                 * bytes at most, each read adds one or ends. */
+                while (r->raw_len < 4) {
+                    ssize_t n = read(r->fd, r->pread_buf + r->raw_len, 4 - r->raw_len);
+                    if (n < 0 && errno == EINTR) {
+                        continue;
+                    }
+                    if (n <= 0) {
+                        break;
+                    }
+                    r->raw_len += (size_t)n;
+                    r->raw_total += (uint64_t)n;
+                    r->next_off += (uint64_t)n;
+                }
+                have = r->raw_len < 4 ? r->raw_len : 4;
+                memcpy(head, r->raw, have);
             }
             r->zstd = have == 4 && (memcmp(head, zstd_magic, 4) == 0 ||
                                     ((head[0] & 0xF0u) == 0x50u && head[1] == 0x2A &&

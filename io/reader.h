@@ -86,7 +86,9 @@ struct io_block {
     const char *data;
     size_t len;          /* > 0. */
     uint64_t seq;        /* 0, 1, 2, ... in stream order. */
-    uint64_t text_offset; /* Offset of data[0] in the decompressed stream. */
+    uint64_t text_offset; /* Bytes handed out before this block (the
+                           * decompressed offset, less dropped long-line
+                           * tails). */
     bool continues_doc;  /* Starts inside a document too large for one block. */
     bool splits_doc;     /* Ends inside such a document. */
     bool last;           /* No block follows. */
