@@ -1391,7 +1391,23 @@ static size_t chunk_hint(struct io_reader *r)
     return hint;
 }
 
-static void check_sequential(struct io_reader *r, struct batch_state *st, FILE *quarantine)
+struct chunk_sink {
+    batch_chunk_fn fn;
+    void *ctx;
+};
+
+/* After a block's merge: absolute lines, then the caller's callback. */
+static void deliver(const struct chunk_sink *sink, struct doc_chunk *chunk,
+                    const struct batch_block_result *res)
+{
+    if (sink->fn != NULL) {
+        batch_chunk_rebase(chunk, res->line_base);
+        sink->fn(sink->ctx, chunk);
+    }
+}
+
+static void check_sequential(struct io_reader *r, struct batch_state *st, FILE *quarantine,
+                             const struct chunk_sink *sink)
 {
     struct doc_chunk chunk;
     struct batch_block_result res;
@@ -1415,6 +1431,7 @@ static void check_sequential(struct io_reader *r, struct batch_state *st, FILE *
         }
         batch_parse_block(b, &chunk, &res);
         (void)batch_merge(st, b, &res, quarantine);
+        deliver(sink, &chunk, &res);
         io_reader_release(r, b);
     }
     batch_chunk_free(&chunk);
@@ -1487,7 +1504,7 @@ static void *par_worker(void *arg)
 }
 
 static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *quarantine,
-                           unsigned workers)
+                           unsigned workers, const struct chunk_sink *sink)
 {
     struct par_check *pc = calloc(1, sizeof *pc);
     if (pc == NULL) {
@@ -1544,6 +1561,7 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
                 batch_parse_block(b, &pc->chunks[b->slot], &pc->res[b->slot]);
             }
             (void)batch_merge(st, b, &pc->res[b->slot], quarantine);
+            deliver(sink, &pc->chunks[b->slot], &pc->res[b->slot]);
             io_reader_release(r, b);
         }
         for (unsigned i = 0; i < started; i++) {
@@ -1564,17 +1582,18 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
 }
 
 static void check_reader(struct io_reader *r, const char *name, unsigned threads,
-                         FILE *quarantine, FILE *diag_out, struct batch_summary *out)
+                         const struct chunk_sink *sink, FILE *quarantine, FILE *diag_out,
+                         struct batch_summary *out)
 {
     struct batch_state st;
     batch_state_init(&st, name, diag_out);
     if (threads > BATCH_CHECK_THREADS_MAX) {
         threads = BATCH_CHECK_THREADS_MAX;
     }
-    if (threads <= 1 || !check_parallel(r, &st, quarantine, threads)) {
+    if (threads <= 1 || !check_parallel(r, &st, quarantine, threads, sink)) {
         /* Sequential (asked for, or threads could not start before any
          * block was read: check_parallel fails only before reading). */
-        check_sequential(r, &st, quarantine);
+        check_sequential(r, &st, quarantine, sink);
     }
     struct io_stream_end end;
     io_reader_end(r, &end);
@@ -1591,6 +1610,21 @@ enum adj_err batch_check_file(const char *path, const struct io_reader_options *
                               unsigned threads, FILE *quarantine, FILE *diag_out,
                               struct batch_summary *out)
 {
+    return batch_read_file(path, opt, threads, NULL, NULL, quarantine, diag_out, out);
+}
+
+void batch_check_memory(const void *data, size_t len, const char *name,
+                        const struct io_reader_options *opt, FILE *quarantine, FILE *diag_out,
+                        struct batch_summary *out)
+{
+    batch_read_memory(data, len, name, opt, NULL, NULL, quarantine, diag_out, out);
+}
+
+enum adj_err batch_read_file(const char *path, const struct io_reader_options *opt,
+                             unsigned threads, batch_chunk_fn fn, void *ctx, FILE *quarantine,
+                             FILE *diag_out, struct batch_summary *out)
+{
+    struct chunk_sink sink = {fn, ctx};
     struct io_reader_options o = {0};
     if (opt != NULL) {
         o = *opt;
@@ -1613,15 +1647,16 @@ enum adj_err batch_check_file(const char *path, const struct io_reader_options *
         }
         return err;
     }
-    check_reader(r, path, threads, quarantine, diag_out, out);
+    check_reader(r, path, threads, &sink, quarantine, diag_out, out);
     io_reader_close(r);
     return ADJ_OK;
 }
 
-void batch_check_memory(const void *data, size_t len, const char *name,
-                        const struct io_reader_options *opt, FILE *quarantine, FILE *diag_out,
-                        struct batch_summary *out)
+void batch_read_memory(const void *data, size_t len, const char *name,
+                       const struct io_reader_options *opt, batch_chunk_fn fn, void *ctx,
+                       FILE *quarantine, FILE *diag_out, struct batch_summary *out)
 {
+    struct chunk_sink sink = {fn, ctx};
     struct io_reader *r;
     struct adj_diag dg;
     if (io_reader_open_memory(&r, data, len, name, opt, &dg) != ADJ_OK) {
@@ -1631,6 +1666,6 @@ void batch_check_memory(const void *data, size_t len, const char *name,
         out->first_batch_error = dg;
         return;
     }
-    check_reader(r, name, 1, quarantine, diag_out, out);
+    check_reader(r, name, 1, &sink, quarantine, diag_out, out);
     io_reader_close(r);
 }

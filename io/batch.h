@@ -257,4 +257,19 @@ void batch_check_memory(const void *data, size_t len, const char *name,
                         const struct io_reader_options *opt, FILE *quarantine,
                         FILE *diag_out, struct batch_summary *out);
 
+/* Receives each block's accepted documents, in input order, on the calling
+ * thread, after that block's merge (src_lines are absolute). The chunk is
+ * reused after the call returns: copy what must outlive it. */
+typedef void (*batch_chunk_fn)(void *ctx, const struct doc_chunk *chunk);
+
+/* batch_check_file / batch_check_memory that also hand every accepted
+ * document to fn (for rule tests, explain, diff: the same intake code path
+ * as the pipeline). fn may be NULL. */
+enum adj_err batch_read_file(const char *path, const struct io_reader_options *opt,
+                             unsigned threads, batch_chunk_fn fn, void *ctx, FILE *quarantine,
+                             FILE *diag_out, struct batch_summary *out);
+void batch_read_memory(const void *data, size_t len, const char *name,
+                       const struct io_reader_options *opt, batch_chunk_fn fn, void *ctx,
+                       FILE *quarantine, FILE *diag_out, struct batch_summary *out);
+
 #endif
