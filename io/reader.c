@@ -477,10 +477,19 @@ static unsigned pool_acquire(struct io_reader *r)
     }
 }
 
-static bool doc_start_at(const char *p)
+/* True if p starts a line whose first field is exactly H, P, I or T: the
+ * letter, then TAB, LF or CR LF (a CR elsewhere is part of the field). This
+ * must agree with the parser's record type test (batch.c on_line). avail is
+ * the number of bytes known at p (>= 2); a CR needs a third. */
+static bool doc_start_at(const char *p, size_t avail)
 {
-    return (p[0] == 'P' || p[0] == 'I' || p[0] == 'H' || p[0] == 'T') &&
-           (p[1] == '\t' || p[1] == '\r' || p[1] == '\n');
+    if (!(p[0] == 'P' || p[0] == 'I' || p[0] == 'H' || p[0] == 'T')) {
+        return false;
+    }
+    if (p[1] == '\t' || p[1] == '\n') {
+        return true;
+    }
+    return p[1] == '\r' && avail >= 3 && p[2] == '\n';
 }
 
 /* Last document boundary in buf[lo..hi): an offset b > 0 where buf[b-1] is
@@ -499,7 +508,7 @@ static size_t find_boundary(const char *buf, size_t lo, size_t hi)
             return 0;
         }
         size_t b = (size_t)(nl - buf) + 1;
-        if (doc_start_at(buf + b)) {
+        if (doc_start_at(buf + b, hi - b)) {
             return b;
         }
         end = (size_t)(nl - buf);
@@ -574,7 +583,8 @@ enum adj_err io_reader_next(struct io_reader *r, struct io_block **out)
                 *out = emit(r, (size_t)(nl - buf) + 1, true, false);
                 return ADJ_OK;
             }
-            r->scan_from = r->fill >= 2 ? r->fill - 2 : 0;
+            /* The last LFs may lack the bytes after them: look again. */
+            r->scan_from = r->fill >= 3 ? r->fill - 3 : 0;
         }
         size_t want;
         if (r->fill < r->target) {

@@ -171,6 +171,7 @@ doc_case("d_stray_cr", 4, 3, b"626\r001", "E_CONTROL_CHAR")
 doc_case("d_nul_byte", 4, 3, b"626\x00001", "E_CONTROL_CHAR")
 doc_case("d_record_type_unknown", 5, 0, "X", "E_RECORD_TYPE")
 doc_case("d_record_type_long", 5, 0, "LL", "E_RECORD_TYPE")
+doc_case("d_record_type_p_cr", 5, 0, b"P\rX", "E_RECORD_TYPE")
 
 
 @case("d_field_count_l_too_many")

@@ -48,7 +48,7 @@ static char *gen_text(size_t *len)
 static bool starts_record(const char *p, size_t len)
 {
     return len >= 2 && (p[0] == 'H' || p[0] == 'P' || p[0] == 'I' || p[0] == 'T') &&
-           (p[1] == '\t' || p[1] == '\r' || p[1] == '\n');
+           (p[1] == '\t' || p[1] == '\n' || (len >= 3 && p[1] == '\r' && p[2] == '\n'));
 }
 
 static size_t inner_boundaries(const char *p, size_t len)
