@@ -62,9 +62,9 @@ struct io_reader {
     bool detected, zstd;
     ZSTD_DStream *zd;
     size_t zhint;         /* Last return of ZSTD_decompressStream. */
-    bool z_frame_open;    /* Inside a frame (bytes consumed since the last end). */
+    uint64_t z_since_end; /* Bytes consumed since the last complete frame. */
     uint64_t z_frames;
-    uint8_t z_after[4];   /* First bytes after the last complete frame. */
+    uint8_t z_after[4];   /* First bytes consumed after the last complete frame. */
     size_t z_after_n;
     XXH3_state_t *xh;
     uint64_t text_total;
@@ -299,6 +299,24 @@ static bool is_magic_prefix(const uint8_t *p, size_t n)
     return n < 2 || memcmp(p + 1, skip + 1, (n < 4 ? n : 4) - 1) == 0;
 }
 
+/* After at least one complete frame: are the bytes that follow (those
+ * consumed, then those not yet consumed, up to 4) not even the start of a
+ * zstd or skippable-frame magic number? The answer does not depend on how
+ * the input was cut into reads. */
+static bool after_frame_is_garbage(const struct io_reader *r)
+{
+    if (r->z_frames == 0) {
+        return false;
+    }
+    uint8_t b[4];
+    size_t n = r->z_after_n;
+    memcpy(b, r->z_after, n);
+    for (size_t i = r->raw_pos; n < 4 && i < r->raw_len; i++) {
+        b[n++] = r->raw[i];
+    }
+    return !is_magic_prefix(b, n);
+}
+
 /* Decodes up to cap bytes into dst. Returns bytes produced; 0 means the
  * stream ended (cleanly or with r->err set). */
 static size_t decode(struct io_reader *r, char *dst, size_t cap)
@@ -374,24 +392,21 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
             r->raw_pos += n;
             return n;
         }
-        if (!r->z_frame_open && r->z_frames > 0) {
-            /* Remember the bytes after a complete frame: if the stream ends
-             * while they do not even begin a magic number, it is garbage. */
-            while (r->z_after_n < 4 && r->raw_pos + r->z_after_n < r->raw_len) {
-                r->z_after[r->z_after_n] = r->raw[r->raw_pos + r->z_after_n];
-                r->z_after_n++;
-            }
-        }
+        size_t old_pos = r->raw_pos;
         ZSTD_inBuffer in = {r->raw, r->raw_len, r->raw_pos};
         ZSTD_outBuffer out = {dst, cap, 0};
         size_t ret = ZSTD_decompressStream(r->zd, &out, &in);
-        bool consumed = in.pos > r->raw_pos;
+        /* Keep the first bytes after a complete frame, in whatever pieces
+         * they arrive: they tell trailing garbage from a damaged frame. */
+        for (size_t i = old_pos; r->z_frames > 0 && r->z_after_n < 4 && i < in.pos; i++) {
+            r->z_after[r->z_after_n++] = r->raw[i];
+        }
+        r->z_since_end += in.pos - old_pos;
         r->raw_pos = in.pos;
         if (ZSTD_isError(ret)) {
-            ZSTD_ErrorCode code = ZSTD_getErrorCode(ret);
-            if (!r->z_frame_open && r->z_frames > 0 && code == ZSTD_error_prefix_unknown) {
-                reader_fail(r, ADJ_E_ZSTD_TRAILING_GARBAGE, "after frame %s",
-                            r->z_frames == 1 ? "1" : "n");
+            if (after_frame_is_garbage(r)) {
+                reader_fail(r, ADJ_E_ZSTD_TRAILING_GARBAGE, "after %s",
+                            r->z_frames == 1 ? "the first frame" : "several frames");
             } else {
                 reader_fail(r, ADJ_E_ZSTD_CORRUPT, "%s", ZSTD_getErrorName(ret));
             }
@@ -400,22 +415,18 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
         r->zhint = ret;
         if (ret == 0) {
             r->z_frames++;
-            r->z_frame_open = false;
+            r->z_since_end = 0;
             r->z_after_n = 0;
-        } else if (consumed) {
-            r->z_frame_open = true;
         }
         if (out.pos > 0) {
             return out.pos;
         }
         if (r->raw_pos == r->raw_len && r->src_eof) {
             /* No input left and nothing more flushed. */
-            if (r->zhint != 0 && r->z_frame_open) {
-                bool garbage = r->z_frames > 0 && !is_magic_prefix(r->z_after, r->z_after_n);
-                reader_fail(r, garbage ? ADJ_E_ZSTD_TRAILING_GARBAGE : ADJ_E_ZSTD_TRUNCATED,
+            if (r->z_frames == 0 || (r->zhint != 0 && r->z_since_end > 0)) {
+                reader_fail(r, after_frame_is_garbage(r) ? ADJ_E_ZSTD_TRAILING_GARBAGE
+                                                         : ADJ_E_ZSTD_TRUNCATED,
                             NULL, NULL);
-            } else if (r->z_frames == 0) {
-                reader_fail(r, ADJ_E_ZSTD_TRUNCATED, NULL, NULL);
             }
             return 0;
         }
