@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/cli.h"
@@ -23,10 +24,11 @@ _Static_assert((int)BATCH_EXIT_IOERR == (int)CLI_EXIT_IOERR, "exit codes agree")
 
 static void check_usage(FILE *out)
 {
-    fprintf(out, "usage: dadras check BATCH... [--quarantine FILE]\n"
+    fprintf(out, "usage: dadras check BATCH... [--quarantine FILE] [--threads N]\n"
                  "  Validates batches (plain or zstd). Exit 0 all verified and nothing\n"
                  "  rejected, 1 some documents rejected, 2 a batch unverified, 64 usage,\n"
                  "  74 a file could not be read or written.\n"
+                 "  --threads N: parser threads (default: online CPUs; 1 = no threads).\n"
                  "  ADJ_IO=pread in the environment forces pread instead of io_uring.\n");
 }
 
@@ -44,6 +46,7 @@ static int exit_rank(int code)
 int cmd_check(int argc, char **argv)
 {
     const char *quarantine_path = NULL;
+    unsigned threads = batch_check_default_threads();
     const char *batches[256];
     int nbatches = 0;
     for (int i = 1; i < argc; i++) {
@@ -58,6 +61,17 @@ int cmd_check(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             quarantine_path = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--threads") == 0 || strncmp(a, "--threads=", 10) == 0) {
+            const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : "");
+            char *end;
+            unsigned long n = strtoul(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || n < 1 || n > BATCH_CHECK_THREADS_MAX) {
+                fprintf(stderr, "dadras check: --threads takes 1..%u\n", BATCH_CHECK_THREADS_MAX);
+                return CLI_EXIT_USAGE;
+            }
+            threads = (unsigned)n;
             continue;
         }
         if (strncmp(a, "--quarantine=", 13) == 0 && quarantine_path == NULL) {
@@ -92,7 +106,7 @@ int cmd_check(int argc, char **argv)
     int worst = CLI_EXIT_OK;
     for (int i = 0; i < nbatches; i++) {
         struct batch_summary s;
-        batch_check_file(batches[i], NULL, q, stderr, &s);
+        batch_check_file(batches[i], NULL, threads, q, stderr, &s);
         batch_summary_print(stdout, &s);
         int code = batch_summary_exit_code(&s);
         if (exit_rank(code) > exit_rank(worst)) {

@@ -11,8 +11,13 @@
  */
 #include "io/batch.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/base/assert.h"
 #include "core/base/ids.h"
@@ -121,42 +126,125 @@ struct line_view {
     struct field f[ADJ_FIELDS_PER_LINE_MAX];
 };
 
-static void split_line(struct line_view *lv)
+/* Bytes the scanner must look at: C0 controls (TAB, LF and CR among them),
+ * DEL, and non-ASCII (>= 0x80, negative as signed char). Everything else is
+ * printable ASCII and skipped 16 bytes at a time. */
+static inline void scan_byte(struct line_view *lv, const char *data, size_t len, size_t j,
+                             size_t begin, size_t *fstart, bool *eol)
 {
-    const unsigned char *s = (const unsigned char *)lv->s;
-    uint32_t n = 0;
-    uint32_t start = 0;
+    unsigned char c = (unsigned char)data[j];
+    if (c == '\t') { /* Most special bytes are tabs: test them first. */
+        if (lv->nfields < ADJ_FIELDS_PER_LINE_MAX) {
+            lv->f[lv->nfields].off = (uint32_t)(*fstart - begin);
+            lv->f[lv->nfields].len = (uint32_t)(j - *fstart);
+            lv->nfields++;
+        } else {
+            lv->too_many = true;
+        }
+        *fstart = j + 1;
+    } else if (c == '\n') {
+        *eol = true;
+    } else if (c >= 0x80u) {
+        lv->nonascii = true;
+    } else if ((c < 0x20u || c == 0x7fu) && lv->ctrl_at == UINT32_MAX &&
+               !(c == '\r' && (j + 1 == len || data[j + 1] == '\n'))) {
+        lv->ctrl_at = (uint32_t)(j - begin); /* Not the CR of a CRLF. */
+    }
+}
+
+/* Scans the line starting at data[begin]: finds its end (LF or the end of
+ * the block) and, in the same pass, its fields, control bytes and non-ASCII
+ * bytes. Returns the offset of the LF (or len). lv->len excludes a CR
+ * before the LF. */
+static size_t scan_line(const char *data, size_t len, size_t begin, struct line_view *lv)
+{
+    lv->s = data + begin;
+    lv->nfields = 0;
+    lv->too_many = false;
     lv->ctrl_at = UINT32_MAX;
     lv->nonascii = false;
-    lv->too_many = false;
-    for (uint32_t i = 0; i < lv->len; i++) {
-        unsigned char c = s[i];
-        if (ADJ_LIKELY((unsigned char)(c - 0x20u) < 0x60u)) {
-            continue; /* Printable ASCII except DEL: the common case. */
+    size_t fstart = begin;
+    size_t j = begin;
+    bool eol = false;
+#if defined(__SSE2__)
+    const __m128i k20 = _mm_set1_epi8(0x20);
+    const __m128i k7f = _mm_set1_epi8(0x7f);
+    const __m128i ktab = _mm_set1_epi8('\t');
+    const __m128i klf = _mm_set1_epi8('\n');
+    /* Bounded: 16 bytes per pass, stops at the LF. Tabs are taken from a
+     * bitmask; only rare bytes (CR, controls) go through scan_byte. */
+    while (j + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(data + j));
+        unsigned tab = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ktab));
+        unsigned lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, klf));
+        unsigned high = (unsigned)_mm_movemask_epi8(v);
+        unsigned spec = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmplt_epi8(v, k20), _mm_cmpeq_epi8(v, k7f)));
+        unsigned upto = 0xFFFFu;
+        if (lf != 0) {
+            upto = (1u << __builtin_ctz(lf)) - 1u; /* Bytes before the LF. */
         }
-        if (c == '\t') {
-            if (n < ADJ_FIELDS_PER_LINE_MAX) {
-                lv->f[n].off = start;
-                lv->f[n].len = i - start;
-                n++;
-            } else {
-                lv->too_many = true;
+        tab &= upto;
+        unsigned other = spec & ~tab & ~high & upto & ~lf;
+        if (ADJ_UNLIKELY(other != 0)) {
+            /* CR or a control byte: the careful path, in byte order with
+             * the tabs around them. */
+            unsigned all = (tab | other);
+            while (all != 0) {
+                size_t at = j + (size_t)__builtin_ctz(all);
+                all &= all - 1;
+                scan_byte(lv, data, len, at, begin, &fstart, &eol);
             }
-            start = i + 1;
-        } else if (c >= 0x80u) {
+        } else {
+            while (tab != 0) {
+                size_t at = j + (size_t)__builtin_ctz(tab);
+                tab &= tab - 1;
+                if (ADJ_LIKELY(lv->nfields < ADJ_FIELDS_PER_LINE_MAX)) {
+                    lv->f[lv->nfields].off = (uint32_t)(fstart - begin);
+                    lv->f[lv->nfields].len = (uint32_t)(at - fstart);
+                    lv->nfields++;
+                } else {
+                    lv->too_many = true;
+                }
+                fstart = at + 1;
+            }
+        }
+        if ((high & upto) != 0) {
             lv->nonascii = true;
-        } else if (lv->ctrl_at == UINT32_MAX) {
-            lv->ctrl_at = i; /* C0 controls and DEL. */
+        }
+        if (lf != 0) {
+            j += (size_t)__builtin_ctz(lf);
+            eol = true;
+            break;
+        }
+        j += 16;
+    }
+#endif
+    /* Bounded by len. */
+    while (!eol && j < len) {
+        scan_byte(lv, data, len, j, begin, &fstart, &eol);
+        if (!eol) {
+            j++;
         }
     }
-    if (n < ADJ_FIELDS_PER_LINE_MAX) {
-        lv->f[n].off = start;
-        lv->f[n].len = lv->len - start;
-        n++;
+    size_t end = j; /* The LF, or len. */
+    size_t content_end = end;
+    if (content_end > begin && data[content_end - 1] == '\r') {
+        content_end--;
+    }
+    if (fstart > content_end) {
+        fstart = content_end; /* "a\t\r\n": the last field is empty. */
+    }
+    if (lv->nfields < ADJ_FIELDS_PER_LINE_MAX) {
+        lv->f[lv->nfields].off = (uint32_t)(fstart - begin);
+        lv->f[lv->nfields].len = (uint32_t)(content_end - fstart);
+        lv->nfields++;
     } else {
         lv->too_many = true;
     }
-    lv->nfields = n;
+    size_t l = content_end - begin;
+    lv->len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
+    return end;
 }
 
 /* Field i (0-based) or an empty field one past the end when omitted. */
@@ -223,7 +311,7 @@ static struct verr parse_text(const struct line_view *lv, struct field f, uint32
         return verr(ADJ_E_FIELD_WHITESPACE, f);
     }
     if (dst != NULL) {
-        if (canon) {
+        if (canon && lv->nonascii) {
             text_canonical_key(dst, fptr(lv, f), f.len);
         } else {
             memcpy(dst, fptr(lv, f), f.len);
@@ -236,9 +324,58 @@ static struct verr parse_text(const struct line_view *lv, struct field f, uint32
     return VERR_OK;
 }
 
+/* True if the 8 bytes at p are all ASCII digits (SWAR: high nibble 3, and
+ * adding 6 to the low nibble does not carry, i.e. it is <= 9). */
+static inline bool digits8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, three = 0x3030303030303030ull;
+    return (w & hi) == three && ((w + 0x0606060606060606ull) & hi) == three;
+}
+
+/* True if s[0..len) are all ASCII digits. */
+static inline bool all_digits(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        if (!digits8(s + i)) {
+            return false;
+        }
+    }
+    if (len >= 8) {
+        return i == len || digits8(s + len - 8); /* Overlapping tail. */
+    }
+    for (; i < len; i++) {
+        if ((unsigned)(unsigned char)s[i] - '0' > 9u) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The common case, ASCII digits only, 1..18 of them (< 1e18, no overflow);
+ * anything else takes text_parse_u64's full path. */
+static inline bool ascii_u64(const char *s, uint32_t len, uint64_t *out)
+{
+    if (len == 0 || len > 18 || !all_digits(s, len)) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        v = v * 10 + (uint64_t)((unsigned char)s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
 static struct verr parse_rial(const struct line_view *lv, struct field f, int64_t *out)
 {
     uint64_t v = 0;
+    if (ascii_u64(fptr(lv, f), f.len, &v) && v <= (uint64_t)ADJ_RIAL_MAX) {
+        *out = (int64_t)v;
+        return VERR_OK;
+    }
     size_t at;
     enum adj_err e = text_parse_u64(fptr(lv, f), f.len, (uint64_t)ADJ_RIAL_MAX, &v, &at);
     switch (e) {
@@ -255,6 +392,10 @@ static struct verr parse_qty(const struct line_view *lv, struct field f, enum ad
                              uint32_t *out)
 {
     uint64_t v = 0;
+    if (ascii_u64(fptr(lv, f), f.len, &v) && v >= 1 && v <= (uint64_t)ADJ_QTY_MAX) {
+        *out = (uint32_t)v;
+        return VERR_OK;
+    }
     size_t at;
     enum adj_err e = text_parse_u64(fptr(lv, f), f.len, (uint64_t)ADJ_QTY_MAX, &v, &at);
     if (e == ADJ_OK && v == 0) {
@@ -289,6 +430,10 @@ static uint32_t digit_count(const char *s, uint32_t len)
 static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t *out)
 {
     uint64_t v = 0;
+    if (f.len <= ADJ_MC_DIGITS_MAX && ascii_u64(fptr(lv, f), f.len, &v)) {
+        *out = (uint32_t)v;
+        return VERR_OK;
+    }
     size_t at;
     enum adj_err e = text_parse_u64(fptr(lv, f), f.len, 99999999u, &v, &at);
     if (e == ADJ_E_FIELD_EMPTY || e == ADJ_E_FIELD_WHITESPACE) {
@@ -330,7 +475,11 @@ static struct verr parse_letter(const struct line_view *lv, struct field f, cons
         return verr(ADJ_E_FIELD_EMPTY, f);
     }
     char c = fptr(lv, f)[0];
-    if (f.len != 1 || strchr(allowed, c) == NULL || c == '\0') {
+    bool ok = false;
+    for (const char *a = allowed; *a != '\0'; a++) {
+        ok = ok || *a == c;
+    }
+    if (f.len != 1 || !ok) {
         return verr(ADJ_E_ENUM_VALUE, f);
     }
     *out = (uint8_t)c;
@@ -447,17 +596,27 @@ static struct verr parse_doc_header(struct line_view *lv, char kind, struct doc 
 /* Adds the L record's valid rial columns to the trailer sums, whatever else
  * is wrong with the line (batch-format.md: a field that is not a valid rial
  * contributes nothing). */
-static void sum_line(const struct line_view *lv, struct batch_totals *t)
+/* claimed_total, claimed_insurer, claimed_daroyar of an L line, parsed
+ * once for both the trailer sums and the line itself. */
+struct l_amounts {
+    int64_t v[3];
+    struct verr e[3];
+};
+
+static void sum_line(const struct line_view *lv, struct batch_totals *t, struct l_amounts *a)
 {
-    int64_t v;
-    if (lv->nfields > 6 && parse_rial(lv, lv->f[6], &v).code == ADJ_OK) {
-        t->sum_total += (unsigned __int128)v;
+    for (uint32_t k = 0; k < 3; k++) {
+        a->v[k] = 0;
+        a->e[k] = parse_rial(lv, fld(lv, 6 + k), &a->v[k]);
     }
-    if (lv->nfields > 7 && parse_rial(lv, lv->f[7], &v).code == ADJ_OK) {
-        t->sum_insurer += (unsigned __int128)v;
+    if (a->e[0].code == ADJ_OK) {
+        t->sum_total += (unsigned __int128)a->v[0];
     }
-    if (lv->nfields > 8 && parse_rial(lv, lv->f[8], &v).code == ADJ_OK) {
-        t->sum_daroyar += (unsigned __int128)v;
+    if (a->e[1].code == ADJ_OK) {
+        t->sum_insurer += (unsigned __int128)a->v[1];
+    }
+    if (a->e[2].code == ADJ_OK) {
+        t->sum_daroyar += (unsigned __int128)a->v[2];
     }
 }
 
@@ -482,7 +641,8 @@ static struct verr parse_uids(const struct line_view *lv, struct field f, struct
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma != NULL ? comma : end;
         size_t len = (size_t)(stop - p);
-        if (!ids_uid_well_formed(p, len)) {
+        bool digits20 = len == 20 && all_digits(p, 20);
+        if (!digits20 && !ids_uid_well_formed(p, len)) {
             return verr(ADJ_E_UID_FORMAT, f);
         }
         if (ln->uid_count >= ADJ_UIDS_PER_LINE_MAX) {
@@ -504,7 +664,7 @@ static struct verr parse_uids(const struct line_view *lv, struct field f, struct
 }
 
 static struct verr parse_l(struct line_view *lv, char doc_kind, uint32_t expect_no,
-                           struct doc_line *ln, struct uid_sink *sink)
+                           const struct l_amounts *am, struct doc_line *ln, struct uid_sink *sink)
 {
     TRY(line_checks(lv, 12));
     struct field f = fld(lv, 1);
@@ -524,8 +684,10 @@ static struct verr parse_l(struct line_view *lv, char doc_kind, uint32_t expect_
     TRY(parse_qty(lv, fld(lv, 4), ADJ_E_QTY_RANGE, &ln->qty));
     TRY(parse_rial(lv, fld(lv, 5), &ln->unit_price_rials));
     f = fld(lv, 6);
-    TRY(parse_rial(lv, f, &ln->claimed_total_rials));
-    TRY(parse_rial(lv, fld(lv, 7), &ln->claimed_insurer_rials));
+    TRY(am->e[0]);
+    ln->claimed_total_rials = am->v[0];
+    TRY(am->e[1]);
+    ln->claimed_insurer_rials = am->v[1];
     int64_t product;
     if (!money_mul((int64_t)ln->qty, ln->unit_price_rials, &product)) {
         return verr(ADJ_E_AMOUNT_OVERFLOW, f);
@@ -536,7 +698,8 @@ static struct verr parse_l(struct line_view *lv, char doc_kind, uint32_t expect_
     f = fld(lv, 8);
     ln->claimed_daroyar_rials = 0;
     if (f.len > 0) {
-        TRY(parse_rial(lv, f, &ln->claimed_daroyar_rials));
+        TRY(am->e[2]);
+        ln->claimed_daroyar_rials = am->v[2];
     }
     f = fld(lv, 9);
     ln->has_physician = 0;
@@ -554,6 +717,9 @@ static struct verr parse_l(struct line_view *lv, char doc_kind, uint32_t expect_
 }
 
 /* ---- the block parser ---- */
+
+static const struct doc_line zero_line;
+static const struct doc zero_doc;
 
 struct open_doc {
     bool open;
@@ -699,7 +865,7 @@ static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uin
     struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
     /* Zeroed so that equal documents are equal bytes (padding, string
      * tails): the pipeline may hash or compare them. */
-    memset(doc, 0, sizeof *doc);
+    *doc = zero_doc;
     struct verr v = parse_doc_header(lv, kind, doc);
     if (v.code != ADJ_OK) {
         doc_reject(p, v.code, line, v.column);
@@ -708,7 +874,8 @@ static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uin
     doc->src_line = line;
 }
 
-static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too_long)
+static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too_long,
+                 const struct l_amounts *am)
 {
     struct open_doc *d = &p->d;
     d->l_count++;
@@ -731,9 +898,9 @@ static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too
         return;
     }
     struct doc_line *ln = &c->lines[c->line_count];
-    memset(ln, 0, sizeof *ln);
+    *ln = zero_line; /* A struct copy: cheaper than memset's rep stos here. */
     struct uid_sink sink = {c, false};
-    struct verr v = parse_l(lv, d->kind, d->l_count, ln, &sink);
+    struct verr v = parse_l(lv, d->kind, d->l_count, am, ln, &sink);
     if (sink.nomem) {
         p->res->alloc_err = ADJ_E_NOMEM;
     }
@@ -760,8 +927,6 @@ static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, 
         lv->ctrl_at = UINT32_MAX;
         lv->nonascii = false;
         lv->too_many = false;
-    } else {
-        split_line(lv);
     }
     char type = lv->f[0].len == 1 ? lv->s[0] : '\0';
     if (type != 'H' && type != 'P' && type != 'I' && type != 'L' && type != 'T') {
@@ -784,11 +949,12 @@ static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, 
         return;
     case 'L':
         res->totals.lines++;
+        struct l_amounts am;
         if (!too_long) {
-            sum_line(lv, &res->totals);
+            sum_line(lv, &res->totals, &am);
         }
         if (p->d.open) {
-            on_l(p, lv, line, too_long);
+            on_l(p, lv, line, too_long, &am);
         } else {
             add_event(p, BATCH_EV_ERROR, line, 1, ADJ_E_LINE_BEFORE_DOC, 0);
         }
@@ -878,24 +1044,17 @@ void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
     size_t len = block->len;
     size_t pos = 0;
     uint64_t line = 0;
+    if (block->text_offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        pos = 3; /* A UTF-8 BOM at the very start is tolerated (and only there). */
+    }
     /* Bounded: each pass consumes one line (at least one byte). */
     while (pos < len) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t end = nl != NULL ? (size_t)(nl - data) : len;
-        size_t next = nl != NULL ? end + 1 : len;
+        size_t end = scan_line(data, len, pos, &lv);
         line++;
-        size_t l = end - pos;
-        if (l > 0 && data[end - 1] == '\r') {
-            l--;
+        if (lv.len > 0 && data[pos] != '#') {
+            on_line(&p, &lv, (uint32_t)pos, line);
         }
-        if (l == 0 || data[pos] == '#') {
-            pos = next;
-            continue; /* Blank line or comment. */
-        }
-        lv.s = data + pos;
-        lv.len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
-        on_line(&p, &lv, (uint32_t)pos, line);
-        pos = next;
+        pos = end < len ? end + 1 : len;
     }
     res->line_count = line;
     if (p.d.open && block->splits_doc) {
@@ -1218,13 +1377,10 @@ void batch_summary_print(FILE *out, const struct batch_summary *s)
             (unsigned long long)s->content_hash.lo);
 }
 
-static void check_reader(struct io_reader *r, const char *name, FILE *quarantine, FILE *diag_out,
-                         struct batch_summary *out)
+/* ---- whole-batch checking ---- */
+
+static size_t chunk_hint(struct io_reader *r)
 {
-    struct batch_state st;
-    batch_state_init(&st, name, diag_out);
-    struct doc_chunk chunk;
-    struct batch_block_result res;
     /* Sized for a default block; grows for the rare bigger one. */
     size_t hint = io_reader_block_bytes_max(r);
     hint = hint < IO_BLOCK_BYTES_DEFAULT ? hint : IO_BLOCK_BYTES_DEFAULT;
@@ -1232,37 +1388,254 @@ static void check_reader(struct io_reader *r, const char *name, FILE *quarantine
     if (input != 0 && input < hint) {
         hint = (size_t)input; /* A small batch; zstd ones grow as needed. */
     }
-    bool ok = batch_chunk_init(&chunk, hint) == ADJ_OK;
-    ok = ok && batch_result_init(&res) == ADJ_OK;
+    return hint;
+}
+
+struct chunk_sink {
+    batch_chunk_fn fn;
+    void *ctx;
+};
+
+/* After a block's merge: absolute lines, then the caller's callback. */
+static void deliver(const struct chunk_sink *sink, struct doc_chunk *chunk,
+                    const struct batch_block_result *res)
+{
+    if (sink->fn != NULL) {
+        batch_chunk_rebase(chunk, res->line_base);
+        sink->fn(sink->ctx, chunk);
+    }
+}
+
+static void check_sequential(struct io_reader *r, struct batch_state *st, FILE *quarantine,
+                             const struct chunk_sink *sink)
+{
+    struct doc_chunk chunk;
+    struct batch_block_result res;
+    bool ok = batch_chunk_init(&chunk, chunk_hint(r)) == ADJ_OK;
+    if (ok && batch_result_init(&res) != ADJ_OK) {
+        batch_chunk_free(&chunk);
+        ok = false;
+    }
     if (!ok) {
         struct adj_diag dg;
-        adj_diag_set(&dg, ADJ_E_NOMEM, name, 0, 0, NULL);
-        batch_error(&st, &dg);
+        adj_diag_set(&dg, ADJ_E_NOMEM, st->file_name, 0, 0, NULL);
+        batch_error(st, &dg);
+        return;
     }
     /* Bounded by the stream: each block is a non-empty piece of it. */
-    while (ok) {
+    for (;;) {
         struct io_block *b;
         enum adj_err err = io_reader_next(r, &b);
         if (err != ADJ_OK || b == NULL) {
             break;
         }
         batch_parse_block(b, &chunk, &res);
-        (void)batch_merge(&st, b, &res, quarantine);
+        (void)batch_merge(st, b, &res, quarantine);
+        deliver(sink, &chunk, &res);
         io_reader_release(r, b);
     }
-    struct io_stream_end end;
-    io_reader_end(r, &end);
-    batch_finish(&st, &end, out);
     batch_chunk_free(&chunk);
     batch_result_free(&res);
 }
 
-enum adj_err batch_check_file(const char *path, const struct io_reader_options *opt,
-                              FILE *quarantine, FILE *diag_out, struct batch_summary *out)
+/*
+ * The parallel check: one reader thread, `workers` parser threads, and the
+ * ordered merge on the calling thread. A block's pool slot (io_block.slot)
+ * indexes its chunk and result, so result storage is bounded by the
+ * reader's pool and a slot is reused only after its block is merged and
+ * released. One mutex and condvar, taken a few times per block (~2 MiB),
+ * never per line.
+ */
+struct par_check {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct io_reader *r;
+    struct io_block *todo[IO_BLOCK_COUNT_MAX]; /* Read, not yet parsed. */
+    unsigned todo_head, todo_tail;
+    struct io_block *parsed[IO_BLOCK_COUNT_MAX]; /* By slot; NULL if none. */
+    uint64_t blocks_read;
+    bool reader_done;
+    struct doc_chunk chunks[IO_BLOCK_COUNT_MAX];
+    struct batch_block_result res[IO_BLOCK_COUNT_MAX];
+};
+
+static void *par_reader(void *arg)
 {
+    struct par_check *pc = arg;
+    /* Bounded by the stream; io_reader_next waits while the pool is out. */
+    for (;;) {
+        struct io_block *b = NULL;
+        enum adj_err err = io_reader_next(pc->r, &b);
+        pthread_mutex_lock(&pc->mu);
+        if (err != ADJ_OK || b == NULL) {
+            pc->reader_done = true;
+        } else {
+            pc->todo[pc->todo_tail++ % IO_BLOCK_COUNT_MAX] = b;
+            pc->blocks_read++;
+        }
+        pthread_cond_broadcast(&pc->cv);
+        pthread_mutex_unlock(&pc->mu);
+        if (err != ADJ_OK || b == NULL) {
+            return NULL;
+        }
+    }
+}
+
+static void *par_worker(void *arg)
+{
+    struct par_check *pc = arg;
+    for (;;) {
+        pthread_mutex_lock(&pc->mu);
+        while (pc->todo_head == pc->todo_tail && !pc->reader_done) {
+            pthread_cond_wait(&pc->cv, &pc->mu);
+        }
+        if (pc->todo_head == pc->todo_tail) {
+            pthread_mutex_unlock(&pc->mu);
+            return NULL;
+        }
+        struct io_block *b = pc->todo[pc->todo_head++ % IO_BLOCK_COUNT_MAX];
+        pthread_mutex_unlock(&pc->mu);
+        batch_parse_block(b, &pc->chunks[b->slot], &pc->res[b->slot]);
+        pthread_mutex_lock(&pc->mu);
+        pc->parsed[b->slot] = b;
+        pthread_cond_broadcast(&pc->cv);
+        pthread_mutex_unlock(&pc->mu);
+    }
+}
+
+static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *quarantine,
+                           unsigned workers, const struct chunk_sink *sink)
+{
+    struct par_check *pc = calloc(1, sizeof *pc);
+    if (pc == NULL) {
+        return false;
+    }
+    pthread_mutex_init(&pc->mu, NULL);
+    pthread_cond_init(&pc->cv, NULL);
+    pc->r = r;
+    unsigned slots = io_reader_block_count(r);
+    size_t hint = chunk_hint(r);
+    bool ok = true;
+    for (unsigned i = 0; i < slots && ok; i++) {
+        ok = batch_chunk_init(&pc->chunks[i], hint) == ADJ_OK &&
+             batch_result_init(&pc->res[i]) == ADJ_OK;
+    }
+    pthread_t reader, threads[BATCH_CHECK_THREADS_MAX];
+    unsigned started = 0;
+    if (ok && pthread_create(&reader, NULL, par_reader, pc) == 0) {
+        for (; started < workers; started++) {
+            if (pthread_create(&threads[started], NULL, par_worker, pc) != 0) {
+                break;
+            }
+        }
+        if (started == 0) {
+            /* No worker could start: the merge thread parses itself below. */
+        }
+        /* Merge in block order; bounded by the blocks the reader produced. */
+        for (uint64_t seq = 0;; seq++) {
+            struct io_block *b = NULL;
+            bool self_parse = false;
+            pthread_mutex_lock(&pc->mu);
+            for (;;) {
+                for (unsigned i = 0; i < slots && b == NULL; i++) {
+                    if (pc->parsed[i] != NULL && pc->parsed[i]->seq == seq) {
+                        b = pc->parsed[i];
+                        pc->parsed[i] = NULL;
+                    }
+                }
+                if (b != NULL || (pc->reader_done && seq == pc->blocks_read)) {
+                    break;
+                }
+                if (started == 0 && pc->todo_head != pc->todo_tail) {
+                    b = pc->todo[pc->todo_head++ % IO_BLOCK_COUNT_MAX];
+                    self_parse = true;
+                    break;
+                }
+                pthread_cond_wait(&pc->cv, &pc->mu);
+            }
+            pthread_mutex_unlock(&pc->mu);
+            if (b == NULL) {
+                break;
+            }
+            if (self_parse) {
+                batch_parse_block(b, &pc->chunks[b->slot], &pc->res[b->slot]);
+            }
+            (void)batch_merge(st, b, &pc->res[b->slot], quarantine);
+            deliver(sink, &pc->chunks[b->slot], &pc->res[b->slot]);
+            io_reader_release(r, b);
+        }
+        for (unsigned i = 0; i < started; i++) {
+            pthread_join(threads[i], NULL);
+        }
+        pthread_join(reader, NULL);
+    } else {
+        ok = false;
+    }
+    for (unsigned i = 0; i < slots; i++) {
+        batch_chunk_free(&pc->chunks[i]);
+        batch_result_free(&pc->res[i]);
+    }
+    pthread_mutex_destroy(&pc->mu);
+    pthread_cond_destroy(&pc->cv);
+    free(pc);
+    return ok;
+}
+
+static void check_reader(struct io_reader *r, const char *name, unsigned threads,
+                         const struct chunk_sink *sink, FILE *quarantine, FILE *diag_out,
+                         struct batch_summary *out)
+{
+    struct batch_state st;
+    batch_state_init(&st, name, diag_out);
+    if (threads > BATCH_CHECK_THREADS_MAX) {
+        threads = BATCH_CHECK_THREADS_MAX;
+    }
+    if (threads <= 1 || !check_parallel(r, &st, quarantine, threads, sink)) {
+        /* Sequential (asked for, or threads could not start before any
+         * block was read: check_parallel fails only before reading). */
+        check_sequential(r, &st, quarantine, sink);
+    }
+    struct io_stream_end end;
+    io_reader_end(r, &end);
+    batch_finish(&st, &end, out);
+}
+
+unsigned batch_check_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > (long)BATCH_CHECK_THREADS_MAX ? BATCH_CHECK_THREADS_MAX : (unsigned)n;
+}
+
+enum adj_err batch_check_file(const char *path, const struct io_reader_options *opt,
+                              unsigned threads, FILE *quarantine, FILE *diag_out,
+                              struct batch_summary *out)
+{
+    return batch_read_file(path, opt, threads, NULL, NULL, quarantine, diag_out, out);
+}
+
+void batch_check_memory(const void *data, size_t len, const char *name,
+                        const struct io_reader_options *opt, FILE *quarantine, FILE *diag_out,
+                        struct batch_summary *out)
+{
+    batch_read_memory(data, len, name, opt, NULL, NULL, quarantine, diag_out, out);
+}
+
+enum adj_err batch_read_file(const char *path, const struct io_reader_options *opt,
+                             unsigned threads, batch_chunk_fn fn, void *ctx, FILE *quarantine,
+                             FILE *diag_out, struct batch_summary *out)
+{
+    struct chunk_sink sink = {fn, ctx};
+    struct io_reader_options o = {0};
+    if (opt != NULL) {
+        o = *opt;
+    }
+    if (threads > 1 && o.block_count == 0) {
+        /* Enough blocks for every worker, one being read and one merging. */
+        o.block_count = threads + 2 < IO_BLOCK_COUNT_MAX ? threads + 2 : IO_BLOCK_COUNT_MAX;
+    }
     struct io_reader *r;
     struct adj_diag dg;
-    enum adj_err err = io_reader_open(&r, path, opt, &dg);
+    enum adj_err err = io_reader_open(&r, path, &o, &dg);
     if (err != ADJ_OK) {
         memset(out, 0, sizeof *out);
         out->file_name = path;
@@ -1274,15 +1647,16 @@ enum adj_err batch_check_file(const char *path, const struct io_reader_options *
         }
         return err;
     }
-    check_reader(r, path, quarantine, diag_out, out);
+    check_reader(r, path, threads, &sink, quarantine, diag_out, out);
     io_reader_close(r);
     return ADJ_OK;
 }
 
-void batch_check_memory(const void *data, size_t len, const char *name,
-                        const struct io_reader_options *opt, FILE *quarantine, FILE *diag_out,
-                        struct batch_summary *out)
+void batch_read_memory(const void *data, size_t len, const char *name,
+                       const struct io_reader_options *opt, batch_chunk_fn fn, void *ctx,
+                       FILE *quarantine, FILE *diag_out, struct batch_summary *out)
 {
+    struct chunk_sink sink = {fn, ctx};
     struct io_reader *r;
     struct adj_diag dg;
     if (io_reader_open_memory(&r, data, len, name, opt, &dg) != ADJ_OK) {
@@ -1292,6 +1666,6 @@ void batch_check_memory(const void *data, size_t len, const char *name,
         out->first_batch_error = dg;
         return;
     }
-    check_reader(r, name, quarantine, diag_out, out);
+    check_reader(r, name, 1, &sink, quarantine, diag_out, out);
     io_reader_close(r);
 }

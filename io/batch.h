@@ -238,12 +238,38 @@ int batch_summary_exit_code(const struct batch_summary *s);
  * trailer verified or not). */
 void batch_summary_print(FILE *out, const struct batch_summary *s);
 
-/* Convenience: reads and checks a whole batch on the calling thread. */
+/* Parser threads batch_check_file may use. */
+#define BATCH_CHECK_THREADS_MAX 16u
+
+/* Online CPUs, 1..BATCH_CHECK_THREADS_MAX. */
+unsigned batch_check_default_threads(void);
+
+/* Reads and checks a whole batch. threads <= 1: on the calling thread.
+ * Otherwise one reader thread, `threads` parser threads and the ordered
+ * merge on the calling thread (a small model of the pipeline; same
+ * results, tested). Returns E_OPEN/E_NOMEM if the file cannot be opened
+ * (summary says io_failed); everything else is in the summary. */
 enum adj_err batch_check_file(const char *path, const struct io_reader_options *opt,
-                              FILE *quarantine, FILE *diag_out, struct batch_summary *out);
-/* The same on a memory buffer (fuzzing, tests). */
+                              unsigned threads, FILE *quarantine, FILE *diag_out,
+                              struct batch_summary *out);
+/* The same on a memory buffer, on the calling thread (fuzzing, tests). */
 void batch_check_memory(const void *data, size_t len, const char *name,
                         const struct io_reader_options *opt, FILE *quarantine,
                         FILE *diag_out, struct batch_summary *out);
+
+/* Receives each block's accepted documents, in input order, on the calling
+ * thread, after that block's merge (src_lines are absolute). The chunk is
+ * reused after the call returns: copy what must outlive it. */
+typedef void (*batch_chunk_fn)(void *ctx, const struct doc_chunk *chunk);
+
+/* batch_check_file / batch_check_memory that also hand every accepted
+ * document to fn (for rule tests, explain, diff: the same intake code path
+ * as the pipeline). fn may be NULL. */
+enum adj_err batch_read_file(const char *path, const struct io_reader_options *opt,
+                             unsigned threads, batch_chunk_fn fn, void *ctx, FILE *quarantine,
+                             FILE *diag_out, struct batch_summary *out);
+void batch_read_memory(const void *data, size_t len, const char *name,
+                       const struct io_reader_options *opt, batch_chunk_fn fn, void *ctx,
+                       FILE *quarantine, FILE *diag_out, struct batch_summary *out);
 
 #endif

@@ -62,9 +62,9 @@ struct io_reader {
     bool detected, zstd;
     ZSTD_DStream *zd;
     size_t zhint;         /* Last return of ZSTD_decompressStream. */
-    bool z_frame_open;    /* Inside a frame (bytes consumed since the last end). */
+    uint64_t z_since_end; /* Bytes consumed since the last complete frame. */
     uint64_t z_frames;
-    uint8_t z_after[4];   /* First bytes after the last complete frame. */
+    uint8_t z_after[4];   /* First bytes consumed after the last complete frame. */
     size_t z_after_n;
     XXH3_state_t *xh;
     uint64_t text_total;
@@ -299,6 +299,24 @@ static bool is_magic_prefix(const uint8_t *p, size_t n)
     return n < 2 || memcmp(p + 1, skip + 1, (n < 4 ? n : 4) - 1) == 0;
 }
 
+/* After at least one complete frame: are the bytes that follow (those
+ * consumed, then those not yet consumed, up to 4) not even the start of a
+ * zstd or skippable-frame magic number? The answer does not depend on how
+ * the input was cut into reads. */
+static bool after_frame_is_garbage(const struct io_reader *r)
+{
+    if (r->z_frames == 0) {
+        return false;
+    }
+    uint8_t b[4];
+    size_t n = r->z_after_n;
+    memcpy(b, r->z_after, n);
+    for (size_t i = r->raw_pos; n < 4 && i < r->raw_len; i++) {
+        b[n++] = r->raw[i];
+    }
+    return !is_magic_prefix(b, n);
+}
+
 /* Decodes up to cap bytes into dst. Returns bytes produced; 0 means the
  * stream ended (cleanly or with r->err set). */
 static size_t decode(struct io_reader *r, char *dst, size_t cap)
@@ -332,6 +350,24 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
             } else if (have < 4 && r->seekable && r->file_size >= 4) {
                 ssize_t n = pread(r->fd, head, 4, 0);
                 have = n == 4 ? 4 : have;
+            } else if (have < 4 && !r->seekable && r->read_bytes >= 4) {
+                /* A pipe may deliver 1..3 bytes first: read on until the
+                 * magic number is complete or the input ends. Bounded: 3
+                 * bytes at most, each read adds one or ends. */
+                while (r->raw_len < 4) {
+                    ssize_t n = read(r->fd, r->pread_buf + r->raw_len, 4 - r->raw_len);
+                    if (n < 0 && errno == EINTR) {
+                        continue;
+                    }
+                    if (n <= 0) {
+                        break;
+                    }
+                    r->raw_len += (size_t)n;
+                    r->raw_total += (uint64_t)n;
+                    r->next_off += (uint64_t)n;
+                }
+                have = r->raw_len < 4 ? r->raw_len : 4;
+                memcpy(head, r->raw, have);
             }
             r->zstd = have == 4 && (memcmp(head, zstd_magic, 4) == 0 ||
                                     ((head[0] & 0xF0u) == 0x50u && head[1] == 0x2A &&
@@ -356,24 +392,21 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
             r->raw_pos += n;
             return n;
         }
-        if (!r->z_frame_open && r->z_frames > 0) {
-            /* Remember the bytes after a complete frame: if the stream ends
-             * while they do not even begin a magic number, it is garbage. */
-            while (r->z_after_n < 4 && r->raw_pos + r->z_after_n < r->raw_len) {
-                r->z_after[r->z_after_n] = r->raw[r->raw_pos + r->z_after_n];
-                r->z_after_n++;
-            }
-        }
+        size_t old_pos = r->raw_pos;
         ZSTD_inBuffer in = {r->raw, r->raw_len, r->raw_pos};
         ZSTD_outBuffer out = {dst, cap, 0};
         size_t ret = ZSTD_decompressStream(r->zd, &out, &in);
-        bool consumed = in.pos > r->raw_pos;
+        /* Keep the first bytes after a complete frame, in whatever pieces
+         * they arrive: they tell trailing garbage from a damaged frame. */
+        for (size_t i = old_pos; r->z_frames > 0 && r->z_after_n < 4 && i < in.pos; i++) {
+            r->z_after[r->z_after_n++] = r->raw[i];
+        }
+        r->z_since_end += in.pos - old_pos;
         r->raw_pos = in.pos;
         if (ZSTD_isError(ret)) {
-            ZSTD_ErrorCode code = ZSTD_getErrorCode(ret);
-            if (!r->z_frame_open && r->z_frames > 0 && code == ZSTD_error_prefix_unknown) {
-                reader_fail(r, ADJ_E_ZSTD_TRAILING_GARBAGE, "after frame %s",
-                            r->z_frames == 1 ? "1" : "n");
+            if (after_frame_is_garbage(r)) {
+                reader_fail(r, ADJ_E_ZSTD_TRAILING_GARBAGE, "after %s",
+                            r->z_frames == 1 ? "the first frame" : "several frames");
             } else {
                 reader_fail(r, ADJ_E_ZSTD_CORRUPT, "%s", ZSTD_getErrorName(ret));
             }
@@ -382,22 +415,18 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
         r->zhint = ret;
         if (ret == 0) {
             r->z_frames++;
-            r->z_frame_open = false;
+            r->z_since_end = 0;
             r->z_after_n = 0;
-        } else if (consumed) {
-            r->z_frame_open = true;
         }
         if (out.pos > 0) {
             return out.pos;
         }
         if (r->raw_pos == r->raw_len && r->src_eof) {
             /* No input left and nothing more flushed. */
-            if (r->zhint != 0 && r->z_frame_open) {
-                bool garbage = r->z_frames > 0 && !is_magic_prefix(r->z_after, r->z_after_n);
-                reader_fail(r, garbage ? ADJ_E_ZSTD_TRAILING_GARBAGE : ADJ_E_ZSTD_TRUNCATED,
+            if (r->z_frames == 0 || (r->zhint != 0 && r->z_since_end > 0)) {
+                reader_fail(r, after_frame_is_garbage(r) ? ADJ_E_ZSTD_TRAILING_GARBAGE
+                                                         : ADJ_E_ZSTD_TRUNCATED,
                             NULL, NULL);
-            } else if (r->z_frames == 0) {
-                reader_fail(r, ADJ_E_ZSTD_TRUNCATED, NULL, NULL);
             }
             return 0;
         }
@@ -459,10 +488,19 @@ static unsigned pool_acquire(struct io_reader *r)
     }
 }
 
-static bool doc_start_at(const char *p)
+/* True if p starts a line whose first field is exactly H, P, I or T: the
+ * letter, then TAB, LF or CR LF (a CR elsewhere is part of the field). This
+ * must agree with the parser's record type test (batch.c on_line). avail is
+ * the number of bytes known at p (>= 2); a CR needs a third. */
+static bool doc_start_at(const char *p, size_t avail)
 {
-    return (p[0] == 'P' || p[0] == 'I' || p[0] == 'H' || p[0] == 'T') &&
-           (p[1] == '\t' || p[1] == '\r' || p[1] == '\n');
+    if (!(p[0] == 'P' || p[0] == 'I' || p[0] == 'H' || p[0] == 'T')) {
+        return false;
+    }
+    if (p[1] == '\t' || p[1] == '\n') {
+        return true;
+    }
+    return p[1] == '\r' && avail >= 3 && p[2] == '\n';
 }
 
 /* Last document boundary in buf[lo..hi): an offset b > 0 where buf[b-1] is
@@ -481,7 +519,7 @@ static size_t find_boundary(const char *buf, size_t lo, size_t hi)
             return 0;
         }
         size_t b = (size_t)(nl - buf) + 1;
-        if (doc_start_at(buf + b)) {
+        if (doc_start_at(buf + b, hi - b)) {
             return b;
         }
         end = (size_t)(nl - buf);
@@ -556,7 +594,8 @@ enum adj_err io_reader_next(struct io_reader *r, struct io_block **out)
                 *out = emit(r, (size_t)(nl - buf) + 1, true, false);
                 return ADJ_OK;
             }
-            r->scan_from = r->fill >= 2 ? r->fill - 2 : 0;
+            /* The last LFs may lack the bytes after them: look again. */
+            r->scan_from = r->fill >= 3 ? r->fill - 3 : 0;
         }
         size_t want;
         if (r->fill < r->target) {
@@ -731,6 +770,11 @@ enum adj_err io_reader_open(struct io_reader **out, const char *path,
 size_t io_reader_block_bytes_max(const struct io_reader *r)
 {
     return r->cap;
+}
+
+unsigned io_reader_block_count(const struct io_reader *r)
+{
+    return r->nblocks;
 }
 
 uint64_t io_reader_input_bytes(const struct io_reader *r)

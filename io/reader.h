@@ -86,7 +86,9 @@ struct io_block {
     const char *data;
     size_t len;          /* > 0. */
     uint64_t seq;        /* 0, 1, 2, ... in stream order. */
-    uint64_t text_offset; /* Offset of data[0] in the decompressed stream. */
+    uint64_t text_offset; /* Bytes handed out before this block (the
+                           * decompressed offset, less dropped long-line
+                           * tails). */
     bool continues_doc;  /* Starts inside a document too large for one block. */
     bool splits_doc;     /* Ends inside such a document. */
     bool last;           /* No block follows. */
@@ -133,6 +135,10 @@ enum adj_err io_reader_next(struct io_reader *r, struct io_block **out);
 
 /* Returns a block to the pool; any thread. */
 void io_reader_release(struct io_reader *r, const struct io_block *block);
+
+/* Pool size: at most this many blocks are out at once; io_block.slot is
+ * below it (callers may index per-block storage by slot). */
+unsigned io_reader_block_count(const struct io_reader *r);
 
 /* The largest block this reader can hand out (size parse arrays from it). */
 size_t io_reader_block_bytes_max(const struct io_reader *r);

@@ -171,6 +171,7 @@ doc_case("d_stray_cr", 4, 3, b"626\r001", "E_CONTROL_CHAR")
 doc_case("d_nul_byte", 4, 3, b"626\x00001", "E_CONTROL_CHAR")
 doc_case("d_record_type_unknown", 5, 0, "X", "E_RECORD_TYPE")
 doc_case("d_record_type_long", 5, 0, "LL", "E_RECORD_TYPE")
+doc_case("d_record_type_p_cr", 5, 0, b"P\rX", "E_RECORD_TYPE")
 
 
 @case("d_field_count_l_too_many")
@@ -418,7 +419,16 @@ def main():
     write("good", "ok_crlf", lines, "exit=0 q=-", eol=b"\r\n")
     write("good", "ok_no_final_newline", lines, "exit=0 q=-", final_eol=False)
     write("good", "base", lines, "exit=0 q=-")
-    print(len(CASES) + 3, "fixtures")
+    # A UTF-8 BOM is tolerated before the first record only (the expect
+    # comment comes first here, so the BOM sits before line 1's '#').
+    with open(os.path.join(HERE, "good", "base.tsv"), "rb") as f:
+        data = f.read()
+    with open(os.path.join(HERE, "good", "ok_bom.tsv"), "wb") as f:
+        f.write(b"\xef\xbb\xbf" + data)
+    bad = data.replace(b"\nP\tRX-B", b"\n\xef\xbb\xbfP\tRX-B")
+    with open(os.path.join(HERE, "bad", "b_bom_not_at_start.tsv"), "wb") as f:
+        f.write(bad.replace(b"exit=0 q=-", b"exit=2 reason=E_RECORD_TYPE at=5:1 q=3-7"))
+    print(len(CASES) + 5, "fixtures")
 
 
 main()

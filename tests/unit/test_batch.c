@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/base/ids.h"
 #include "io/batch.h"
@@ -234,4 +235,63 @@ Test(batch, rejected_document_positions_are_block_relative_then_absolute)
     batch_chunk_free(&c);
     batch_result_free(&res);
     io_reader_close(r);
+}
+
+struct collect {
+    struct parsed *p;
+    uint64_t chunks;
+};
+
+static void collect_chunk(void *ctx, const struct doc_chunk *c)
+{
+    struct collect *col = ctx;
+    struct parsed *out = col->p;
+    cr_assert_eq(c->seq, col->chunks, "chunks arrive in order");
+    col->chunks++;
+    for (uint32_t d = 0; d < c->doc_count; d++) {
+        struct doc doc = c->docs[d];
+        doc.line_first = (uint32_t)out->nlines;
+        for (uint32_t l = 0; l < doc.line_count; l++) {
+            struct doc_line ln = c->lines[c->docs[d].line_first + l];
+            uint32_t uf = ln.uid_first;
+            ln.uid_first = (uint32_t)out->nuids;
+            for (uint32_t u = 0; u < ln.uid_count; u++) {
+                out->uids[out->nuids++] = c->uids[uf + u];
+            }
+            out->lines[out->nlines++] = ln;
+        }
+        out->docs[out->ndocs++] = doc;
+    }
+}
+
+Test(batch, read_callbacks_give_the_same_documents)
+{
+    struct parsed ref;
+    parse_all(good, sizeof good - 1, 0, 0, &ref);
+    struct io_reader_options o = {.read_bytes = 3, .block_bytes = 1};
+    struct parsed got;
+    memset(&got, 0, sizeof got);
+    struct collect col = {&got, 0};
+    batch_read_memory(good, sizeof good - 1, "t", &o, collect_chunk, &col, NULL, NULL, &got.sum);
+    cr_assert(got.sum.verified);
+    cr_assert_gt(col.chunks, 2, "several blocks");
+    cr_assert_eq(got.ndocs, ref.ndocs);
+    cr_assert(memcmp(got.docs, ref.docs, sizeof(struct doc) * ref.ndocs) == 0);
+    cr_assert(memcmp(got.lines, ref.lines, sizeof(struct doc_line) * ref.nlines) == 0);
+
+    /* From a file with three parser threads: same documents, same order. */
+    char path[] = "/tmp/adj_batch_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, good, sizeof good - 1), (ssize_t)(sizeof good - 1));
+    close(fd);
+    memset(&got, 0, sizeof got);
+    col.chunks = 0;
+    cr_assert_eq(batch_read_file(path, &o, 3, collect_chunk, &col, NULL, NULL, &got.sum), ADJ_OK);
+    unlink(path);
+    cr_assert(got.sum.verified);
+    cr_assert_eq(got.ndocs, ref.ndocs);
+    cr_assert(memcmp(got.docs, ref.docs, sizeof(struct doc) * ref.ndocs) == 0);
+    cr_assert(memcmp(got.lines, ref.lines, sizeof(struct doc_line) * ref.nlines) == 0);
+    cr_assert(memcmp(got.uids, ref.uids, sizeof(uint64_t) * ref.nuids) == 0);
 }

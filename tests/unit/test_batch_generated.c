@@ -325,6 +325,11 @@ Test(batch_generated, zstd_garbage_corrupt_empty)
     put(&z, "\x28\xB5", 2); /* The start of a magic number, then the end. */
     expect_batch_error(&z, ADJ_E_ZSTD_TRUNCATED, "half a magic");
     z.len = good_len;
+    /* Three bytes of a magic number, then not: garbage, whether the four
+     * bytes arrive in one read or in 1- and 3-byte reads (a fuzz find). */
+    put(&z, "\x28\xB5\x2F\x0A junk", 9);
+    expect_batch_error(&z, ADJ_E_ZSTD_TRAILING_GARBAGE, "almost a magic");
+    z.len = good_len;
 
     /* A flipped byte in the compressed data (the frame has a checksum). */
     z.p[good_len / 2] ^= 0x40;
