@@ -21,6 +21,23 @@
 #include "core/base/text.h"
 #include "rules/rules_impl.h"
 
+/* Lines whose code hash is remembered per document (bit i of
+ * code_hash_valid); longer documents hash the codes beyond this on use. */
+#define EV_CODE_CACHE 64u
+
+/* The last lookup of each table in this document: rules often look the same
+ * key up again (a service and its K factors in two rules, a parameter in
+ * every line), and a table is immutable, so (key, day) -> row is safe to
+ * remember. */
+struct lookup_memo {
+    struct rv key[RL_KEYS_MAX];
+    int32_t day;
+    uint32_t row;
+};
+
+_Static_assert(RL_TABLES_MAX <= 32, "memo_valid is a 32-bit mask");
+_Static_assert(RL_PARAMS_MAX <= 64, "param_valid is a 64-bit mask");
+
 struct ectx {
     const struct rules_set *set;
     const struct doc *doc;
@@ -43,6 +60,12 @@ struct ectx {
     struct rv docv[RL_VARS_MAX];
     struct rv linev[RL_VARS_MAX];
     struct rv loc[RL_LOCALS_MAX];
+    uint64_t code_hash_valid;
+    uint64_t code_hash[EV_CODE_CACHE];
+    uint64_t param_valid; /* bit i: param_val[i] holds the value on dos */
+    struct rv param_val[RL_PARAMS_MAX];
+    uint32_t memo_valid;  /* bit t: memo[t] holds table t's last lookup */
+    struct lookup_memo memo[RL_TABLES_MAX];
 };
 
 static struct rv ival(int64_t i)
@@ -57,19 +80,16 @@ static struct rv tval(const char *s, size_t n)
     return v;
 }
 
-static const char *enum_letter(const struct rules_set *set, uint32_t en, char c)
-{
-    const struct rl_enum *e = &set->enums[en];
-    for (uint32_t i = 0; i < e->count; i++)
-        if (e->values[i][0] == c && e->values[i][1] == '\0')
-            return e->values[i];
-    return e->values[e->count - 1]; /* "-" : none */
-}
-
+/* The enum's value hashes are computed at load, so a one-letter field costs
+ * a scan of at most RL_ENUM_VALUES_MAX bytes, not a hash. */
 static struct rv enum_val(const struct rules_set *set, uint32_t en, char c)
 {
-    const char *s = enum_letter(set, en, c);
-    return tval(s, strlen(s));
+    const struct rl_enum *e = &set->enums[en];
+    uint32_t k = 0;
+    while (k + 1 < e->count && !(e->values[k][0] == c && e->values[k][1] == '\0'))
+        k++;
+    struct rv v = {(int64_t)e->hashes[k], e->values[k], (uint32_t)strlen(e->values[k])};
+    return v;
 }
 
 static void fail(struct ectx *c, enum adj_err e, const struct rl_node *n)
@@ -106,7 +126,18 @@ static struct rv line_field(struct ectx *c, uint32_t li, uint32_t f)
     case 0: return ival(li);
     case 1: return ival(l->line_no);
     case 2: return enum_val(c->set, EN_LKIND, (char)l->kind);
-    case 3: return li == c->li ? c->code_v : tval(l->code, l->code_len);
+    case 3: {
+        if (li == c->li)
+            return c->code_v;
+        if (li >= EV_CODE_CACHE)
+            return tval(l->code, l->code_len);
+        if (!(c->code_hash_valid & (1ull << li))) {
+            c->code_hash[li] = text_hash64(l->code, l->code_len);
+            c->code_hash_valid |= 1ull << li;
+        }
+        struct rv v = {(int64_t)c->code_hash[li], l->code, l->code_len};
+        return v;
+    }
     case 4: return ival(l->qty);
     case 5: return ival(l->unit_price_rials);
     case 6: return ival(l->claimed_total_rials);
@@ -119,7 +150,7 @@ static struct rv line_field(struct ectx *c, uint32_t li, uint32_t f)
     }
 }
 
-static struct rv param_at(const struct ectx *c, uint32_t i)
+static struct rv param_search(const struct ectx *c, uint32_t i)
 {
     const struct rl_param *p = &c->set->params[i];
     uint32_t lo = 0, hi = p->nhist;
@@ -133,6 +164,43 @@ static struct rv param_at(const struct ectx *c, uint32_t i)
     if (lo > 0 && p->hist_to[lo - 1] >= c->dos)
         return p->hist_val[lo - 1];
     return p->def;
+}
+
+/* A parameter's value depends only on the date of service: searched once
+ * per document. */
+static struct rv param_at(struct ectx *c, uint32_t i)
+{
+    if (!(c->param_valid & (1ull << i))) {
+        c->param_val[i] = param_search(c, i);
+        c->param_valid |= 1ull << i;
+    }
+    return c->param_val[i];
+}
+
+static bool key_same(struct rv a, struct rv b)
+{
+    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || memcmp(a.s, b.s, a.n) == 0);
+}
+
+/* rl_table_find through the document's memo of the table's last lookup. */
+static uint32_t find_row(struct ectx *c, uint32_t ti, const struct rv *keys, int32_t day)
+{
+    const struct rl_table *t = &c->set->tables[ti];
+    struct lookup_memo *m = &c->memo[ti];
+    if (c->memo_valid & (1u << ti)) {
+        bool same = m->day == day || t->valid_from < 0;
+        for (uint32_t k = 0; k < t->nkeys && same; k++)
+            same = key_same(m->key[k], keys[k]);
+        if (same)
+            return m->row;
+    }
+    uint32_t row = rl_table_find(t, keys, day);
+    for (uint32_t k = 0; k < t->nkeys; k++)
+        m->key[k] = keys[k];
+    m->day = day;
+    m->row = row;
+    c->memo_valid |= 1u << ti;
+    return row;
 }
 
 static bool text_eq(struct rv a, struct rv b)
@@ -277,7 +345,7 @@ static struct rv eval(struct ectx *c, uint32_t ni)
         struct rv keys[RL_KEYS_MAX];
         if (!lookup_keys(c, n, keys))
             return z;
-        return ival(rl_table_find(&set->tables[n->b], keys, c->dos) != UINT32_MAX);
+        return ival(find_row(c, n->b, keys, c->dos) != UINT32_MAX);
     }
     case OP_ANY: {
         uint32_t saved = c->other;
@@ -382,7 +450,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
                 day = d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
             }
             const struct rl_table *t = &set->tables[n->b];
-            uint32_t row = rl_table_find(t, keys, day);
+            uint32_t row = find_row(c, n->b, keys, day);
             if (c->tr) {
                 fprintf(c->tr, "    lookup %s[", t->name);
                 for (uint32_t k = 0; k < n->nargs; k++) {
@@ -492,6 +560,9 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
     c.packs_done = false;
     memset(c.packs, 0, sizeof c.packs);
     c.code_v = tval("", 0);
+    c.code_hash_valid = 0;
+    c.param_valid = 0;
+    c.memo_valid = 0;
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
     uint32_t nd = 0, nl = 0;
@@ -525,7 +596,12 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             c.line_reasons = 0;
             c.packs_done = false;
             memset(c.packs, 0, sizeof c.packs);
-            c.code_v = tval(l->code, l->code_len);
+            if (i < EV_CODE_CACHE && (c.code_hash_valid & (1ull << i))) {
+                struct rv v = {(int64_t)c.code_hash[i], l->code, l->code_len};
+                c.code_v = v;
+            } else {
+                c.code_v = tval(l->code, l->code_len);
+            }
             uint32_t k = 0;
             for (uint32_t v = 0; v < set->nvars; v++)
                 if (set->vars[v].scope == SC_LINE)

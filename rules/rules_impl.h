@@ -81,6 +81,12 @@ struct rl_strref {
     uint32_t len;
 };
 
+struct rl_slot {
+    uint64_t hash;
+    uint32_t first; /* first row of the group */
+    uint32_t count; /* rows in the group; 0 = free slot */
+};
+
 struct rl_table {
     char name[RL_NAME_MAX];
     char file[128];
@@ -99,15 +105,14 @@ struct rl_table {
     uint32_t nstrs, strs_cap;
     char *pool;
     size_t pool_len, pool_cap;
-    /* Index: rows sorted by (key, from) in order[]; groups are runs of one
-     * key; slots is an open-addressing table of group index + 1. */
-    uint32_t *order;
-    uint32_t ngroups;
-    uint64_t *group_hash;
-    uint32_t *group_first;
-    uint32_t *group_count;
-    uint32_t *slots;
+    /* Index: rows are stored grouped by key (a group = the rows of one key,
+     * consecutive, sorted by from), and slots is an open-addressing table
+     * with one slot per group holding the key's hash and the group's rows,
+     * so a probe reads one 16-byte slot and then the row itself: two cache
+     * misses on a table of millions of rows. count == 0: free slot. */
+    struct rl_slot *slots;
     uint32_t slot_mask;
+    uint32_t ngroups;
 };
 
 struct rl_param {
@@ -225,6 +230,10 @@ void rl_tables_load(struct rules_set *set, const char *dir, struct rl_diag *d);
 /* Finds the row of key (nkeys values) whose range contains day (ignored for
  * undated tables); returns the row index or UINT32_MAX. */
 uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t day);
+/* The key hash rl_table_find probes with, and a prefetch of its slot: a
+ * caller that knows its keys documents ahead can overlap the misses. */
+uint64_t rl_table_key_hash(const struct rl_table *t, const struct rv *key);
+void rl_table_prefetch(const struct rl_table *t, uint64_t hash);
 /* The value of a cell as a runtime value. */
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col);
 void rl_table_free(struct rl_table *t);

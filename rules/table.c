@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/base/jdate.h"
 #include "core/base/limits.h"
@@ -256,12 +257,17 @@ static uint64_t key_hash_of_values(const struct rl_table *t, const struct rv *ke
 
 static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *key)
 {
+    const int64_t *cells = t->cells + (size_t)row * t->ncols;
     for (uint32_t k = 0; k < t->nkeys; k++) {
-        struct rv c = rl_table_cell(t, row, t->keys[k]);
-        if (c.i != key[k].i)
-            return false;
-        if (is_text_type(t->cols[t->keys[k]].type) &&
-            (c.n != key[k].n || memcmp(c.s, key[k].s, c.n) != 0))
+        uint32_t col = t->keys[k];
+        if (!is_text_type(t->cols[col].type)) {
+            if (cells[col] != key[k].i) /* integer keys compare as integers */
+                return false;
+            continue;
+        }
+        const struct rl_strref *r = &t->strs[cells[col]];
+        if ((int64_t)r->hash != key[k].i || r->len != key[k].n ||
+            memcmp(t->pool + r->off, key[k].s, r->len) != 0)
             return false;
     }
     return true;
@@ -273,6 +279,22 @@ static void row_key(const struct rl_table *t, uint32_t row, struct rv *key)
         key[k] = rl_table_cell(t, row, t->keys[k]);
 }
 
+uint64_t rl_table_key_hash(const struct rl_table *t, const struct rv *key)
+{
+    return key_hash_of_values(t, key);
+}
+
+void rl_table_prefetch(const struct rl_table *t, uint64_t hash)
+{
+    if (t->slots)
+        __builtin_prefetch(&t->slots[(uint32_t)hash & t->slot_mask]);
+}
+
+static int64_t row_from(const struct rl_table *t, uint32_t row)
+{
+    return t->cells[(size_t)row * t->ncols + (uint32_t)t->valid_from];
+}
+
 uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t day)
 {
     if (t->ngroups == 0)
@@ -280,32 +302,46 @@ uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t d
     uint64_t h = key_hash_of_values(t, key);
     uint32_t i = (uint32_t)h & t->slot_mask;
     for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
-        uint32_t g = t->slots[i];
-        if (g == 0)
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
             return UINT32_MAX;
-        g--;
-        if (t->group_hash[g] == h && key_equal(t, t->order[t->group_first[g]], key)) {
-            const uint32_t *rows = t->order + t->group_first[g];
-            uint32_t cnt = t->group_count[g];
+        if (s->hash == h && key_equal(t, s->first, key)) {
             if (t->valid_from < 0)
-                return rows[0];
+                return s->first;
             /* Last row with from <= day (rows sorted by from, disjoint). */
-            uint32_t lo = 0, hi = cnt;
+            uint32_t lo = 0, hi = s->count;
             while (lo < hi) {
                 uint32_t mid = lo + (hi - lo) / 2;
-                if (t->cells[(size_t)rows[mid] * t->ncols + (uint32_t)t->valid_from] <= day)
+                if (row_from(t, s->first + mid) <= day)
                     lo = mid + 1;
                 else
                     hi = mid;
             }
             if (lo == 0)
                 return UINT32_MAX;
-            uint32_t r = rows[lo - 1];
+            uint32_t r = s->first + lo - 1;
             return t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
         }
         i = (i + 1) & t->slot_mask;
     }
     return UINT32_MAX;
+}
+
+/* Arrays of big tables (the 3.1 M-row insured table) are probed at random,
+ * one row per document; on a virtual machine a TLB miss costs about as much
+ * as the cache miss itself, so arrays of 4 MiB and more ask for transparent
+ * huge pages. Freed with free(). */
+#define RL_HUGE_PAGE (2u * 1024u * 1024u)
+static void *big_alloc(size_t bytes)
+{
+    if (bytes < 2u * RL_HUGE_PAGE)
+        return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    bytes = (bytes + RL_HUGE_PAGE - 1) & ~(size_t)(RL_HUGE_PAGE - 1);
+    if (posix_memalign(&p, RL_HUGE_PAGE, bytes) != 0)
+        return NULL;
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+    return p;
 }
 
 void rl_table_free(struct rl_table *t)
@@ -314,27 +350,7 @@ void rl_table_free(struct rl_table *t)
     free(t->src_line);
     free(t->strs);
     free(t->pool);
-    free(t->order);
-    free(t->group_hash);
-    free(t->group_first);
-    free(t->group_count);
     free(t->slots);
-}
-
-struct sort_ent {
-    uint64_t hash;
-    int64_t from;
-    uint32_t row;
-};
-
-static int sort_cmp(const void *pa, const void *pb)
-{
-    const struct sort_ent *a = pa, *b = pb;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    if (a->from != b->from)
-        return a->from < b->from ? -1 : 1;
-    return a->row < b->row ? -1 : (a->row > b->row);
 }
 
 static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t cap)
@@ -352,83 +368,173 @@ static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t ca
     }
 }
 
-/* Sorts rows by key then from; reports duplicate keys and overlaps naming
- * both rows; builds the probe table. */
+struct from_row {
+    int64_t from;
+    uint32_t row;
+};
+
+static int from_row_cmp(const void *pa, const void *pb)
+{
+    const struct from_row *a = pa, *b = pb;
+    if (a->from != b->from)
+        return a->from < b->from ? -1 : 1;
+    return a->row < b->row ? -1 : (a->row > b->row);
+}
+
+/* Sorts the rows of one group (file rows, in file order) by from, then row:
+ * insertion sort for the usual few rows, qsort for long histories. */
+static void sort_group(const struct rl_table *t, uint32_t *rows, uint32_t n, struct from_row *tmp)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        tmp[i].from = row_from(t, rows[i]);
+        tmp[i].row = rows[i];
+    }
+    if (n > 16) {
+        qsort(tmp, n, sizeof *tmp, from_row_cmp);
+    } else {
+        for (uint32_t i = 1; i < n; i++) {
+            struct from_row x = tmp[i];
+            uint32_t j = i;
+            while (j > 0 && from_row_cmp(&tmp[j - 1], &x) > 0) {
+                tmp[j] = tmp[j - 1];
+                j--;
+            }
+            tmp[j] = x;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        rows[i] = tmp[i].row;
+}
+
+/* Reports duplicate keys and overlapping ranges between consecutive rows p
+ * and r of one group (sorted by from). */
+static void check_pair(struct rl_table *t, uint32_t p, uint32_t r, const char *path,
+                       const char *text, size_t len, struct rl_diag *d)
+{
+    char kb[96];
+    fmt_key(t, r, kb, sizeof kb);
+    uint32_t lo = t->src_line[p] < t->src_line[r] ? t->src_line[p] : t->src_line[r];
+    uint32_t hi = t->src_line[p] < t->src_line[r] ? t->src_line[r] : t->src_line[p];
+    if (t->valid_from < 0) {
+        rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1, "key %s already on line %u",
+                       kb, lo);
+        return;
+    }
+    int64_t pfrom = row_from(t, p);
+    int64_t pto = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_to];
+    int64_t rfrom = row_from(t, r);
+    int64_t rto = t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to];
+    if (pfrom == rfrom && pto == rto)
+        rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
+                       "key %s with the same dates already on line %u", kb, lo);
+    else if (pto >= rfrom)
+        rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, hi, 1,
+                       "key %s: dates overlap those of line %u", kb, lo);
+}
+
+/* Groups rows by key with one hash-table pass (no sort of the whole table),
+ * lays the groups out in slot order with each group's rows sorted by from,
+ * reports duplicate keys and overlaps naming both rows, and stores the rows
+ * in that order so a group is a run of consecutive rows. */
 static bool table_index(struct rl_table *t, const char *path, const char *text, size_t len,
                         struct rl_diag *d)
 {
-    struct sort_ent *ents = malloc(((size_t)t->nrows + 1) * sizeof *ents);
-    t->order = malloc(((size_t)t->nrows + 1) * sizeof *t->order);
-    t->group_hash = malloc(((size_t)t->nrows + 1) * sizeof *t->group_hash);
-    t->group_first = malloc(((size_t)t->nrows + 1) * sizeof *t->group_first);
-    t->group_count = malloc(((size_t)t->nrows + 1) * sizeof *t->group_count);
-    if (!ents || !t->order || !t->group_hash || !t->group_first || !t->group_count) {
-        free(ents);
+    uint32_t n = t->nrows;
+    uint32_t cap = 16;
+    while (cap - cap / 4 < n + 1) /* load at most 3/4: short probe runs */
+        cap *= 2;
+    t->slots = big_alloc((size_t)cap * sizeof *t->slots);
+    uint32_t *slot_of = malloc(((size_t)n + 1) * sizeof *slot_of);
+    uint32_t *perm = malloc(((size_t)n + 1) * sizeof *perm);
+    if (!t->slots || !slot_of || !perm) {
+        free(slot_of);
+        free(perm);
         return false;
     }
-    struct rv key[RL_KEYS_MAX];
-    for (uint32_t r = 0; r < t->nrows; r++) {
-        row_key(t, r, key);
-        ents[r].hash = key_hash_of_values(t, key);
-        ents[r].from = t->valid_from >= 0 ? t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_from] : 0;
-        ents[r].row = r;
-    }
-    qsort(ents, t->nrows, sizeof *ents, sort_cmp);
+    memset(t->slots, 0, (size_t)cap * sizeof *t->slots);
+    t->slot_mask = cap - 1;
     t->ngroups = 0;
-    for (uint32_t i = 0; i < t->nrows; i++) {
-        uint32_t r = ents[i].row;
-        t->order[i] = r;
-        bool same = i > 0 && ents[i].hash == ents[i - 1].hash;
-        if (same) {
-            uint32_t p = ents[i - 1].row;
-            row_key(t, r, key);
-            if (!key_equal(t, p, key)) {
-                rl_diag_report(d, ADJ_E_RULE_LIMIT, path, text, len, t->src_line[r], 1,
-                               "hash collision between rows %u and %u; rename one key",
-                               t->src_line[p], t->src_line[r]);
-                continue;
+    struct rv key[RL_KEYS_MAX];
+    for (uint32_t r = 0; r < n; r++) {
+        row_key(t, r, key);
+        uint64_t h = key_hash_of_values(t, key);
+        uint32_t i = (uint32_t)h & t->slot_mask;
+        slot_of[r] = UINT32_MAX;
+        for (;;) {
+            struct rl_slot *s = &t->slots[i];
+            if (s->count == 0) {
+                s->hash = h;
+                s->first = r; /* the group's first row, until laid out */
+                s->count = 1;
+                t->ngroups++;
+                slot_of[r] = i;
+                break;
             }
-            char kb[96];
-            fmt_key(t, r, kb, sizeof kb);
-            uint32_t lo = t->src_line[p] < t->src_line[r] ? t->src_line[p] : t->src_line[r];
-            uint32_t hi = t->src_line[p] < t->src_line[r] ? t->src_line[r] : t->src_line[p];
-            if (t->valid_from < 0) {
-                rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
-                               "key %s already on line %u", kb, lo);
-            } else {
-                int64_t pfrom = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_from];
-                int64_t pto = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_to];
-                int64_t rfrom = ents[i].from;
-                int64_t rto = t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to];
-                if (pfrom == rfrom && pto == rto)
-                    rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
-                                   "key %s with the same dates already on line %u", kb, lo);
-                else if (pto >= rfrom)
-                    rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, hi, 1,
-                                   "key %s: dates overlap those of line %u", kb, lo);
+            if (s->hash == h) {
+                if (key_equal(t, s->first, key)) {
+                    s->count++;
+                    slot_of[r] = i;
+                } else {
+                    rl_diag_report(d, ADJ_E_RULE_LIMIT, path, text, len, t->src_line[r], 1,
+                                   "hash collision between rows %u and %u; rename one key",
+                                   t->src_line[s->first], t->src_line[r]);
+                }
+                break;
             }
-            t->group_count[t->ngroups - 1]++;
-        } else {
-            t->group_hash[t->ngroups] = ents[i].hash;
-            t->group_first[t->ngroups] = i;
-            t->group_count[t->ngroups] = 1;
-            t->ngroups++;
+            i = (i + 1) & t->slot_mask;
         }
     }
-    free(ents);
-    uint32_t cap = 16;
-    while (cap < 2 * t->ngroups + 2)
-        cap *= 2;
-    t->slots = calloc(cap, sizeof *t->slots);
-    if (!t->slots)
-        return false;
-    t->slot_mask = cap - 1;
-    for (uint32_t g = 0; g < t->ngroups; g++) {
-        uint32_t i = (uint32_t)t->group_hash[g] & t->slot_mask;
-        while (t->slots[i] != 0)
-            i = (i + 1) & t->slot_mask;
-        t->slots[i] = g + 1;
+    /* Groups in slot order: first = end of the group, then rows are placed
+     * backwards so each group keeps file order before its sort. */
+    uint32_t placed = 0, longest = 0;
+    for (uint32_t i = 0; i <= t->slot_mask; i++) {
+        struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
+            continue;
+        placed += s->count;
+        s->first = placed;
+        longest = s->count > longest ? s->count : longest;
     }
+    for (uint32_t r = n; r-- > 0;)
+        if (slot_of[r] != UINT32_MAX)
+            perm[--t->slots[slot_of[r]].first] = r;
+    free(slot_of);
+    struct from_row *tmp = malloc(((size_t)longest + 1) * sizeof *tmp);
+    if (!tmp) {
+        free(perm);
+        return false;
+    }
+    for (uint32_t i = 0; i <= t->slot_mask; i++) {
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count < 2)
+            continue;
+        uint32_t *rows = perm + s->first;
+        if (t->valid_from >= 0)
+            sort_group(t, rows, s->count, tmp);
+        for (uint32_t k = 1; k < s->count; k++)
+            check_pair(t, rows[k - 1], rows[k], path, text, len, d);
+    }
+    free(tmp);
+    /* Store the rows in index order. */
+    int64_t *cells = big_alloc(((size_t)placed * t->ncols + 1) * sizeof *cells);
+    uint32_t *src = malloc(((size_t)placed + 1) * sizeof *src);
+    if (!cells || !src) {
+        free(cells);
+        free(src);
+        free(perm);
+        return false;
+    }
+    for (uint32_t k = 0; k < placed; k++) {
+        memcpy(cells + (size_t)k * t->ncols, t->cells + (size_t)perm[k] * t->ncols,
+               t->ncols * sizeof *cells);
+        src[k] = t->src_line[perm[k]];
+    }
+    free(perm);
+    free(t->cells);
+    free(t->src_line);
+    t->cells = cells;
+    t->src_line = src;
+    t->nrows = placed;
     return true;
 }
 
