@@ -243,6 +243,87 @@ static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys
     return true;
 }
 
+/* The rarer operations live outside eval so that eval, called for every
+ * node, keeps a small stack frame and few saved registers. */
+__attribute__((noinline)) static struct rv eval_cold(struct ectx *c, const struct rl_node *n)
+{
+    struct rv a, b, z = {0, NULL, 0};
+    int64_t r = 0;
+    switch (n->op) {
+    case OP_RND:
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        if (c->err)
+            return z;
+        if (a.i < 0 || b.i < 0) {
+            fail(c, ADJ_E_RULE_INVARIANT, n); /* rnd is defined for x, bp >= 0 */
+            return z;
+        }
+        if (!money_mul_bp_round_half_up(a.i, b.i, &r))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return ival(r);
+    case OP_DIV_CEIL:
+    case OP_DIV_HALF_UP:
+    case OP_DIV_FLOOR:
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        if (c->err)
+            return z;
+        if (b.i <= 0 || a.i < 0) {
+            fail(c, b.i == 0 ? ADJ_E_RULE_DIV_ZERO : ADJ_E_RULE_INVARIANT, n);
+            return z;
+        }
+        if (n->op == OP_DIV_CEIL)
+            return ival(money_div_ceil(a.i, b.i));
+        if (n->op == OP_DIV_FLOOR)
+            return ival(a.i / b.i); /* floor: both operands are >= 0 */
+        if (!money_div_round_half_up(a.i, b.i, &r))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return ival(r);
+    case OP_AGE:
+        a = eval(c, n->a);
+        b = eval(c, n->b);
+        if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
+            fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
+            return z;
+        }
+        return ival(jdate_age_years(jdate_from_days((int32_t)a.i), jdate_from_days((int32_t)b.i)));
+    default:
+        fail(c, ADJ_E_INTERNAL, n);
+        return z;
+    }
+}
+
+__attribute__((noinline)) static struct rv eval_exists(struct ectx *c, const struct rl_node *n)
+{
+    struct rv z = {0, NULL, 0};
+    struct rv keys[RL_KEYS_MAX];
+    if (!lookup_keys(c, n, keys))
+        return z;
+    return ival(find_row(c, n->b, keys, c->dos) != UINT32_MAX);
+}
+
+/* any(o in lines where cond): imm is the kind letter cond requires of o
+ * first (rl_prepare), so lines of another kind are passed over without
+ * evaluating cond, which would be false for them. */
+__attribute__((noinline)) static struct rv eval_any(struct ectx *c, const struct rl_node *n)
+{
+    uint32_t saved = c->other;
+    bool any = false;
+    char want = (char)n->imm;
+    for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
+        if (want) {
+            struct rv k = enum_val(c->set, EN_LKIND, (char)c->lines[j].kind);
+            if (!(k.n == 1 && k.s[0] == want))
+                continue;
+        }
+        c->other = j;
+        any = eval(c, n->a).i != 0;
+    }
+    c->other = saved;
+    return ival(any);
+}
+
 static struct rv eval(struct ectx *c, uint32_t ni)
 {
     const struct rules_set *set = c->set;
@@ -302,61 +383,17 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_MIN: a = eval(c, n->a); b = eval(c, n->b); return a.i <= b.i ? a : b;
     case OP_MAX: a = eval(c, n->a); b = eval(c, n->b); return a.i >= b.i ? a : b;
     case OP_RND:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
-        if (c->err)
-            return z;
-        if (a.i < 0 || b.i < 0) {
-            fail(c, ADJ_E_RULE_INVARIANT, n); /* rnd is defined for x, bp >= 0 */
-            return z;
-        }
-        if (!money_mul_bp_round_half_up(a.i, b.i, &r))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
     case OP_DIV_CEIL:
     case OP_DIV_HALF_UP:
     case OP_DIV_FLOOR:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
-        if (c->err)
-            return z;
-        if (b.i <= 0 || a.i < 0) {
-            fail(c, b.i == 0 ? ADJ_E_RULE_DIV_ZERO : ADJ_E_RULE_INVARIANT, n);
-            return z;
-        }
-        if (n->op == OP_DIV_CEIL)
-            return ival(money_div_ceil(a.i, b.i));
-        if (n->op == OP_DIV_FLOOR)
-            return ival(a.i / b.i); /* floor: both operands are >= 0 */
-        if (!money_div_round_half_up(a.i, b.i, &r))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
     case OP_AGE:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
-        if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
-            fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
-            return z;
-        }
-        return ival(jdate_age_years(jdate_from_days((int32_t)a.i), jdate_from_days((int32_t)b.i)));
+        return eval_cold(c, n);
     case OP_HAS:
         return ival(n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0);
-    case OP_EXISTS: {
-        struct rv keys[RL_KEYS_MAX];
-        if (!lookup_keys(c, n, keys))
-            return z;
-        return ival(find_row(c, n->b, keys, c->dos) != UINT32_MAX);
-    }
-    case OP_ANY: {
-        uint32_t saved = c->other;
-        bool any = false;
-        for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
-            c->other = j;
-            any = eval(c, n->a).i != 0;
-        }
-        c->other = saved;
-        return ival(any);
-    }
+    case OP_EXISTS:
+        return eval_exists(c, n);
+    case OP_ANY:
+        return eval_any(c, n);
     default:
         fail(c, ADJ_E_INTERNAL, n);
         return z;
@@ -510,13 +547,25 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
     return c->err != ADJ_OK;
 }
 
+/* The kind letter rules' kind_filter is compared with: the value of
+ * line.kind (doc.kind) as the rules see it, 0 if not one letter. */
+static char kind_letter(const struct ectx *c, uint8_t scope)
+{
+    struct rv v = scope == SC_DOC ? enum_val(c->set, EN_DKIND, (char)c->doc->kind)
+                                  : enum_val(c->set, EN_LKIND, (char)c->lines[c->li].kind);
+    return v.n == 1 ? v.s[0] : 0;
+}
+
 static void run_rules(struct ectx *c, uint8_t scope)
 {
     const struct rules_set *set = c->set;
+    char kind = kind_letter(c, scope);
     for (uint32_t i = 0; i < set->nrules && !c->err; i++) {
         const struct rl_rule *r = &set->rules[i];
         if (r->scope != scope || c->dos < r->from || c->dos > r->to)
             continue;
+        if (r->kind_filter && r->kind_filter != kind)
+            continue; /* its `when` starts with a kind test that is false */
         c->rule = r;
         if (r->when != UINT32_MAX && !eval(c, r->when).i)
             continue;
@@ -665,4 +714,93 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
                 rb[0] ? rb : "-");
     }
     return ADJ_OK;
+}
+
+/* ---- load-time shortcuts and prefetching ------------------------------- */
+
+/* The letter a condition requires of a kind field (field_op/aux) as its
+ * leftmost conjunct: `x.kind == "D" and ...`. Only the leftmost, because
+ * `and` evaluates left to right and stops at the first false, so skipping
+ * the rule when that test fails skips exactly nothing that would run. */
+static char required_kind(const struct rules_set *set, uint32_t ni, uint8_t field_op, uint16_t aux,
+                          uint32_t depth)
+{
+    const struct rl_node *n = &set->nodes[ni];
+    if (n->op == OP_AND && depth < RL_DEPTH_MAX)
+        return required_kind(set, n->a, field_op, aux, depth + 1);
+    if (n->op != OP_EQ)
+        return 0;
+    const struct rl_node *x = &set->nodes[n->a], *y = &set->nodes[n->b];
+    if (x->op == OP_LIT) {
+        const struct rl_node *t = x;
+        x = y;
+        y = t;
+    }
+    if (x->op == field_op && x->aux == aux && y->op == OP_LIT && y->n == 1 && y->s)
+        return y->s[0];
+    return 0;
+}
+
+static bool doc_key_only(const struct rules_set *set, const struct rl_node *n)
+{
+    for (uint32_t k = 0; k < n->nargs; k++) {
+        const struct rl_node *a = &set->nodes[set->list[n->args + k]];
+        if (!(a->op == OP_LIT || (a->op == OP_DOCF && a->aux != 9))) /* 9: seen_before */
+            return false;
+    }
+    return n->nargs > 0;
+}
+
+void rl_prepare(struct rules_set *set)
+{
+    set->nprefetch = 0;
+    for (uint32_t i = 0; i < set->nnodes; i++)
+        if (set->nodes[i].op == OP_ANY)
+            set->nodes[i].imm = required_kind(set, set->nodes[i].a, OP_OTHERF, 2, 0);
+    for (uint32_t i = 0; i < set->nrules; i++) {
+        struct rl_rule *r = &set->rules[i];
+        r->kind_filter = 0;
+        if (r->when != UINT32_MAX)
+            r->kind_filter = r->scope == SC_DOC ? required_kind(set, r->when, OP_DOCF, 4, 0)
+                                                : required_kind(set, r->when, OP_LINEF, 2, 0);
+        if (r->scope != SC_DOC)
+            continue;
+        for (uint32_t k = 0; k < r->nbody && set->nprefetch < RL_PREFETCH_MAX; k++) {
+            uint32_t ni = set->list[r->body + k];
+            const struct rl_node *n = &set->nodes[ni];
+            if (n->op == ST_LOOKUP && n->c == UINT32_MAX && doc_key_only(set, n)) {
+                set->prefetch[set->nprefetch].node = ni;
+                set->prefetch[set->nprefetch].table = n->b;
+                set->nprefetch++;
+            }
+        }
+    }
+}
+
+void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int stage)
+{
+    struct ectx c;
+    c.set = set;
+    c.doc = doc;
+    c.dos = doc_dos_days(doc);
+    c.seen_before = false;
+    for (uint32_t p = 0; p < set->nprefetch; p++) {
+        const struct rl_node *n = &set->nodes[set->prefetch[p].node];
+        const struct rl_table *t = &set->tables[set->prefetch[p].table];
+        struct rv keys[RL_KEYS_MAX];
+        for (uint32_t k = 0; k < n->nargs && k < RL_KEYS_MAX; k++) {
+            const struct rl_node *a = &set->nodes[set->list[n->args + k]];
+            if (a->op == OP_LIT) {
+                struct rv v = {a->imm, a->s, a->n};
+                keys[k] = v;
+            } else {
+                keys[k] = doc_field(&c, a->aux);
+            }
+        }
+        uint64_t h = rl_table_key_hash(t, keys);
+        if (stage == 0)
+            rl_table_prefetch(t, h);
+        else
+            rl_table_prefetch_row(t, h);
+    }
 }

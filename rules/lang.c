@@ -1873,6 +1873,8 @@ static enum adj_err finish(struct rules_set *set, const char *tables_dir, struct
         rl_tables_load(set, tables_dir, d);
     if (d->count == 0)
         sort_reasons(set);
+    if (d->count == 0)
+        rl_prepare(set);
     if (d->count > RL_DIAG_MAX && d->out)
         fprintf(d->out, "... %u more errors not shown\n", d->count - RL_DIAG_MAX);
     if (d->count) {

@@ -171,7 +171,19 @@ struct rl_rule {
     uint32_t body, nbody;   /* statements in set->list */
     uint32_t nlocals;
     uint32_t file, line;
+    /* Set by rl_prepare: the letter the rule's `when` requires of
+     * line.kind (or doc.kind) as its leftmost conjunct, 0 if none; lets
+     * the evaluator skip the rule without walking its condition. */
+    char kind_filter;
     char local_names[RL_LOCALS_MAX][RL_NAME_MAX]; /* for the trace */
+};
+
+/* A document-level lookup whose keys are document fields and literals only,
+ * so rules_prefetch_doc can compute its slot before the document runs. */
+#define RL_PREFETCH_MAX 8u
+struct rl_prefetch {
+    uint32_t node;  /* the ST_LOOKUP */
+    uint32_t table;
 };
 
 /* Built-in line outputs are the first line vars, in this order. */
@@ -206,7 +218,13 @@ struct rules_set {
     char *strpool;          /* literal text, stable: chunked, never moved */
     size_t strpool_len, strpool_cap;
     bool uses_packs;
+    uint32_t nprefetch;
+    struct rl_prefetch prefetch[RL_PREFETCH_MAX];
 };
+
+/* eval.c: derives the evaluator's shortcuts (rule kind filters, prefetchable
+ * lookups) from a loaded, checked set. Called once by the loader. */
+void rl_prepare(struct rules_set *set);
 
 /* Diagnostics sink shared by the parser and the table loader. */
 struct rl_diag {
@@ -234,6 +252,8 @@ uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t d
  * caller that knows its keys documents ahead can overlap the misses. */
 uint64_t rl_table_key_hash(const struct rl_table *t, const struct rv *key);
 void rl_table_prefetch(const struct rl_table *t, uint64_t hash);
+/* Reads the slot (prefetched before) and prefetches the group's first row. */
+void rl_table_prefetch_row(const struct rl_table *t, uint64_t hash);
 /* The value of a cell as a runtime value. */
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col);
 void rl_table_free(struct rl_table *t);

@@ -290,6 +290,23 @@ void rl_table_prefetch(const struct rl_table *t, uint64_t hash)
         __builtin_prefetch(&t->slots[(uint32_t)hash & t->slot_mask]);
 }
 
+void rl_table_prefetch_row(const struct rl_table *t, uint64_t hash)
+{
+    if (!t->slots)
+        return;
+    uint32_t i = (uint32_t)hash & t->slot_mask;
+    for (uint32_t probes = 0; probes < 8; probes++) {
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
+            return;
+        if (s->hash == hash) {
+            __builtin_prefetch(t->cells + (size_t)s->first * t->ncols);
+            return;
+        }
+        i = (i + 1) & t->slot_mask;
+    }
+}
+
 static int64_t row_from(const struct rl_table *t, uint32_t row)
 {
     return t->cells[(size_t)row * t->ncols + (uint32_t)t->valid_from];
