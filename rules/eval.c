@@ -232,6 +232,7 @@ static void print_value(FILE *f, const struct rules_set *set, struct rtype t, st
 }
 
 static struct rv eval(struct ectx *c, uint32_t ni);
+static int64_t eval_i(struct ectx *c, uint32_t ni);
 
 static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys)
 {
@@ -251,8 +252,8 @@ __attribute__((noinline)) static struct rv eval_cold(struct ectx *c, const struc
     int64_t r = 0;
     switch (n->op) {
     case OP_RND:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = ival(eval_i(c, n->a));
+        b = ival(eval_i(c, n->b));
         if (c->err)
             return z;
         if (a.i < 0 || b.i < 0) {
@@ -265,8 +266,8 @@ __attribute__((noinline)) static struct rv eval_cold(struct ectx *c, const struc
     case OP_DIV_CEIL:
     case OP_DIV_HALF_UP:
     case OP_DIV_FLOOR:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = ival(eval_i(c, n->a));
+        b = ival(eval_i(c, n->b));
         if (c->err)
             return z;
         if (b.i <= 0 || a.i < 0) {
@@ -281,8 +282,8 @@ __attribute__((noinline)) static struct rv eval_cold(struct ectx *c, const struc
             fail(c, ADJ_E_RULE_OVERFLOW, n);
         return ival(r);
     case OP_AGE:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
+        a = ival(eval_i(c, n->a));
+        b = ival(eval_i(c, n->b));
         if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
             fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
             return z;
@@ -318,18 +319,112 @@ __attribute__((noinline)) static struct rv eval_any(struct ectx *c, const struct
                 continue;
         }
         c->other = j;
-        any = eval(c, n->a).i != 0;
+        any = eval_i(c, n->a) != 0;
     }
     c->other = saved;
     return ival(any);
 }
 
+/* Integer fields of a line without building a value; text fields (kind,
+ * code, tariff class) go through line_field for their hash. */
+static int64_t line_field_i(struct ectx *c, uint32_t li, uint32_t f)
+{
+    const struct doc_line *l = &c->lines[li];
+    switch (f) {
+    case 0: return li;
+    case 1: return l->line_no;
+    case 4: return l->qty;
+    case 5: return l->unit_price_rials;
+    case 6: return l->claimed_total_rials;
+    case 7: return l->claimed_insurer_rials;
+    case 8: return l->claimed_daroyar_rials;
+    case 10: return l->has_physician ? l->physician_mc : 0;
+    case 11: return l->has_physician;
+    case 2:
+    case 3:
+    case 9: return line_field(c, li, f).i;
+    default: return l->uid_count;
+    }
+}
+
+/* The value of a node whose .i is all its user needs (numbers, dates,
+ * booleans, conditions): returned in a register, with no text carried.
+ * Same order of evaluation and same errors as eval. */
+static int64_t eval_i(struct ectx *c, uint32_t ni)
+{
+    const struct rules_set *set = c->set;
+    const struct rl_node *n = &set->nodes[ni];
+    int64_t a, b, r = 0;
+    if (c->err)
+        return 0;
+    switch (n->op) {
+    case OP_LIT: return n->imm;
+    case OP_VAR_DOC: return c->docv[n->a].i;
+    case OP_VAR_LINE: return c->linev[n->a].i;
+    case OP_LOCAL: return c->loc[n->a].i;
+    case OP_PARAM: return param_at(c, n->a).i;
+    case OP_FIELD: {
+        const struct rl_table *t = &set->tables[n->b];
+        int64_t v = t->cells[(size_t)c->loc[n->a].i * t->ncols + n->c];
+        return is_text(t->cols[n->c].type) ? (int64_t)t->strs[v].hash : v;
+    }
+    case OP_LINEF: return line_field_i(c, c->li, n->aux);
+    case OP_OTHERF: return line_field_i(c, c->other, n->aux);
+    case OP_PACKS: return c->packs[n->aux];
+    case OP_NEG:
+        a = eval_i(c, n->a);
+        if (!money_sub(0, a, &r))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return r;
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+        a = eval_i(c, n->a);
+        b = eval_i(c, n->b);
+        if (c->err)
+            return 0;
+        if (!(n->op == OP_ADD   ? money_add(a, b, &r)
+              : n->op == OP_SUB ? money_sub(a, b, &r)
+                                : money_mul(a, b, &r)))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return r;
+    case OP_EQ:
+    case OP_NE: {
+        bool eq;
+        if (is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type)) {
+            struct rv x = eval(c, n->a);
+            struct rv y = eval(c, n->b);
+            eq = text_eq(x, y);
+        } else {
+            a = eval_i(c, n->a);
+            b = eval_i(c, n->b);
+            eq = a == b;
+        }
+        return n->op == OP_EQ ? eq : !eq;
+    }
+    case OP_LT: a = eval_i(c, n->a); b = eval_i(c, n->b); return a < b;
+    case OP_LE: a = eval_i(c, n->a); b = eval_i(c, n->b); return a <= b;
+    case OP_GT: a = eval_i(c, n->a); b = eval_i(c, n->b); return a > b;
+    case OP_GE: a = eval_i(c, n->a); b = eval_i(c, n->b); return a >= b;
+    case OP_AND: return eval_i(c, n->a) && eval_i(c, n->b);
+    case OP_OR: return eval_i(c, n->a) || eval_i(c, n->b);
+    case OP_NOT: return !eval_i(c, n->a);
+    case OP_COND: return eval_i(c, n->a) ? eval_i(c, n->b) : eval_i(c, n->c);
+    case OP_MIN: a = eval_i(c, n->a); b = eval_i(c, n->b); return a <= b ? a : b;
+    case OP_MAX: a = eval_i(c, n->a); b = eval_i(c, n->b); return a >= b ? a : b;
+    case OP_HAS:
+        return n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0;
+    default:
+        return eval(c, ni).i;
+    }
+}
+
+/* The full value of a node: text (hash and bytes) or a number. */
 static struct rv eval(struct ectx *c, uint32_t ni)
 {
     const struct rules_set *set = c->set;
     const struct rl_node *n = &set->nodes[ni];
-    struct rv a, b, z = {0, NULL, 0};
-    int64_t r = 0;
+    struct rv z = {0, NULL, 0};
     if (c->err)
         return z;
     switch (n->op) {
@@ -346,54 +441,44 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_DOCF: return doc_field(c, n->aux);
     case OP_LINEF: return line_field(c, c->li, n->aux);
     case OP_OTHERF: return line_field(c, c->other, n->aux);
-    case OP_PACKS: return ival(c->packs[n->aux]);
-    case OP_NEG:
-        a = eval(c, n->a);
-        if (!money_sub(0, a.i, &r))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
-    case OP_ADD:
-    case OP_SUB:
-    case OP_MUL:
-        a = eval(c, n->a);
-        b = eval(c, n->b);
-        if (c->err)
-            return z;
-        if (!(n->op == OP_ADD   ? money_add(a.i, b.i, &r)
-              : n->op == OP_SUB ? money_sub(a.i, b.i, &r)
-                                : money_mul(a.i, b.i, &r)))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
-    case OP_EQ:
-    case OP_NE: {
-        a = eval(c, n->a);
-        b = eval(c, n->b);
-        bool eq = is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
-                                                                                  : a.i == b.i;
-        return ival(n->op == OP_EQ ? eq : !eq);
+    case OP_COND:
+        if (!is_text(n->type))
+            return ival(eval_i(c, ni));
+        return eval_i(c, n->a) ? eval(c, n->b) : eval(c, n->c);
+    case OP_MIN:
+    case OP_MAX: {
+        if (!is_text(n->type))
+            return ival(eval_i(c, ni));
+        struct rv a = eval(c, n->a);
+        struct rv b = eval(c, n->b);
+        return n->op == OP_MIN ? (a.i <= b.i ? a : b) : (a.i >= b.i ? a : b);
     }
-    case OP_LT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i < b.i);
-    case OP_LE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i <= b.i);
-    case OP_GT: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i > b.i);
-    case OP_GE: a = eval(c, n->a); b = eval(c, n->b); return ival(a.i >= b.i);
-    case OP_AND: return ival(eval(c, n->a).i && eval(c, n->b).i);
-    case OP_OR: return ival(eval(c, n->a).i || eval(c, n->b).i);
-    case OP_NOT: return ival(!eval(c, n->a).i);
-    case OP_COND: return eval(c, n->a).i ? eval(c, n->b) : eval(c, n->c);
-    case OP_MIN: a = eval(c, n->a); b = eval(c, n->b); return a.i <= b.i ? a : b;
-    case OP_MAX: a = eval(c, n->a); b = eval(c, n->b); return a.i >= b.i ? a : b;
     case OP_RND:
     case OP_DIV_CEIL:
     case OP_DIV_HALF_UP:
     case OP_DIV_FLOOR:
     case OP_AGE:
         return eval_cold(c, n);
-    case OP_HAS:
-        return ival(n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0);
     case OP_EXISTS:
         return eval_exists(c, n);
     case OP_ANY:
         return eval_any(c, n);
+    case OP_PACKS:
+    case OP_NEG:
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_EQ:
+    case OP_NE:
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+    case OP_AND:
+    case OP_OR:
+    case OP_NOT:
+    case OP_HAS:
+        return ival(eval_i(c, ni));
     default:
         fail(c, ADJ_E_INTERNAL, n);
         return z;
@@ -483,7 +568,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
                 return true;
             int32_t day = c->dos;
             if (n->c != UINT32_MAX) {
-                int64_t d = eval(c, n->c).i;
+                int64_t d = eval_i(c, n->c);
                 day = d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
             }
             const struct rl_table *t = &set->tables[n->b];
@@ -517,12 +602,12 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         }
         case ST_REASON:
         case ST_REJECT:
-            if (n->b == 0 || eval(c, n->b - 1).i)
+            if (n->b == 0 || eval_i(c, n->b - 1))
                 if (!c->err)
                     add_reason(c, n, n->op == ST_REJECT);
             break;
         case ST_EXIT:
-            if (n->b == 0 || eval(c, n->b - 1).i) {
+            if (n->b == 0 || eval_i(c, n->b - 1)) {
                 if (c->tr && !c->err)
                     fprintf(c->tr, "    exit at %s:%u\n", base_name(set->files[n->file]), n->line);
                 return true;
@@ -532,7 +617,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             run_packs(c);
             break;
         case ST_IF:
-            if (eval(c, n->a).i) {
+            if (eval_i(c, n->a)) {
                 if (exec(c, n->args, n->nargs))
                     return true;
             } else if (exec(c, n->b, n->c)) {
@@ -567,7 +652,7 @@ static void run_rules(struct ectx *c, uint8_t scope)
         if (r->kind_filter && r->kind_filter != kind)
             continue; /* its `when` starts with a kind test that is false */
         c->rule = r;
-        if (r->when != UINT32_MAX && !eval(c, r->when).i)
+        if (r->when != UINT32_MAX && !eval_i(c, r->when))
             continue;
         if (c->tr)
             fprintf(c->tr, "  rule %s (%s:%u)\n", r->name, base_name(set->files[r->file]), r->line);
