@@ -312,6 +312,15 @@ __attribute__((noinline)) static struct rv eval_any(struct ectx *c, const struct
     uint32_t saved = c->other;
     bool any = false;
     char want = (char)n->imm;
+    if (n->b != 0) {
+        /* cond needs a row of a table with a key part that does not depend
+         * on o (rl_prepare): if the table's filter proves no row has that
+         * value, cond is false for every o and the loop is skipped. */
+        const struct rl_node *e = &c->set->nodes[n->b - 1];
+        struct rv v = eval(c, c->set->list[e->args + n->c]);
+        if (!c->err && !rl_table_part_maybe(&c->set->tables[e->b], n->c, v))
+            return ival(false);
+    }
     for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
         if (want) {
             struct rv k = enum_val(c->set, EN_LKIND, (char)c->lines[j].kind);
@@ -836,12 +845,76 @@ static bool doc_key_only(const struct rules_set *set, const struct rl_node *n)
     return n->nargs > 0;
 }
 
+/* True if evaluating node ni can neither fail nor change anything the
+ * decision depends on (the lookup memo only saves time), so skipping it
+ * when its value is known changes nothing. has_other: it reads o. */
+static bool pure_expr(const struct rules_set *set, uint32_t ni, bool *has_other, uint32_t depth)
+{
+    const struct rl_node *n = &set->nodes[ni];
+    if (depth > RL_DEPTH_MAX)
+        return false;
+    switch (n->op) {
+    case OP_OTHERF:
+        *has_other = true;
+        return true;
+    case OP_LIT: case OP_VAR_DOC: case OP_VAR_LINE: case OP_LOCAL: case OP_PARAM: case OP_FIELD:
+    case OP_DOCF: case OP_LINEF: case OP_PACKS: case OP_HAS:
+        return true;
+    case OP_NOT:
+        return pure_expr(set, n->a, has_other, depth + 1);
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_AND: case OP_OR:
+    case OP_MIN: case OP_MAX:
+        return pure_expr(set, n->a, has_other, depth + 1) && pure_expr(set, n->b, has_other, depth + 1);
+    case OP_COND:
+        return pure_expr(set, n->a, has_other, depth + 1) && pure_expr(set, n->b, has_other, depth + 1) &&
+               pure_expr(set, n->c, has_other, depth + 1);
+    case OP_EXISTS:
+        for (uint32_t k = 0; k < n->nargs; k++)
+            if (!pure_expr(set, set->list[n->args + k], has_other, depth + 1))
+                return false;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Finds, among the conjuncts of a pure any() condition, an `exists` with a
+ * key part that does not read o; stores it in the any node (b = exists node
+ * + 1, c = key part). */
+static bool find_invariant_exists(struct rules_set *set, uint32_t any_node, uint32_t ni, uint32_t depth)
+{
+    const struct rl_node *n = &set->nodes[ni];
+    if (depth > RL_DEPTH_MAX)
+        return false;
+    if (n->op == OP_AND)
+        return find_invariant_exists(set, any_node, n->a, depth + 1) ||
+               find_invariant_exists(set, any_node, n->b, depth + 1);
+    if (n->op != OP_EXISTS)
+        return false;
+    for (uint32_t k = 0; k < n->nargs; k++) {
+        bool other = false;
+        if (pure_expr(set, set->list[n->args + k], &other, 0) && !other) {
+            set->nodes[any_node].b = ni + 1;
+            set->nodes[any_node].c = k;
+            return true;
+        }
+    }
+    return false;
+}
+
 void rl_prepare(struct rules_set *set)
 {
     set->nprefetch = 0;
-    for (uint32_t i = 0; i < set->nnodes; i++)
-        if (set->nodes[i].op == OP_ANY)
-            set->nodes[i].imm = required_kind(set, set->nodes[i].a, OP_OTHERF, 2, 0);
+    for (uint32_t i = 0; i < set->nnodes; i++) {
+        struct rl_node *n = &set->nodes[i];
+        if (n->op != OP_ANY)
+            continue;
+        n->imm = required_kind(set, n->a, OP_OTHERF, 2, 0);
+        n->b = 0;
+        bool other = false;
+        if (pure_expr(set, n->a, &other, 0))
+            (void)find_invariant_exists(set, i, n->a, 0);
+    }
     for (uint32_t i = 0; i < set->nrules; i++) {
         struct rl_rule *r = &set->rules[i];
         r->kind_filter = 0;

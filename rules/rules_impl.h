@@ -113,6 +113,11 @@ struct rl_table {
     struct rl_slot *slots;
     uint32_t slot_mask;
     uint32_t ngroups;
+    /* Per key column, a 4096-bit filter of the values present (bit = top
+     * 12 bits of the part's hash, rl_table_part_hash): a clear bit proves
+     * no row has that value, which lets any() skip a loop whose condition
+     * needs such a row (eval.c). Saturated, and so unused, on big tables. */
+    uint64_t key_filter[RL_KEYS_MAX][64];
 };
 
 struct rl_param {
@@ -252,6 +257,10 @@ uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t d
  * caller that knows its keys documents ahead can overlap the misses. */
 uint64_t rl_table_key_hash(const struct rl_table *t, const struct rv *key);
 void rl_table_prefetch(const struct rl_table *t, uint64_t hash);
+/* The hash of key part k (what key_filter is built from), and whether the
+ * filter allows a row with that part. */
+uint64_t rl_table_part_hash(const struct rl_table *t, uint32_t k, struct rv v);
+bool rl_table_part_maybe(const struct rl_table *t, uint32_t k, struct rv v);
 /* Reads the slot (prefetched before) and prefetches the group's first row. */
 void rl_table_prefetch_row(const struct rl_table *t, uint64_t hash);
 /* The value of a cell as a runtime value. */

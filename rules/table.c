@@ -245,13 +245,22 @@ struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col)
     return v;
 }
 
+uint64_t rl_table_part_hash(const struct rl_table *t, uint32_t k, struct rv v)
+{
+    return is_text_type(t->cols[t->keys[k]].type) ? (uint64_t)v.i : rl_hash_int(v.i);
+}
+
+bool rl_table_part_maybe(const struct rl_table *t, uint32_t k, struct rv v)
+{
+    uint32_t bit = (uint32_t)(rl_table_part_hash(t, k, v) >> 52);
+    return (t->key_filter[k][bit >> 6] >> (bit & 63)) & 1u;
+}
+
 static uint64_t key_hash_of_values(const struct rl_table *t, const struct rv *key)
 {
     uint64_t h = 0;
-    for (uint32_t k = 0; k < t->nkeys; k++) {
-        struct rtype ty = t->cols[t->keys[k]].type;
-        h = rl_hash_combine(h, is_text_type(ty) ? (uint64_t)key[k].i : rl_hash_int(key[k].i));
-    }
+    for (uint32_t k = 0; k < t->nkeys; k++)
+        h = rl_hash_combine(h, rl_table_part_hash(t, k, key[k]));
     return h;
 }
 
@@ -472,9 +481,30 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
     t->slot_mask = cap - 1;
     t->ngroups = 0;
     struct rv key[RL_KEYS_MAX];
+    memset(key, 0, sizeof key);
+    /* Hashes first (a sequential pass), so
+     * the random slot of row r + 16 can be prefetched while row r probes:
+     * on a 3.1 M-row table the probes' misses are most of the build. */
+    uint64_t *hashes = malloc(((size_t)n + 1) * sizeof *hashes);
+    if (!hashes) {
+        free(slot_of);
+        free(perm);
+        return false;
+    }
+    memset(t->key_filter, 0, sizeof t->key_filter);
     for (uint32_t r = 0; r < n; r++) {
         row_key(t, r, key);
-        uint64_t h = key_hash_of_values(t, key);
+        hashes[r] = key_hash_of_values(t, key);
+        for (uint32_t k = 0; k < t->nkeys; k++) {
+            uint32_t bit = (uint32_t)(rl_table_part_hash(t, k, key[k]) >> 52);
+            t->key_filter[k][bit >> 6] |= 1ull << (bit & 63);
+        }
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        if (r + 16 < n)
+            __builtin_prefetch(&t->slots[(uint32_t)hashes[r + 16] & t->slot_mask], 1);
+        row_key(t, r, key);
+        uint64_t h = hashes[r];
         uint32_t i = (uint32_t)h & t->slot_mask;
         slot_of[r] = UINT32_MAX;
         for (;;) {
@@ -501,6 +531,7 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             i = (i + 1) & t->slot_mask;
         }
     }
+    free(hashes);
     /* Groups in slot order: first = end of the group, then rows are placed
      * backwards so each group keeps file order before its sort. */
     uint32_t placed = 0, longest = 0;
