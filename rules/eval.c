@@ -654,9 +654,10 @@ static void run_rules(struct ectx *c, uint8_t scope)
 {
     const struct rules_set *set = c->set;
     char kind = kind_letter(c, scope);
-    for (uint32_t i = 0; i < set->nrules && !c->err; i++) {
-        const struct rl_rule *r = &set->rules[i];
-        if (r->scope != scope || c->dos < r->from || c->dos > r->to)
+    uint32_t sc = scope == SC_DOC ? 0 : 1;
+    for (uint32_t i = 0; i < set->nscope_rules[sc] && !c->err; i++) {
+        const struct rl_rule *r = &set->rules[set->scope_rules[sc][i]];
+        if (c->dos < r->from || c->dos > r->to)
             continue;
         if (r->kind_filter && r->kind_filter != kind)
             continue; /* its `when` starts with a kind test that is false */
@@ -708,14 +709,7 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
     c.memo_valid = 0;
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
-    uint32_t nd = 0, nl = 0;
-    for (uint32_t v = 0; v < set->nvars; v++) {
-        if (set->vars[v].scope == SC_DOC)
-            c.docv[nd++] = set->vars[v].def;
-        else
-            nl++;
-    }
-    (void)nl;
+    memcpy(c.docv, set->doc_defaults, set->ndoc_defaults * sizeof c.docv[0]);
     if (c.tr) {
         char b[11];
         fprintf(c.tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
@@ -745,10 +739,7 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             } else {
                 c.code_v = tval(l->code, l->code_len);
             }
-            uint32_t k = 0;
-            for (uint32_t v = 0; v < set->nvars; v++)
-                if (set->vars[v].scope == SC_LINE)
-                    c.linev[k++] = set->vars[v].def;
+            memcpy(c.linev, set->line_defaults, set->nline_defaults * sizeof c.linev[0]);
             if (c.tr)
                 fprintf(c.tr, "line %u: %c %.*s qty %u unit price %lld claimed insurer %lld daroyar %lld\n",
                         l->line_no, l->kind, (int)l->code_len, l->code, l->qty,
@@ -905,6 +896,18 @@ static bool find_invariant_exists(struct rules_set *set, uint32_t any_node, uint
 void rl_prepare(struct rules_set *set)
 {
     set->nprefetch = 0;
+    set->nscope_rules[0] = set->nscope_rules[1] = 0;
+    for (uint32_t i = 0; i < set->nrules; i++) {
+        uint32_t sc = set->rules[i].scope == SC_DOC ? 0 : 1;
+        set->scope_rules[sc][set->nscope_rules[sc]++] = (uint16_t)i;
+    }
+    set->ndoc_defaults = set->nline_defaults = 0;
+    for (uint32_t v = 0; v < set->nvars; v++) {
+        if (set->vars[v].scope == SC_DOC && set->ndoc_defaults < RL_VARS_MAX)
+            set->doc_defaults[set->ndoc_defaults++] = set->vars[v].def;
+        else if (set->vars[v].scope == SC_LINE && set->nline_defaults < RL_VARS_MAX)
+            set->line_defaults[set->nline_defaults++] = set->vars[v].def;
+    }
     for (uint32_t i = 0; i < set->nnodes; i++) {
         struct rl_node *n = &set->nodes[i];
         if (n->op != OP_ANY)

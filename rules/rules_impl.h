@@ -225,6 +225,13 @@ struct rules_set {
     bool uses_packs;
     uint32_t nprefetch;
     struct rl_prefetch prefetch[RL_PREFETCH_MAX];
+    /* Set by rl_prepare: the rules of each scope in order, and the initial
+     * values of the doc and line vars, so a line starts with one copy. */
+    uint32_t nscope_rules[2];
+    uint16_t scope_rules[2][RL_RULES_MAX];
+    uint32_t ndoc_defaults, nline_defaults;
+    struct rv doc_defaults[RL_VARS_MAX];
+    struct rv line_defaults[RL_VARS_MAX];
 };
 
 /* eval.c: derives the evaluator's shortcuts (rule kind filters, prefetchable
