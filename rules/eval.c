@@ -21,6 +21,23 @@
 #include "core/base/text.h"
 #include "rules/rules_impl.h"
 
+/* Lines whose code hash is remembered per document (bit i of
+ * code_hash_valid); longer documents hash the codes beyond this on use. */
+#define EV_CODE_CACHE 64u
+
+/* The last lookup of each table in this document: rules often look the same
+ * key up again (a service and its K factors in two rules, a parameter in
+ * every line), and a table is immutable, so (key, day) -> row is safe to
+ * remember. */
+struct lookup_memo {
+    struct rv key[RL_KEYS_MAX];
+    int32_t day;
+    uint32_t row;
+};
+
+_Static_assert(RL_TABLES_MAX <= 32, "memo_valid is a 32-bit mask");
+_Static_assert(RL_PARAMS_MAX <= 64, "param_valid is a 64-bit mask");
+
 struct ectx {
     const struct rules_set *set;
     const struct doc *doc;
@@ -37,35 +54,41 @@ struct ectx {
     int64_t packs[4];
     bool packs_done;
     struct rv code_v; /* current line's code, hashed once */
-    struct rv id_v, center_v, diag_v; /* the document's, hashed once */
     enum adj_err err;
     const struct rl_node *err_node;
     const struct rl_rule *rule;
     struct rv docv[RL_VARS_MAX];
     struct rv linev[RL_VARS_MAX];
     struct rv loc[RL_LOCALS_MAX];
+    uint64_t code_hash_valid;
+    uint64_t code_hash[EV_CODE_CACHE];
+    uint64_t param_valid; /* bit i: param_val[i] holds the value on dos */
+    struct rv param_val[RL_PARAMS_MAX];
+    uint32_t memo_valid;  /* bit t: memo[t] holds table t's last lookup */
+    struct lookup_memo memo[RL_TABLES_MAX];
 };
 
 static struct rv ival(int64_t i)
 {
-    struct rv v = {i, NULL};
+    struct rv v = {i, NULL, 0};
     return v;
 }
 
 static struct rv tval(const char *s, size_t n)
 {
-    struct rv v = {(int64_t)text_hash64(s, n), s};
+    struct rv v = {(int64_t)text_hash64(s, n), s, (uint32_t)n};
     return v;
 }
 
+/* The enum's value hashes are computed at load, so a one-letter field costs
+ * a scan of at most RL_ENUM_VALUES_MAX bytes, not a hash. */
 static struct rv enum_val(const struct rules_set *set, uint32_t en, char c)
 {
-    /* Built-in enums hold one-letter values (and "-"): hashes precomputed. */
     const struct rl_enum *e = &set->enums[en];
-    uint32_t i = 0;
-    while (i + 1 < e->count && !(e->values[i][0] == c && e->values[i][1] == '\0'))
-        i++;
-    struct rv v = {(int64_t)e->hashes[i], e->values[i]};
+    uint32_t k = 0;
+    while (k + 1 < e->count && !(e->values[k][0] == c && e->values[k][1] == '\0'))
+        k++;
+    struct rv v = {(int64_t)e->hashes[k], e->values[k], (uint32_t)strlen(e->values[k])};
     return v;
 }
 
@@ -81,8 +104,8 @@ static struct rv doc_field(struct ectx *c, uint32_t f)
 {
     const struct doc *d = c->doc;
     switch (f) {
-    case 0: return c->id_v;
-    case 1: return c->center_v;
+    case 0: return tval(d->doc_id, d->doc_id_len);
+    case 1: return tval(d->center, d->center_len);
     case 2: return ival((int64_t)d->patient_nid);
     case 3: return ival(d->prescriber_mc);
     case 4: return enum_val(c->set, EN_DKIND, (char)d->kind);
@@ -91,7 +114,7 @@ static struct rv doc_field(struct ectx *c, uint32_t f)
     case 7: return ival(d->date2_days);
     case 8: return ival(c->dos);
     case 9: return ival(c->seen_before);
-    case 10: return c->diag_v;
+    case 10: return tval(d->diagnosis, d->diagnosis_len);
     default: return ival(d->line_count);
     }
 }
@@ -103,7 +126,18 @@ static struct rv line_field(struct ectx *c, uint32_t li, uint32_t f)
     case 0: return ival(li);
     case 1: return ival(l->line_no);
     case 2: return enum_val(c->set, EN_LKIND, (char)l->kind);
-    case 3: return li == c->li ? c->code_v : tval(l->code, l->code_len);
+    case 3: {
+        if (li == c->li)
+            return c->code_v;
+        if (li >= EV_CODE_CACHE)
+            return tval(l->code, l->code_len);
+        if (!(c->code_hash_valid & (1ull << li))) {
+            c->code_hash[li] = text_hash64(l->code, l->code_len);
+            c->code_hash_valid |= 1ull << li;
+        }
+        struct rv v = {(int64_t)c->code_hash[li], l->code, l->code_len};
+        return v;
+    }
     case 4: return ival(l->qty);
     case 5: return ival(l->unit_price_rials);
     case 6: return ival(l->claimed_total_rials);
@@ -116,7 +150,7 @@ static struct rv line_field(struct ectx *c, uint32_t li, uint32_t f)
     }
 }
 
-static struct rv param_at(const struct ectx *c, uint32_t i)
+static struct rv param_search(const struct ectx *c, uint32_t i)
 {
     const struct rl_param *p = &c->set->params[i];
     uint32_t lo = 0, hi = p->nhist;
@@ -132,9 +166,46 @@ static struct rv param_at(const struct ectx *c, uint32_t i)
     return p->def;
 }
 
+/* A parameter's value depends only on the date of service: searched once
+ * per document. */
+static struct rv param_at(struct ectx *c, uint32_t i)
+{
+    if (!(c->param_valid & (1ull << i))) {
+        c->param_val[i] = param_search(c, i);
+        c->param_valid |= 1ull << i;
+    }
+    return c->param_val[i];
+}
+
+static bool key_same(struct rv a, struct rv b)
+{
+    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || memcmp(a.s, b.s, a.n) == 0);
+}
+
+/* rl_table_find through the document's memo of the table's last lookup. */
+static uint32_t find_row(struct ectx *c, uint32_t ti, const struct rv *keys, int32_t day)
+{
+    const struct rl_table *t = &c->set->tables[ti];
+    struct lookup_memo *m = &c->memo[ti];
+    if (c->memo_valid & (1u << ti)) {
+        bool same = m->day == day || t->valid_from < 0;
+        for (uint32_t k = 0; k < t->nkeys && same; k++)
+            same = key_same(m->key[k], keys[k]);
+        if (same)
+            return m->row;
+    }
+    uint32_t row = rl_table_find(t, keys, day);
+    for (uint32_t k = 0; k < t->nkeys; k++)
+        m->key[k] = keys[k];
+    m->day = day;
+    m->row = row;
+    c->memo_valid |= 1u << ti;
+    return row;
+}
+
 static bool text_eq(struct rv a, struct rv b)
 {
-    return a.i == b.i && (a.s == b.s || (a.s && b.s && strcmp(a.s, b.s) == 0));
+    return a.i == b.i && a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0);
 }
 
 static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
@@ -143,7 +214,7 @@ static void print_value(FILE *f, const struct rules_set *set, struct rtype t, st
 {
     (void)set;
     if (is_text(t)) {
-        fputs(v.s ? v.s : "", f);
+        fprintf(f, "%.*s", (int)v.n, v.s ? v.s : "");
     } else if (t.kind == RT_DATE) {
         if (v.i >= INT32_MAX || v.i <= INT32_MIN) {
             fputs("(open)", f);
@@ -161,6 +232,7 @@ static void print_value(FILE *f, const struct rules_set *set, struct rtype t, st
 }
 
 static struct rv eval(struct ectx *c, uint32_t ni);
+static int64_t eval_i(struct ectx *c, uint32_t ni);
 
 static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys)
 {
@@ -172,106 +244,16 @@ static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys
     return true;
 }
 
-/* Leaves (literals, variables, locals) are most of the nodes: read them
- * without a call into eval() and its prologue. */
-static inline struct rv evl(struct ectx *c, uint32_t ni)
+/* The rarer operations live outside eval so that eval, called for every
+ * node, keeps a small stack frame and few saved registers. */
+__attribute__((noinline)) static struct rv eval_cold(struct ectx *c, const struct rl_node *n)
 {
-    const struct rl_node *n = &c->set->nodes[ni];
-    switch (n->op) {
-    case OP_LIT: {
-        struct rv v = {n->imm, n->s};
-        return v;
-    }
-    case OP_VAR_DOC: return c->docv[n->a];
-    case OP_VAR_LINE: return c->linev[n->a];
-    case OP_LOCAL: return c->loc[n->a];
-    default: return eval(c, ni);
-    }
-}
-
-/* Kept out of eval() so its stack frame stays small (it recurses). */
-__attribute__((noinline)) static bool eval_exists(struct ectx *c, const struct rl_node *n)
-{
-    struct rv keys[RL_KEYS_MAX];
-    if (!lookup_keys(c, n, keys))
-        return false;
-    return rl_table_find(&c->set->tables[n->b], keys, c->dos) != UINT32_MAX;
-}
-
-__attribute__((noinline)) static bool eval_any(struct ectx *c, const struct rl_node *n)
-{
-    uint32_t saved = c->other;
-    bool any = false;
-    for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
-        c->other = j;
-        any = eval(c, n->a).i != 0;
-    }
-    c->other = saved;
-    return any;
-}
-
-static struct rv eval(struct ectx *c, uint32_t ni)
-{
-    const struct rules_set *set = c->set;
-    const struct rl_node *n = &set->nodes[ni];
-    struct rv a, b, z = {0, NULL};
+    struct rv a, b, z = {0, NULL, 0};
     int64_t r = 0;
-    if (c->err)
-        return z;
     switch (n->op) {
-    case OP_LIT: {
-        struct rv v = {n->imm, n->s};
-        return v;
-    }
-    case OP_VAR_DOC: return c->docv[n->a];
-    case OP_VAR_LINE: return c->linev[n->a];
-    case OP_LOCAL: return c->loc[n->a];
-    case OP_PARAM: return param_at(c, n->a);
-    case OP_FIELD:
-        return rl_table_cell(&set->tables[n->b], (uint32_t)c->loc[n->a].i, n->c);
-    case OP_DOCF: return doc_field(c, n->aux);
-    case OP_LINEF: return line_field(c, c->li, n->aux);
-    case OP_OTHERF: return line_field(c, c->other, n->aux);
-    case OP_PACKS: return ival(c->packs[n->aux]);
-    case OP_NEG:
-        a = evl(c, n->a);
-        if (!money_sub(0, a.i, &r))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
-    case OP_ADD:
-    case OP_SUB:
-    case OP_MUL:
-        a = evl(c, n->a);
-        b = evl(c, n->b);
-        if (c->err)
-            return z;
-        if (!(n->op == OP_ADD   ? money_add(a.i, b.i, &r)
-              : n->op == OP_SUB ? money_sub(a.i, b.i, &r)
-                                : money_mul(a.i, b.i, &r)))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
-    case OP_EQ:
-    case OP_NE: {
-        a = evl(c, n->a);
-        b = evl(c, n->b);
-        bool eq = n->aux == 1 ? a.i == b.i /* enum: distinct hashes */
-                  : is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type) ? text_eq(a, b)
-                                                                                      : a.i == b.i;
-        return ival(n->op == OP_EQ ? eq : !eq);
-    }
-    case OP_LT: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i < b.i);
-    case OP_LE: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i <= b.i);
-    case OP_GT: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i > b.i);
-    case OP_GE: a = evl(c, n->a); b = evl(c, n->b); return ival(a.i >= b.i);
-    case OP_AND: return ival(evl(c, n->a).i && evl(c, n->b).i);
-    case OP_OR: return ival(evl(c, n->a).i || evl(c, n->b).i);
-    case OP_NOT: return ival(!evl(c, n->a).i);
-    case OP_COND: return evl(c, n->a).i ? evl(c, n->b) : evl(c, n->c);
-    case OP_MIN: a = evl(c, n->a); b = evl(c, n->b); return a.i <= b.i ? a : b;
-    case OP_MAX: a = evl(c, n->a); b = evl(c, n->b); return a.i >= b.i ? a : b;
     case OP_RND:
-        a = evl(c, n->a);
-        b = evl(c, n->b);
+        a = ival(eval_i(c, n->a));
+        b = ival(eval_i(c, n->b));
         if (c->err)
             return z;
         if (a.i < 0 || b.i < 0) {
@@ -284,8 +266,8 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_DIV_CEIL:
     case OP_DIV_HALF_UP:
     case OP_DIV_FLOOR:
-        a = evl(c, n->a);
-        b = evl(c, n->b);
+        a = ival(eval_i(c, n->a));
+        b = ival(eval_i(c, n->b));
         if (c->err)
             return z;
         if (b.i <= 0 || a.i < 0) {
@@ -300,17 +282,212 @@ static struct rv eval(struct ectx *c, uint32_t ni)
             fail(c, ADJ_E_RULE_OVERFLOW, n);
         return ival(r);
     case OP_AGE:
-        a = evl(c, n->a);
-        b = evl(c, n->b);
+        a = ival(eval_i(c, n->a));
+        b = ival(eval_i(c, n->b));
         if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
             fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
             return z;
         }
         return ival(jdate_age_years(jdate_from_days((int32_t)a.i), jdate_from_days((int32_t)b.i)));
+    default:
+        fail(c, ADJ_E_INTERNAL, n);
+        return z;
+    }
+}
+
+__attribute__((noinline)) static struct rv eval_exists(struct ectx *c, const struct rl_node *n)
+{
+    struct rv z = {0, NULL, 0};
+    struct rv keys[RL_KEYS_MAX];
+    if (!lookup_keys(c, n, keys))
+        return z;
+    return ival(find_row(c, n->b, keys, c->dos) != UINT32_MAX);
+}
+
+/* any(o in lines where cond): imm is the kind letter cond requires of o
+ * first (rl_prepare), so lines of another kind are passed over without
+ * evaluating cond, which would be false for them. */
+__attribute__((noinline)) static struct rv eval_any(struct ectx *c, const struct rl_node *n)
+{
+    uint32_t saved = c->other;
+    bool any = false;
+    char want = (char)n->imm;
+    if (n->b != 0) {
+        /* cond needs a row of a table with a key part that does not depend
+         * on o (rl_prepare): if the table's filter proves no row has that
+         * value, cond is false for every o and the loop is skipped. */
+        const struct rl_node *e = &c->set->nodes[n->b - 1];
+        struct rv v = eval(c, c->set->list[e->args + n->c]);
+        if (!c->err && !rl_table_part_maybe(&c->set->tables[e->b], n->c, v))
+            return ival(false);
+    }
+    for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
+        if (want) {
+            struct rv k = enum_val(c->set, EN_LKIND, (char)c->lines[j].kind);
+            if (!(k.n == 1 && k.s[0] == want))
+                continue;
+        }
+        c->other = j;
+        any = eval_i(c, n->a) != 0;
+    }
+    c->other = saved;
+    return ival(any);
+}
+
+/* Integer fields of a line without building a value; text fields (kind,
+ * code, tariff class) go through line_field for their hash. */
+static int64_t line_field_i(struct ectx *c, uint32_t li, uint32_t f)
+{
+    const struct doc_line *l = &c->lines[li];
+    switch (f) {
+    case 0: return li;
+    case 1: return l->line_no;
+    case 4: return l->qty;
+    case 5: return l->unit_price_rials;
+    case 6: return l->claimed_total_rials;
+    case 7: return l->claimed_insurer_rials;
+    case 8: return l->claimed_daroyar_rials;
+    case 10: return l->has_physician ? l->physician_mc : 0;
+    case 11: return l->has_physician;
+    case 2:
+    case 3:
+    case 9: return line_field(c, li, f).i;
+    default: return l->uid_count;
+    }
+}
+
+/* The value of a node whose .i is all its user needs (numbers, dates,
+ * booleans, conditions): returned in a register, with no text carried.
+ * Same order of evaluation and same errors as eval. */
+static int64_t eval_i(struct ectx *c, uint32_t ni)
+{
+    const struct rules_set *set = c->set;
+    const struct rl_node *n = &set->nodes[ni];
+    int64_t a, b, r = 0;
+    if (c->err)
+        return 0;
+    switch (n->op) {
+    case OP_LIT: return n->imm;
+    case OP_VAR_DOC: return c->docv[n->a].i;
+    case OP_VAR_LINE: return c->linev[n->a].i;
+    case OP_LOCAL: return c->loc[n->a].i;
+    case OP_PARAM: return param_at(c, n->a).i;
+    case OP_FIELD: {
+        const struct rl_table *t = &set->tables[n->b];
+        int64_t v = t->cells[(size_t)c->loc[n->a].i * t->ncols + n->c];
+        return is_text(t->cols[n->c].type) ? (int64_t)t->strs[v].hash : v;
+    }
+    case OP_LINEF: return line_field_i(c, c->li, n->aux);
+    case OP_OTHERF: return line_field_i(c, c->other, n->aux);
+    case OP_PACKS: return c->packs[n->aux];
+    case OP_NEG:
+        a = eval_i(c, n->a);
+        if (!money_sub(0, a, &r))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return r;
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+        a = eval_i(c, n->a);
+        b = eval_i(c, n->b);
+        if (c->err)
+            return 0;
+        if (!(n->op == OP_ADD   ? money_add(a, b, &r)
+              : n->op == OP_SUB ? money_sub(a, b, &r)
+                                : money_mul(a, b, &r)))
+            fail(c, ADJ_E_RULE_OVERFLOW, n);
+        return r;
+    case OP_EQ:
+    case OP_NE: {
+        bool eq;
+        if (is_text(set->nodes[n->a].type) || is_text(set->nodes[n->b].type)) {
+            struct rv x = eval(c, n->a);
+            struct rv y = eval(c, n->b);
+            eq = text_eq(x, y);
+        } else {
+            a = eval_i(c, n->a);
+            b = eval_i(c, n->b);
+            eq = a == b;
+        }
+        return n->op == OP_EQ ? eq : !eq;
+    }
+    case OP_LT: a = eval_i(c, n->a); b = eval_i(c, n->b); return a < b;
+    case OP_LE: a = eval_i(c, n->a); b = eval_i(c, n->b); return a <= b;
+    case OP_GT: a = eval_i(c, n->a); b = eval_i(c, n->b); return a > b;
+    case OP_GE: a = eval_i(c, n->a); b = eval_i(c, n->b); return a >= b;
+    case OP_AND: return eval_i(c, n->a) && eval_i(c, n->b);
+    case OP_OR: return eval_i(c, n->a) || eval_i(c, n->b);
+    case OP_NOT: return !eval_i(c, n->a);
+    case OP_COND: return eval_i(c, n->a) ? eval_i(c, n->b) : eval_i(c, n->c);
+    case OP_MIN: a = eval_i(c, n->a); b = eval_i(c, n->b); return a <= b ? a : b;
+    case OP_MAX: a = eval_i(c, n->a); b = eval_i(c, n->b); return a >= b ? a : b;
     case OP_HAS:
-        return ival(n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0);
-    case OP_EXISTS: return ival(eval_exists(c, n));
-    case OP_ANY: return ival(eval_any(c, n));
+        return n->imm == 0 ? c->line_reasons != 0 : (c->line_reasons & (uint64_t)n->imm) != 0;
+    default:
+        return eval(c, ni).i;
+    }
+}
+
+/* The full value of a node: text (hash and bytes) or a number. */
+static struct rv eval(struct ectx *c, uint32_t ni)
+{
+    const struct rules_set *set = c->set;
+    const struct rl_node *n = &set->nodes[ni];
+    struct rv z = {0, NULL, 0};
+    if (c->err)
+        return z;
+    switch (n->op) {
+    case OP_LIT: {
+        struct rv v = {n->imm, n->s, n->n};
+        return v;
+    }
+    case OP_VAR_DOC: return c->docv[n->a];
+    case OP_VAR_LINE: return c->linev[n->a];
+    case OP_LOCAL: return c->loc[n->a];
+    case OP_PARAM: return param_at(c, n->a);
+    case OP_FIELD:
+        return rl_table_cell(&set->tables[n->b], (uint32_t)c->loc[n->a].i, n->c);
+    case OP_DOCF: return doc_field(c, n->aux);
+    case OP_LINEF: return line_field(c, c->li, n->aux);
+    case OP_OTHERF: return line_field(c, c->other, n->aux);
+    case OP_COND:
+        if (!is_text(n->type))
+            return ival(eval_i(c, ni));
+        return eval_i(c, n->a) ? eval(c, n->b) : eval(c, n->c);
+    case OP_MIN:
+    case OP_MAX: {
+        if (!is_text(n->type))
+            return ival(eval_i(c, ni));
+        struct rv a = eval(c, n->a);
+        struct rv b = eval(c, n->b);
+        return n->op == OP_MIN ? (a.i <= b.i ? a : b) : (a.i >= b.i ? a : b);
+    }
+    case OP_RND:
+    case OP_DIV_CEIL:
+    case OP_DIV_HALF_UP:
+    case OP_DIV_FLOOR:
+    case OP_AGE:
+        return eval_cold(c, n);
+    case OP_EXISTS:
+        return eval_exists(c, n);
+    case OP_ANY:
+        return eval_any(c, n);
+    case OP_PACKS:
+    case OP_NEG:
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_EQ:
+    case OP_NE:
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+    case OP_AND:
+    case OP_OR:
+    case OP_NOT:
+    case OP_HAS:
+        return ival(eval_i(c, ni));
     default:
         fail(c, ADJ_E_INTERNAL, n);
         return z;
@@ -373,7 +550,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         const struct rl_node *n = &set->nodes[set->list[first + i]];
         switch (n->op) {
         case ST_LET: {
-            c->loc[n->a] = evl(c, n->b);
+            c->loc[n->a] = eval(c, n->b);
             if (c->tr && !c->err) {
                 fprintf(c->tr, "    let %s = ", c->rule->local_names[n->a]);
                 print_value(c->tr, set, set->nodes[n->b].type, c->loc[n->a]);
@@ -382,7 +559,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             break;
         }
         case ST_SET: {
-            struct rv v = evl(c, n->b);
+            struct rv v = eval(c, n->b);
             if (n->aux == SC_DOC)
                 c->docv[n->a] = v;
             else
@@ -400,11 +577,11 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
                 return true;
             int32_t day = c->dos;
             if (n->c != UINT32_MAX) {
-                int64_t d = eval(c, n->c).i;
+                int64_t d = eval_i(c, n->c);
                 day = d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
             }
             const struct rl_table *t = &set->tables[n->b];
-            uint32_t row = rl_table_find(t, keys, day);
+            uint32_t row = find_row(c, n->b, keys, day);
             if (c->tr) {
                 fprintf(c->tr, "    lookup %s[", t->name);
                 for (uint32_t k = 0; k < n->nargs; k++) {
@@ -434,12 +611,12 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         }
         case ST_REASON:
         case ST_REJECT:
-            if (n->b == 0 || evl(c, n->b - 1).i)
+            if (n->b == 0 || eval_i(c, n->b - 1))
                 if (!c->err)
                     add_reason(c, n, n->op == ST_REJECT);
             break;
         case ST_EXIT:
-            if (n->b == 0 || evl(c, n->b - 1).i) {
+            if (n->b == 0 || eval_i(c, n->b - 1)) {
                 if (c->tr && !c->err)
                     fprintf(c->tr, "    exit at %s:%u\n", base_name(set->files[n->file]), n->line);
                 return true;
@@ -449,7 +626,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             run_packs(c);
             break;
         case ST_IF:
-            if (evl(c, n->a).i) {
+            if (eval_i(c, n->a)) {
                 if (exec(c, n->args, n->nargs))
                     return true;
             } else if (exec(c, n->b, n->c)) {
@@ -464,19 +641,28 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
     return c->err != ADJ_OK;
 }
 
+/* The kind letter rules' kind_filter is compared with: the value of
+ * line.kind (doc.kind) as the rules see it, 0 if not one letter. */
+static char kind_letter(const struct ectx *c, uint8_t scope)
+{
+    struct rv v = scope == SC_DOC ? enum_val(c->set, EN_DKIND, (char)c->doc->kind)
+                                  : enum_val(c->set, EN_LKIND, (char)c->lines[c->li].kind);
+    return v.n == 1 ? v.s[0] : 0;
+}
+
 static void run_rules(struct ectx *c, uint8_t scope)
 {
     const struct rules_set *set = c->set;
-    const uint16_t *list = scope == SC_DOC ? set->doc_rules : set->line_rules;
-    uint32_t count = scope == SC_DOC ? set->ndoc_rules : set->nline_rules;
-    for (uint32_t i = 0; i < count && !c->err; i++) {
-        const struct rl_rule *r = &set->rules[list[i]];
+    char kind = kind_letter(c, scope);
+    uint32_t sc = scope == SC_DOC ? 0 : 1;
+    for (uint32_t i = 0; i < set->nscope_rules[sc] && !c->err; i++) {
+        const struct rl_rule *r = &set->rules[set->scope_rules[sc][i]];
         if (c->dos < r->from || c->dos > r->to)
             continue;
-        if (r->only_kind && r->only_kind != (scope == SC_LINE ? (char)c->lines[c->li].kind : (char)c->doc->kind))
-            continue;
+        if (r->kind_filter && r->kind_filter != kind)
+            continue; /* its `when` starts with a kind test that is false */
         c->rule = r;
-        if (r->when != UINT32_MAX && !eval(c, r->when).i)
+        if (r->when != UINT32_MAX && !eval_i(c, r->when))
             continue;
         if (c->tr)
             fprintf(c->tr, "  rule %s (%s:%u)\n", r->name, base_name(set->files[r->file]), r->line);
@@ -518,12 +704,12 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
     c.packs_done = false;
     memset(c.packs, 0, sizeof c.packs);
     c.code_v = tval("", 0);
-    c.id_v = tval(doc->doc_id, doc->doc_id_len);
-    c.center_v = tval(doc->center, doc->center_len);
-    c.diag_v = tval(doc->diagnosis, doc->diagnosis_len);
+    c.code_hash_valid = 0;
+    c.param_valid = 0;
+    c.memo_valid = 0;
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
-    memcpy(c.docv, set->doc_defaults, set->ndocvars * sizeof c.docv[0]);
+    memcpy(c.docv, set->doc_defaults, set->ndoc_defaults * sizeof c.docv[0]);
     if (c.tr) {
         char b[11];
         fprintf(c.tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
@@ -547,8 +733,13 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             c.line_reasons = 0;
             c.packs_done = false;
             memset(c.packs, 0, sizeof c.packs);
-            c.code_v = tval(l->code, l->code_len);
-            memcpy(c.linev, set->line_defaults, set->nlinevars * sizeof c.linev[0]);
+            if (i < EV_CODE_CACHE && (c.code_hash_valid & (1ull << i))) {
+                struct rv v = {(int64_t)c.code_hash[i], l->code, l->code_len};
+                c.code_v = v;
+            } else {
+                c.code_v = tval(l->code, l->code_len);
+            }
+            memcpy(c.linev, set->line_defaults, set->nline_defaults * sizeof c.linev[0]);
             if (c.tr)
                 fprintf(c.tr, "line %u: %c %.*s qty %u unit price %lld claimed insurer %lld daroyar %lld\n",
                         l->line_no, l->kind, (int)l->code_len, l->code, l->qty,
@@ -566,8 +757,7 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
             o->approved_daroyar_rials = c.linev[LV_APPROVED_DAROYAR].i;
             o->deduction_rials = c.linev[LV_DEDUCTION].i;
             o->reasons = c.line_reasons;
-            const char *st = c.linev[LV_STATUS].s;
-            o->status = st && st[0] && !st[1] ? (uint8_t)st[0] : 0;
+            o->status = c.linev[LV_STATUS].n == 1 ? (uint8_t)c.linev[LV_STATUS].s[0] : 0;
             if (c.tr) {
                 char rb[256];
                 rules_reasons_format(set, o->reasons, rb, sizeof rb);
@@ -609,4 +799,169 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
                 rb[0] ? rb : "-");
     }
     return ADJ_OK;
+}
+
+/* ---- load-time shortcuts and prefetching ------------------------------- */
+
+/* The letter a condition requires of a kind field (field_op/aux) as its
+ * leftmost conjunct: `x.kind == "D" and ...`. Only the leftmost, because
+ * `and` evaluates left to right and stops at the first false, so skipping
+ * the rule when that test fails skips exactly nothing that would run. */
+static char required_kind(const struct rules_set *set, uint32_t ni, uint8_t field_op, uint16_t aux,
+                          uint32_t depth)
+{
+    const struct rl_node *n = &set->nodes[ni];
+    if (n->op == OP_AND && depth < RL_DEPTH_MAX)
+        return required_kind(set, n->a, field_op, aux, depth + 1);
+    if (n->op != OP_EQ)
+        return 0;
+    const struct rl_node *x = &set->nodes[n->a], *y = &set->nodes[n->b];
+    if (x->op == OP_LIT) {
+        const struct rl_node *t = x;
+        x = y;
+        y = t;
+    }
+    if (x->op == field_op && x->aux == aux && y->op == OP_LIT && y->n == 1 && y->s)
+        return y->s[0];
+    return 0;
+}
+
+static bool doc_key_only(const struct rules_set *set, const struct rl_node *n)
+{
+    for (uint32_t k = 0; k < n->nargs; k++) {
+        const struct rl_node *a = &set->nodes[set->list[n->args + k]];
+        if (!(a->op == OP_LIT || (a->op == OP_DOCF && a->aux != 9))) /* 9: seen_before */
+            return false;
+    }
+    return n->nargs > 0;
+}
+
+/* True if evaluating node ni can neither fail nor change anything the
+ * decision depends on (the lookup memo only saves time), so skipping it
+ * when its value is known changes nothing. has_other: it reads o. */
+static bool pure_expr(const struct rules_set *set, uint32_t ni, bool *has_other, uint32_t depth)
+{
+    const struct rl_node *n = &set->nodes[ni];
+    if (depth > RL_DEPTH_MAX)
+        return false;
+    switch (n->op) {
+    case OP_OTHERF:
+        *has_other = true;
+        return true;
+    case OP_LIT: case OP_VAR_DOC: case OP_VAR_LINE: case OP_LOCAL: case OP_PARAM: case OP_FIELD:
+    case OP_DOCF: case OP_LINEF: case OP_PACKS: case OP_HAS:
+        return true;
+    case OP_NOT:
+        return pure_expr(set, n->a, has_other, depth + 1);
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_AND: case OP_OR:
+    case OP_MIN: case OP_MAX:
+        return pure_expr(set, n->a, has_other, depth + 1) && pure_expr(set, n->b, has_other, depth + 1);
+    case OP_COND:
+        return pure_expr(set, n->a, has_other, depth + 1) && pure_expr(set, n->b, has_other, depth + 1) &&
+               pure_expr(set, n->c, has_other, depth + 1);
+    case OP_EXISTS:
+        for (uint32_t k = 0; k < n->nargs; k++)
+            if (!pure_expr(set, set->list[n->args + k], has_other, depth + 1))
+                return false;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Finds, among the conjuncts of a pure any() condition, an `exists` with a
+ * key part that does not read o; stores it in the any node (b = exists node
+ * + 1, c = key part). */
+static bool find_invariant_exists(struct rules_set *set, uint32_t any_node, uint32_t ni, uint32_t depth)
+{
+    const struct rl_node *n = &set->nodes[ni];
+    if (depth > RL_DEPTH_MAX)
+        return false;
+    if (n->op == OP_AND)
+        return find_invariant_exists(set, any_node, n->a, depth + 1) ||
+               find_invariant_exists(set, any_node, n->b, depth + 1);
+    if (n->op != OP_EXISTS)
+        return false;
+    for (uint32_t k = 0; k < n->nargs; k++) {
+        bool other = false;
+        if (pure_expr(set, set->list[n->args + k], &other, 0) && !other) {
+            set->nodes[any_node].b = ni + 1;
+            set->nodes[any_node].c = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+void rl_prepare(struct rules_set *set)
+{
+    set->nprefetch = 0;
+    set->nscope_rules[0] = set->nscope_rules[1] = 0;
+    for (uint32_t i = 0; i < set->nrules; i++) {
+        uint32_t sc = set->rules[i].scope == SC_DOC ? 0 : 1;
+        set->scope_rules[sc][set->nscope_rules[sc]++] = (uint16_t)i;
+    }
+    set->ndoc_defaults = set->nline_defaults = 0;
+    for (uint32_t v = 0; v < set->nvars; v++) {
+        if (set->vars[v].scope == SC_DOC && set->ndoc_defaults < RL_VARS_MAX)
+            set->doc_defaults[set->ndoc_defaults++] = set->vars[v].def;
+        else if (set->vars[v].scope == SC_LINE && set->nline_defaults < RL_VARS_MAX)
+            set->line_defaults[set->nline_defaults++] = set->vars[v].def;
+    }
+    for (uint32_t i = 0; i < set->nnodes; i++) {
+        struct rl_node *n = &set->nodes[i];
+        if (n->op != OP_ANY)
+            continue;
+        n->imm = required_kind(set, n->a, OP_OTHERF, 2, 0);
+        n->b = 0;
+        bool other = false;
+        if (pure_expr(set, n->a, &other, 0))
+            (void)find_invariant_exists(set, i, n->a, 0);
+    }
+    for (uint32_t i = 0; i < set->nrules; i++) {
+        struct rl_rule *r = &set->rules[i];
+        r->kind_filter = 0;
+        if (r->when != UINT32_MAX)
+            r->kind_filter = r->scope == SC_DOC ? required_kind(set, r->when, OP_DOCF, 4, 0)
+                                                : required_kind(set, r->when, OP_LINEF, 2, 0);
+        if (r->scope != SC_DOC)
+            continue;
+        for (uint32_t k = 0; k < r->nbody && set->nprefetch < RL_PREFETCH_MAX; k++) {
+            uint32_t ni = set->list[r->body + k];
+            const struct rl_node *n = &set->nodes[ni];
+            if (n->op == ST_LOOKUP && n->c == UINT32_MAX && doc_key_only(set, n)) {
+                set->prefetch[set->nprefetch].node = ni;
+                set->prefetch[set->nprefetch].table = n->b;
+                set->nprefetch++;
+            }
+        }
+    }
+}
+
+void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int stage)
+{
+    struct ectx c;
+    c.set = set;
+    c.doc = doc;
+    c.dos = doc_dos_days(doc);
+    c.seen_before = false;
+    for (uint32_t p = 0; p < set->nprefetch; p++) {
+        const struct rl_node *n = &set->nodes[set->prefetch[p].node];
+        const struct rl_table *t = &set->tables[set->prefetch[p].table];
+        struct rv keys[RL_KEYS_MAX];
+        for (uint32_t k = 0; k < n->nargs && k < RL_KEYS_MAX; k++) {
+            const struct rl_node *a = &set->nodes[set->list[n->args + k]];
+            if (a->op == OP_LIT) {
+                struct rv v = {a->imm, a->s, a->n};
+                keys[k] = v;
+            } else {
+                keys[k] = doc_field(&c, a->aux);
+            }
+        }
+        uint64_t h = rl_table_key_hash(t, keys);
+        if (stage == 0)
+            rl_table_prefetch(t, h);
+        else
+            rl_table_prefetch_row(t, h);
+    }
 }

@@ -574,7 +574,7 @@ static int table_keys(struct ps *p, uint32_t node)
     }
     p->set->nodes[node].nargs = nk;
     for (uint32_t k = 0; k < nk; k++) {
-        char ctx[2 * RL_NAME_MAX + 16];
+        char ctx[80];
         snprintf(ctx, sizeof ctx, "key %s of %s", tb->cols[tb->keys[k]].name, tb->name);
         coerce(p, keys[k], tb->cols[tb->keys[k]].type, ctx);
         uint32_t at = list_push(p, keys[k]);
@@ -979,10 +979,6 @@ static uint32_t cmp(struct ps *p)
         }
         if (u.kind == RT_NONE)
             p->set->nodes[n].type = ty(RT_NONE, 0);
-        /* Values of one enum have distinct hashes (checked at declaration),
-         * so equality of two enum values is equality of hashes. */
-        if (u.kind == RT_ENUM)
-            p->set->nodes[n].aux = 1;
         return n;
     }
     return a;
@@ -1407,9 +1403,6 @@ static void decl_enum(struct ps *p)
         memcpy(en.values[en.count], v.p, v.n);
         text_canonical_key(en.values[en.count], en.values[en.count], v.n);
         en.hashes[en.count] = rl_hash_text(en.values[en.count], v.n);
-        for (uint32_t k = 0; k < en.count; k++)
-            if (en.hashes[k] == en.hashes[en.count] && strcmp(en.values[k], en.values[en.count]) != 0)
-                err_at(p, ADJ_E_RULE_LIMIT, v.line, v.col, "hash collision of two enum values");
         en.count++;
     } while (accept(p, ","));
     expect(p, "]");
@@ -1678,17 +1671,6 @@ static void decl_rule(struct ps *p)
                        r->name);
         }
         r->when = c;
-        /* Leftmost conjunct `line.kind == "X"` / `doc.kind == "X"`. */
-        const struct rl_node *g = &p->set->nodes[c];
-        while (!p->bail && g->op == OP_AND)
-            g = &p->set->nodes[g->a];
-        if (!p->bail && g->op == OP_EQ) {
-            const struct rl_node *f = &p->set->nodes[g->a], *v = &p->set->nodes[g->b];
-            bool kind_field = (r->scope == SC_LINE && f->op == OP_LINEF && f->aux == 2) ||
-                              (r->scope == SC_DOC && f->op == OP_DOCF && f->aux == 4);
-            if (kind_field && v->op == OP_LIT && v->n == 1)
-                r->only_kind = v->s[0];
-        }
     }
     block(p, &r->body, &r->nbody, false);
     p->rule = NULL;
@@ -1780,12 +1762,12 @@ static struct rules_set *set_new(void)
     builtin_enum(set, "line_kind", lk);
     builtin_enum(set, "tariff_class", tc);
     builtin_enum(set, "status", ss);
-    struct rv zero = {0, NULL};
+    struct rv zero = {0, NULL, 0};
     static const char *outs[] = {"qty_a", "gross", "patient", "insurer", "daroyar",
                                  "approved_insurer", "approved_daroyar", "deduction"};
     for (int i = 0; i < 8; i++)
         builtin_var(set, outs[i], ty(i == 0 ? RT_INT : RT_RIAL, 0), zero);
-    struct rv p = {(int64_t)set->enums[EN_STATUS].hashes[1], set->enums[EN_STATUS].values[1]};
+    struct rv p = {(int64_t)set->enums[EN_STATUS].hashes[1], set->enums[EN_STATUS].values[1], 1};
     builtin_var(set, "status", ty(RT_ENUM, EN_STATUS), p);
     return set;
 }
@@ -1889,22 +1871,10 @@ static enum adj_err finish(struct rules_set *set, const char *tables_dir, struct
 {
     if (d->count == 0)
         rl_tables_load(set, tables_dir, d);
-    if (d->count == 0) {
+    if (d->count == 0)
         sort_reasons(set);
-        uint32_t nd = 0, nl = 0;
-        for (uint32_t v = 0; v < set->nvars; v++) {
-            if (set->vars[v].scope == SC_DOC)
-                set->doc_defaults[nd++] = set->vars[v].def;
-            else
-                set->line_defaults[nl++] = set->vars[v].def;
-        }
-        for (uint32_t r = 0; r < set->nrules; r++) {
-            if (set->rules[r].scope == SC_DOC)
-                set->doc_rules[set->ndoc_rules++] = (uint16_t)r;
-            else
-                set->line_rules[set->nline_rules++] = (uint16_t)r;
-        }
-    }
+    if (d->count == 0)
+        rl_prepare(set);
     if (d->count > RL_DIAG_MAX && d->out)
         fprintf(d->out, "... %u more errors not shown\n", d->count - RL_DIAG_MAX);
     if (d->count) {

@@ -75,4 +75,15 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
                             const struct seen_ops *seen, struct doc_decision *doc_out,
                             struct line_decision *lines_out, struct rules_trace *trace_or_null);
 
+/*
+ * Optional: starts the cache misses of the document-level lookups doc will
+ * do (the patient in a 3.1 M-row insured table, its center, its prescriber:
+ * lookups whose keys are document fields), so they overlap with the work on
+ * earlier documents. stage 0 prefetches the index slots; stage 1 reads the
+ * slots (prefetched by stage 0 some documents before) and prefetches the
+ * rows. A pipeline evaluating document i calls stage 0 for document i + 16
+ * and stage 1 for i + 8. Reads only immutable data; changes no result.
+ */
+void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int stage);
+
 #endif

@@ -55,11 +55,11 @@ struct rtype {
 };
 
 /* A runtime value: integers in i; text (code, enum) as XXH3 hash in i plus
- * the NUL-terminated bytes (every text source is: table pools, literals,
- * enum values, doc.h keys). 16 bytes, so it is returned in registers. */
+ * the bytes. */
 struct rv {
     int64_t i;
     const char *s;
+    uint32_t n;
 };
 
 struct rl_enum {
@@ -81,6 +81,12 @@ struct rl_strref {
     uint32_t len;
 };
 
+struct rl_slot {
+    uint64_t hash;
+    uint32_t first; /* first row of the group */
+    uint32_t count; /* rows in the group; 0 = free slot */
+};
+
 struct rl_table {
     char name[RL_NAME_MAX];
     char file[128];
@@ -99,15 +105,19 @@ struct rl_table {
     uint32_t nstrs, strs_cap;
     char *pool;
     size_t pool_len, pool_cap;
-    /* Index: rows sorted by (key, from) in order[]; groups are runs of one
-     * key; slots is an open-addressing table of group index + 1. */
-    uint32_t *order;
-    uint32_t ngroups;
-    uint64_t *group_hash;
-    uint32_t *group_first;
-    uint32_t *group_count;
-    uint32_t *slots;
+    /* Index: rows are stored grouped by key (a group = the rows of one key,
+     * consecutive, sorted by from), and slots is an open-addressing table
+     * with one slot per group holding the key's hash and the group's rows,
+     * so a probe reads one 16-byte slot and then the row itself: two cache
+     * misses on a table of millions of rows. count == 0: free slot. */
+    struct rl_slot *slots;
     uint32_t slot_mask;
+    uint32_t ngroups;
+    /* Per key column, a 4096-bit filter of the values present (bit = top
+     * 12 bits of the part's hash, rl_table_part_hash): a clear bit proves
+     * no row has that value, which lets any() skip a loop whose condition
+     * needs such a row (eval.c). Saturated, and so unused, on big tables. */
+    uint64_t key_filter[RL_KEYS_MAX][64];
 };
 
 struct rl_param {
@@ -166,11 +176,19 @@ struct rl_rule {
     uint32_t body, nbody;   /* statements in set->list */
     uint32_t nlocals;
     uint32_t file, line;
-    /* Fast dispatch: when `when` starts with `line.kind == "X"` (or
-     * doc.kind for a doc rule), the letter; the evaluator skips the rule for
-     * other kinds without evaluating anything. 0 = no such guard. */
-    char only_kind;
+    /* Set by rl_prepare: the letter the rule's `when` requires of
+     * line.kind (or doc.kind) as its leftmost conjunct, 0 if none; lets
+     * the evaluator skip the rule without walking its condition. */
+    char kind_filter;
     char local_names[RL_LOCALS_MAX][RL_NAME_MAX]; /* for the trace */
+};
+
+/* A document-level lookup whose keys are document fields and literals only,
+ * so rules_prefetch_doc can compute its slot before the document runs. */
+#define RL_PREFETCH_MAX 8u
+struct rl_prefetch {
+    uint32_t node;  /* the ST_LOOKUP */
+    uint32_t table;
 };
 
 /* Built-in line outputs are the first line vars, in this order. */
@@ -205,13 +223,20 @@ struct rules_set {
     char *strpool;          /* literal text, stable: chunked, never moved */
     size_t strpool_len, strpool_cap;
     bool uses_packs;
-    /* Filled at the end of loading: defaults in slot order (copied whole
-     * at each document / line) and the rules of each scope in order. */
+    uint32_t nprefetch;
+    struct rl_prefetch prefetch[RL_PREFETCH_MAX];
+    /* Set by rl_prepare: the rules of each scope in order, and the initial
+     * values of the doc and line vars, so a line starts with one copy. */
+    uint32_t nscope_rules[2];
+    uint16_t scope_rules[2][RL_RULES_MAX];
+    uint32_t ndoc_defaults, nline_defaults;
     struct rv doc_defaults[RL_VARS_MAX];
     struct rv line_defaults[RL_VARS_MAX];
-    uint16_t doc_rules[RL_RULES_MAX], line_rules[RL_RULES_MAX];
-    uint32_t ndoc_rules, nline_rules;
 };
+
+/* eval.c: derives the evaluator's shortcuts (rule kind filters, prefetchable
+ * lookups) from a loaded, checked set. Called once by the loader. */
+void rl_prepare(struct rules_set *set);
 
 /* Diagnostics sink shared by the parser and the table loader. */
 struct rl_diag {
@@ -235,6 +260,16 @@ void rl_tables_load(struct rules_set *set, const char *dir, struct rl_diag *d);
 /* Finds the row of key (nkeys values) whose range contains day (ignored for
  * undated tables); returns the row index or UINT32_MAX. */
 uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t day);
+/* The key hash rl_table_find probes with, and a prefetch of its slot: a
+ * caller that knows its keys documents ahead can overlap the misses. */
+uint64_t rl_table_key_hash(const struct rl_table *t, const struct rv *key);
+void rl_table_prefetch(const struct rl_table *t, uint64_t hash);
+/* The hash of key part k (what key_filter is built from), and whether the
+ * filter allows a row with that part. */
+uint64_t rl_table_part_hash(const struct rl_table *t, uint32_t k, struct rv v);
+bool rl_table_part_maybe(const struct rl_table *t, uint32_t k, struct rv v);
+/* Reads the slot (prefetched before) and prefetches the group's first row. */
+void rl_table_prefetch_row(const struct rl_table *t, uint64_t hash);
 /* The value of a cell as a runtime value. */
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col);
 void rl_table_free(struct rl_table *t);

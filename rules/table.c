@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/mman.h>
 
 #include "core/base/jdate.h"
 #include "core/base/limits.h"
@@ -36,12 +36,6 @@ char *rl_read_file(const char *path, size_t *len)
     if (!f)
         return NULL;
     size_t cap = 65536, n = 0;
-    struct stat sb;
-    /* Size the buffer from the file when it is a regular file, so a 100 MB
-     * table is read without repeated copying. */
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
-        (unsigned long long)sb.st_size < RL_TABLE_FILE_MAX)
-        cap = (size_t)sb.st_size + 2;
     char *buf = malloc(cap);
     if (!buf) {
         fclose(f);
@@ -190,6 +184,7 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
         } else {
             out->s = tmp; /* caller copies */
         }
+        out->n = (uint32_t)n;
         out->i = (int64_t)rl_hash_text(tmp, n);
         if (type.kind == RT_CODE)
             out->s = NULL; /* the caller stores the text where it belongs */
@@ -237,36 +232,51 @@ static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t 
 
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col)
 {
-    struct rv v = {0, NULL};
+    struct rv v = {0, NULL, 0};
     int64_t c = t->cells[(size_t)row * t->ncols + col];
     if (is_text_type(t->cols[col].type)) {
         const struct rl_strref *r = &t->strs[c];
         v.i = (int64_t)r->hash;
         v.s = t->pool + r->off;
+        v.n = r->len;
     } else {
         v.i = c;
     }
     return v;
 }
 
+uint64_t rl_table_part_hash(const struct rl_table *t, uint32_t k, struct rv v)
+{
+    return is_text_type(t->cols[t->keys[k]].type) ? (uint64_t)v.i : rl_hash_int(v.i);
+}
+
+bool rl_table_part_maybe(const struct rl_table *t, uint32_t k, struct rv v)
+{
+    uint32_t bit = (uint32_t)(rl_table_part_hash(t, k, v) >> 52);
+    return (t->key_filter[k][bit >> 6] >> (bit & 63)) & 1u;
+}
+
 static uint64_t key_hash_of_values(const struct rl_table *t, const struct rv *key)
 {
     uint64_t h = 0;
-    for (uint32_t k = 0; k < t->nkeys; k++) {
-        struct rtype ty = t->cols[t->keys[k]].type;
-        h = rl_hash_combine(h, is_text_type(ty) ? (uint64_t)key[k].i : rl_hash_int(key[k].i));
-    }
+    for (uint32_t k = 0; k < t->nkeys; k++)
+        h = rl_hash_combine(h, rl_table_part_hash(t, k, key[k]));
     return h;
 }
 
 static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *key)
 {
+    const int64_t *cells = t->cells + (size_t)row * t->ncols;
     for (uint32_t k = 0; k < t->nkeys; k++) {
-        struct rv c = rl_table_cell(t, row, t->keys[k]);
-        if (c.i != key[k].i)
-            return false;
-        if (is_text_type(t->cols[t->keys[k]].type) &&
-            strcmp(c.s, key[k].s) != 0)
+        uint32_t col = t->keys[k];
+        if (!is_text_type(t->cols[col].type)) {
+            if (cells[col] != key[k].i) /* integer keys compare as integers */
+                return false;
+            continue;
+        }
+        const struct rl_strref *r = &t->strs[cells[col]];
+        if ((int64_t)r->hash != key[k].i || r->len != key[k].n ||
+            memcmp(t->pool + r->off, key[k].s, r->len) != 0)
             return false;
     }
     return true;
@@ -278,6 +288,39 @@ static void row_key(const struct rl_table *t, uint32_t row, struct rv *key)
         key[k] = rl_table_cell(t, row, t->keys[k]);
 }
 
+uint64_t rl_table_key_hash(const struct rl_table *t, const struct rv *key)
+{
+    return key_hash_of_values(t, key);
+}
+
+void rl_table_prefetch(const struct rl_table *t, uint64_t hash)
+{
+    if (t->slots)
+        __builtin_prefetch(&t->slots[(uint32_t)hash & t->slot_mask]);
+}
+
+void rl_table_prefetch_row(const struct rl_table *t, uint64_t hash)
+{
+    if (!t->slots)
+        return;
+    uint32_t i = (uint32_t)hash & t->slot_mask;
+    for (uint32_t probes = 0; probes < 8; probes++) {
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
+            return;
+        if (s->hash == hash) {
+            __builtin_prefetch(t->cells + (size_t)s->first * t->ncols);
+            return;
+        }
+        i = (i + 1) & t->slot_mask;
+    }
+}
+
+static int64_t row_from(const struct rl_table *t, uint32_t row)
+{
+    return t->cells[(size_t)row * t->ncols + (uint32_t)t->valid_from];
+}
+
 uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t day)
 {
     if (t->ngroups == 0)
@@ -285,32 +328,46 @@ uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t d
     uint64_t h = key_hash_of_values(t, key);
     uint32_t i = (uint32_t)h & t->slot_mask;
     for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
-        uint32_t g = t->slots[i];
-        if (g == 0)
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
             return UINT32_MAX;
-        g--;
-        if (t->group_hash[g] == h && key_equal(t, t->order[t->group_first[g]], key)) {
-            const uint32_t *rows = t->order + t->group_first[g];
-            uint32_t cnt = t->group_count[g];
+        if (s->hash == h && key_equal(t, s->first, key)) {
             if (t->valid_from < 0)
-                return rows[0];
+                return s->first;
             /* Last row with from <= day (rows sorted by from, disjoint). */
-            uint32_t lo = 0, hi = cnt;
+            uint32_t lo = 0, hi = s->count;
             while (lo < hi) {
                 uint32_t mid = lo + (hi - lo) / 2;
-                if (t->cells[(size_t)rows[mid] * t->ncols + (uint32_t)t->valid_from] <= day)
+                if (row_from(t, s->first + mid) <= day)
                     lo = mid + 1;
                 else
                     hi = mid;
             }
             if (lo == 0)
                 return UINT32_MAX;
-            uint32_t r = rows[lo - 1];
+            uint32_t r = s->first + lo - 1;
             return t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
         }
         i = (i + 1) & t->slot_mask;
     }
     return UINT32_MAX;
+}
+
+/* Arrays of big tables (the 3.1 M-row insured table) are probed at random,
+ * one row per document; on a virtual machine a TLB miss costs about as much
+ * as the cache miss itself, so arrays of 4 MiB and more ask for transparent
+ * huge pages. Freed with free(). */
+#define RL_HUGE_PAGE (2u * 1024u * 1024u)
+static void *big_alloc(size_t bytes)
+{
+    if (bytes < 2u * RL_HUGE_PAGE)
+        return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    bytes = (bytes + RL_HUGE_PAGE - 1) & ~(size_t)(RL_HUGE_PAGE - 1);
+    if (posix_memalign(&p, RL_HUGE_PAGE, bytes) != 0)
+        return NULL;
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+    return p;
 }
 
 void rl_table_free(struct rl_table *t)
@@ -319,10 +376,6 @@ void rl_table_free(struct rl_table *t)
     free(t->src_line);
     free(t->strs);
     free(t->pool);
-    free(t->order);
-    free(t->group_hash);
-    free(t->group_first);
-    free(t->group_count);
     free(t->slots);
 }
 
@@ -333,128 +386,203 @@ static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t ca
     for (uint32_t k = 0; k < t->nkeys && n + 1 < cap; k++) {
         struct rv c = rl_table_cell(t, row, t->keys[k]);
         int w = is_text_type(t->cols[t->keys[k]].type)
-                    ? snprintf(buf + n, cap - n, "%s%s", k ? "," : "", c.s)
+                    ? snprintf(buf + n, cap - n, "%s%.*s", k ? "," : "", (int)c.n, c.s)
                     : snprintf(buf + n, cap - n, "%s%lld", k ? "," : "", (long long)c.i);
-        if (w < 0 || (size_t)w >= cap - n)
+        if (w < 0)
             break;
         n += (size_t)w;
     }
 }
 
-/* Rows of one key sorted by from (insertion sort: a key has few rows; the
- * bound below switches to qsort for the rare long history). */
-static const struct rl_table *g_sort_table; /* qsort has no context argument */
-static int from_cmp(const void *pa, const void *pb)
+struct from_row {
+    int64_t from;
+    uint32_t row;
+};
+
+static int from_row_cmp(const void *pa, const void *pb)
 {
-    const struct rl_table *t = g_sort_table;
-    int64_t a = t->cells[(size_t)*(const uint32_t *)pa * t->ncols + (uint32_t)t->valid_from];
-    int64_t b = t->cells[(size_t)*(const uint32_t *)pb * t->ncols + (uint32_t)t->valid_from];
-    return a < b ? -1 : a > b;
+    const struct from_row *a = pa, *b = pb;
+    if (a->from != b->from)
+        return a->from < b->from ? -1 : 1;
+    return a->row < b->row ? -1 : (a->row > b->row);
 }
 
-static int64_t row_from(const struct rl_table *t, uint32_t r)
+/* Sorts the rows of one group (file rows, in file order) by from, then row:
+ * insertion sort for the usual few rows, qsort for long histories. */
+static void sort_group(const struct rl_table *t, uint32_t *rows, uint32_t n, struct from_row *tmp)
 {
-    return t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_from];
+    for (uint32_t i = 0; i < n; i++) {
+        tmp[i].from = row_from(t, rows[i]);
+        tmp[i].row = rows[i];
+    }
+    if (n > 16) {
+        qsort(tmp, n, sizeof *tmp, from_row_cmp);
+    } else {
+        for (uint32_t i = 1; i < n; i++) {
+            struct from_row x = tmp[i];
+            uint32_t j = i;
+            while (j > 0 && from_row_cmp(&tmp[j - 1], &x) > 0) {
+                tmp[j] = tmp[j - 1];
+                j--;
+            }
+            tmp[j] = x;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        rows[i] = tmp[i].row;
 }
 
-/* Groups rows by key through the probe table itself (one pass, no global
- * sort), orders each group by from, and reports duplicate keys and
- * overlapping ranges naming both lines. */
+/* Reports duplicate keys and overlapping ranges between consecutive rows p
+ * and r of one group (sorted by from). */
+static void check_pair(struct rl_table *t, uint32_t p, uint32_t r, const char *path,
+                       const char *text, size_t len, struct rl_diag *d)
+{
+    char kb[96];
+    fmt_key(t, r, kb, sizeof kb);
+    uint32_t lo = t->src_line[p] < t->src_line[r] ? t->src_line[p] : t->src_line[r];
+    uint32_t hi = t->src_line[p] < t->src_line[r] ? t->src_line[r] : t->src_line[p];
+    if (t->valid_from < 0) {
+        rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1, "key %s already on line %u",
+                       kb, lo);
+        return;
+    }
+    int64_t pfrom = row_from(t, p);
+    int64_t pto = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_to];
+    int64_t rfrom = row_from(t, r);
+    int64_t rto = t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to];
+    if (pfrom == rfrom && pto == rto)
+        rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
+                       "key %s with the same dates already on line %u", kb, lo);
+    else if (pto >= rfrom)
+        rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, hi, 1,
+                       "key %s: dates overlap those of line %u", kb, lo);
+}
+
+/* Groups rows by key with one hash-table pass (no sort of the whole table),
+ * lays the groups out in slot order with each group's rows sorted by from,
+ * reports duplicate keys and overlaps naming both rows, and stores the rows
+ * in that order so a group is a run of consecutive rows. */
 static bool table_index(struct rl_table *t, const char *path, const char *text, size_t len,
                         struct rl_diag *d)
 {
-    size_t n = t->nrows;
+    uint32_t n = t->nrows;
     uint32_t cap = 16;
-    while (cap < 2 * n + 2)
+    while (cap - cap / 4 < n + 1) /* load at most 3/4: short probe runs */
         cap *= 2;
-    uint32_t *next = malloc((n + 1) * sizeof *next);
-    uint32_t *tail = malloc((n + 1) * sizeof *tail);
-    t->order = malloc((n + 1) * sizeof *t->order);
-    t->group_hash = malloc((n + 1) * sizeof *t->group_hash);
-    t->group_first = malloc((n + 1) * sizeof *t->group_first);
-    t->group_count = malloc((n + 1) * sizeof *t->group_count);
-    t->slots = calloc(cap, sizeof *t->slots);
-    if (!next || !tail || !t->order || !t->group_hash || !t->group_first || !t->group_count ||
-        !t->slots) {
-        free(next);
-        free(tail);
+    t->slots = big_alloc((size_t)cap * sizeof *t->slots);
+    uint32_t *slot_of = malloc(((size_t)n + 1) * sizeof *slot_of);
+    uint32_t *perm = malloc(((size_t)n + 1) * sizeof *perm);
+    if (!t->slots || !slot_of || !perm) {
+        free(slot_of);
+        free(perm);
         return false;
     }
+    memset(t->slots, 0, (size_t)cap * sizeof *t->slots);
     t->slot_mask = cap - 1;
     t->ngroups = 0;
     struct rv key[RL_KEYS_MAX];
-    /* Pass 1: group_first holds the group's head row, tail its last. */
+    memset(key, 0, sizeof key);
+    /* Hashes first (a sequential pass), so
+     * the random slot of row r + 16 can be prefetched while row r probes:
+     * on a 3.1 M-row table the probes' misses are most of the build. */
+    uint64_t *hashes = malloc(((size_t)n + 1) * sizeof *hashes);
+    if (!hashes) {
+        free(slot_of);
+        free(perm);
+        return false;
+    }
+    memset(t->key_filter, 0, sizeof t->key_filter);
     for (uint32_t r = 0; r < n; r++) {
         row_key(t, r, key);
-        uint64_t h = key_hash_of_values(t, key);
+        hashes[r] = key_hash_of_values(t, key);
+        for (uint32_t k = 0; k < t->nkeys; k++) {
+            uint32_t bit = (uint32_t)(rl_table_part_hash(t, k, key[k]) >> 52);
+            t->key_filter[k][bit >> 6] |= 1ull << (bit & 63);
+        }
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        if (r + 16 < n)
+            __builtin_prefetch(&t->slots[(uint32_t)hashes[r + 16] & t->slot_mask], 1);
+        row_key(t, r, key);
+        uint64_t h = hashes[r];
         uint32_t i = (uint32_t)h & t->slot_mask;
-        next[r] = UINT32_MAX;
+        slot_of[r] = UINT32_MAX;
         for (;;) {
-            uint32_t g = t->slots[i];
-            if (g == 0) {
-                g = t->ngroups++;
-                t->slots[i] = g + 1;
-                t->group_hash[g] = h;
-                t->group_first[g] = r;
-                t->group_count[g] = 1;
-                tail[g] = r;
+            struct rl_slot *s = &t->slots[i];
+            if (s->count == 0) {
+                s->hash = h;
+                s->first = r; /* the group's first row, until laid out */
+                s->count = 1;
+                t->ngroups++;
+                slot_of[r] = i;
                 break;
             }
-            g--;
-            if (t->group_hash[g] == h && key_equal(t, t->group_first[g], key)) {
-                next[tail[g]] = r;
-                tail[g] = r;
-                t->group_count[g]++;
+            if (s->hash == h) {
+                if (key_equal(t, s->first, key)) {
+                    s->count++;
+                    slot_of[r] = i;
+                } else {
+                    rl_diag_report(d, ADJ_E_RULE_LIMIT, path, text, len, t->src_line[r], 1,
+                                   "hash collision between rows %u and %u; rename one key",
+                                   t->src_line[s->first], t->src_line[r]);
+                }
                 break;
             }
             i = (i + 1) & t->slot_mask;
         }
     }
-    /* Pass 2: lay groups out contiguously in order[], sorted by from. */
-    uint32_t at = 0;
-    for (uint32_t g = 0; g < t->ngroups; g++) {
-        uint32_t first = at;
-        for (uint32_t r = t->group_first[g]; r != UINT32_MAX; r = next[r])
-            t->order[at++] = r;
-        t->group_first[g] = first;
-        uint32_t cnt = t->group_count[g];
-        uint32_t *rows = t->order + first;
-        if (cnt > 1 && t->valid_from >= 0) {
-            if (cnt > 32) {
-                g_sort_table = t;
-                qsort(rows, cnt, sizeof *rows, from_cmp);
-            } else {
-                for (uint32_t a = 1; a < cnt; a++)
-                    for (uint32_t b = a; b > 0 && row_from(t, rows[b - 1]) > row_from(t, rows[b]); b--) {
-                        uint32_t x = rows[b];
-                        rows[b] = rows[b - 1];
-                        rows[b - 1] = x;
-                    }
-            }
-        }
-        for (uint32_t k = 1; k < cnt; k++) {
-            uint32_t p = rows[k - 1], r = rows[k];
-            char kb[96];
-            fmt_key(t, r, kb, sizeof kb);
-            uint32_t lo = t->src_line[p] < t->src_line[r] ? t->src_line[p] : t->src_line[r];
-            uint32_t hi = t->src_line[p] < t->src_line[r] ? t->src_line[r] : t->src_line[p];
-            if (t->valid_from < 0) {
-                rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
-                               "key %s already on line %u", kb, lo);
-                continue;
-            }
-            int64_t pto = t->cells[(size_t)p * t->ncols + (uint32_t)t->valid_to];
-            int64_t rto = t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to];
-            if (row_from(t, p) == row_from(t, r) && pto == rto)
-                rl_diag_report(d, ADJ_E_TABLE_DUP_KEY, path, text, len, hi, 1,
-                               "key %s with the same dates already on line %u", kb, lo);
-            else if (pto >= row_from(t, r))
-                rl_diag_report(d, ADJ_E_TABLE_OVERLAP, path, text, len, hi, 1,
-                               "key %s: dates overlap those of line %u", kb, lo);
-        }
+    free(hashes);
+    /* Groups in slot order: first = end of the group, then rows are placed
+     * backwards so each group keeps file order before its sort. */
+    uint32_t placed = 0, longest = 0;
+    for (uint32_t i = 0; i <= t->slot_mask; i++) {
+        struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
+            continue;
+        placed += s->count;
+        s->first = placed;
+        longest = s->count > longest ? s->count : longest;
     }
-    free(next);
-    free(tail);
+    for (uint32_t r = n; r-- > 0;)
+        if (slot_of[r] != UINT32_MAX)
+            perm[--t->slots[slot_of[r]].first] = r;
+    free(slot_of);
+    struct from_row *tmp = malloc(((size_t)longest + 1) * sizeof *tmp);
+    if (!tmp) {
+        free(perm);
+        return false;
+    }
+    for (uint32_t i = 0; i <= t->slot_mask; i++) {
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count < 2)
+            continue;
+        uint32_t *rows = perm + s->first;
+        if (t->valid_from >= 0)
+            sort_group(t, rows, s->count, tmp);
+        for (uint32_t k = 1; k < s->count; k++)
+            check_pair(t, rows[k - 1], rows[k], path, text, len, d);
+    }
+    free(tmp);
+    /* Store the rows in index order. */
+    int64_t *cells = big_alloc(((size_t)placed * t->ncols + 1) * sizeof *cells);
+    uint32_t *src = malloc(((size_t)placed + 1) * sizeof *src);
+    if (!cells || !src) {
+        free(cells);
+        free(src);
+        free(perm);
+        return false;
+    }
+    for (uint32_t k = 0; k < placed; k++) {
+        memcpy(cells + (size_t)k * t->ncols, t->cells + (size_t)perm[k] * t->ncols,
+               t->ncols * sizeof *cells);
+        src[k] = t->src_line[perm[k]];
+    }
+    free(perm);
+    free(t->cells);
+    free(t->src_line);
+    t->cells = cells;
+    t->src_line = src;
+    t->nrows = placed;
     return true;
 }
 
@@ -634,26 +762,25 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         for (uint32_t r = 0; r < t->nrows; r++) {
             struct rv name = rl_table_cell(t, r, 0);
             struct rv raw = rl_table_cell(t, r, 1);
-            size_t name_n = strlen(name.s), raw_n = strlen(raw.s);
             uint32_t p = 0;
             while (p < set->nparams &&
-                   strcmp(set->params[p].name, name.s) != 0)
+                   !(strlen(set->params[p].name) == name.n && memcmp(set->params[p].name, name.s, name.n) == 0))
                 p++;
             if (p == set->nparams) {
                 rl_diag_report(d, ADJ_E_TABLE_UNKNOWN_PARAM, path, text, len, t->src_line[r], 1,
-                               "'%s'", name.s);
+                               "'%.*s'", (int)name.n, name.s);
                 continue;
             }
             struct rl_param *pp = &set->params[p];
             struct rv v;
             const char *why = NULL;
-            uint32_t col = (uint32_t)text_codepoints(name.s, name_n) + 2;
-            if (rl_parse_value(set, pp->type, false, raw.s, raw_n, &v, &why) != ADJ_OK) {
+            uint32_t col = (uint32_t)text_codepoints(name.s, name.n) + 2;
+            if (rl_parse_value(set, pp->type, false, raw.s, raw.n, &v, &why) != ADJ_OK) {
                 rl_diag_report(d, ADJ_E_TABLE_VALUE, path, text, len, t->src_line[r], col,
                                "parameter %s: %s", pp->name, why);
                 continue;
             }
-            if (pp->type.kind == RT_CODE && !(v.s = rl_strpool_add(set, raw.s, raw_n))) {
+            if (pp->type.kind == RT_CODE && !(v.s = rl_strpool_add(set, raw.s, raw.n))) {
                 rl_diag_report(d, ADJ_E_RULE_LIMIT, path, NULL, 0, t->src_line[r], col,
                                "literal pool full");
                 continue;
