@@ -316,7 +316,22 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         .doc_seen_mark = adjud_spec_doc_seen,
         .uid_consumed_mark = adjud_spec_uid_consumed,
     };
+    /* Start the cache misses of later documents' lookups early: index
+     * slots 16 documents ahead, rows 8 ahead (rules_prefetch_doc), the
+     * settled-history slots of their pack ids 4 ahead. */
+    for (uint32_t i = 0; i < chunk->doc_count && i < 16; i++) {
+        rules_prefetch_doc(worker->rules, &chunk->docs[i], 0);
+    }
+    for (uint32_t i = 0; i < chunk->doc_count && i < 8; i++) {
+        rules_prefetch_doc(worker->rules, &chunk->docs[i], 1);
+    }
     for (uint32_t i = 0; i < chunk->doc_count; i++) {
+        if (i + 16 < chunk->doc_count) {
+            rules_prefetch_doc(worker->rules, &chunk->docs[i + 16], 0);
+        }
+        if (i + 8 < chunk->doc_count) {
+            rules_prefetch_doc(worker->rules, &chunk->docs[i + 8], 1);
+        }
         if (i + ADJUD_PREFETCH_DOCS < chunk->doc_count) {
             adjud_prefetch_history(worker, chunk, &chunk->docs[i + ADJUD_PREFETCH_DOCS]);
         }
