@@ -130,7 +130,7 @@ static uint64_t pipeline_elapsed_ms(const struct timespec *from, const struct ti
 }
 
 static void pipeline_progress_tick(struct pipeline_progress *pr, uint64_t docs, uint64_t text_bytes,
-                                   bool final)
+                                   uint64_t raw_bytes, bool final)
 {
     if (!pr->enabled) {
         return;
@@ -151,10 +151,10 @@ static void pipeline_progress_tick(struct pipeline_progress *pr, uint64_t docs, 
             (unsigned long long)docs, (unsigned long long)docs_per_s,
             (unsigned long long)mb_per_s, (unsigned long long)(ms / 1000),
             (unsigned long long)(ms % 1000 / 100));
-    if (pr->total_bytes > 0 && text_bytes > 0 && text_bytes < pr->total_bytes) {
-        /* ETA for plain files, by bytes left at the rate so far (rounded
-         * down to whole seconds). */
-        uint64_t eta_s = (pr->total_bytes - text_bytes) * ms / text_bytes / 1000;
+    if (!final && pr->total_bytes > 0 && raw_bytes > 0 && raw_bytes < pr->total_bytes) {
+        /* ETA by file bytes left at the rate so far (compressed or not),
+         * rounded down to whole seconds. */
+        uint64_t eta_s = (pr->total_bytes - raw_bytes) * ms / raw_bytes / 1000;
         fprintf(stderr, "  ETA %llu s", (unsigned long long)eta_s);
     }
     fprintf(stderr, "%s", final ? "\n" : "   ");
@@ -344,20 +344,7 @@ enum adj_err pipeline_run_batch(const struct pipeline_options *options, const ch
     struct pipeline_progress progress = {.enabled = options->progress};
     clock_gettime(CLOCK_MONOTONIC, &progress.start);
     progress.last = progress.start;
-    if (progress.enabled) {
-        FILE *f = fopen(path, "rb");
-        if (f != NULL) {
-            unsigned char magic[4] = {0};
-            size_t got = fread(magic, 1, 4, f);
-            bool is_zstd = got == 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F &&
-                           magic[3] == 0xFD;
-            if (!is_zstd && fseek(f, 0, SEEK_END) == 0) {
-                long size = ftell(f);
-                progress.total_bytes = size > 0 ? (uint64_t)size : 0;
-            }
-            fclose(f);
-        }
-    }
+    progress.total_bytes = io_reader_input_bytes(p.reader); /* 0 for a pipe */
 
     pthread_create(&p.reader_thread, NULL, pipeline_reader_main, &p);
     for (uint32_t w = 0; w < p.worker_count; w++) {
@@ -381,17 +368,19 @@ enum adj_err pipeline_run_batch(const struct pipeline_options *options, const ch
             run_err = pipeline_commit_job(&p, job, commit, stats, &out);
         }
         batch->bytes_read = job->block->text_offset + job->block->len;
+        uint64_t raw_bytes = job->block->raw_offset;
         io_reader_release(p.reader, job->block);
         job->block = NULL;
         ring_push(&p.free_jobs, job);
         pipeline_progress_tick(&progress, stats->docs_adjudicated - docs_before, batch->bytes_read,
-                               false);
+                               raw_bytes, false);
     }
     pthread_join(p.reader_thread, NULL);
     for (uint32_t w = 0; w < p.worker_count; w++) {
         pthread_join(p.workers[w].thread, NULL);
     }
-    pipeline_progress_tick(&progress, stats->docs_adjudicated - docs_before, batch->bytes_read, true);
+    pipeline_progress_tick(&progress, stats->docs_adjudicated - docs_before, batch->bytes_read, 0,
+                           true);
 
     struct io_stream_end end;
     io_reader_end(p.reader, &end);

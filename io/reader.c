@@ -537,6 +537,7 @@ static struct io_block *emit(struct io_reader *r, size_t cut, bool splits, bool 
     b->len = cut;
     b->seq = r->seq++;
     b->text_offset = r->emitted;
+    b->raw_offset = r->raw_total;
     b->continues_doc = r->cur_continues;
     b->splits_doc = splits;
     b->last = last;

@@ -89,6 +89,9 @@ struct io_block {
     uint64_t text_offset; /* Bytes handed out before this block (the
                            * decompressed offset, less dropped long-line
                            * tails). */
+    uint64_t raw_offset;  /* File bytes read when the block was cut (with
+                           * io_reader_input_bytes: how far along, for a
+                           * progress line; compressed or not). */
     bool continues_doc;  /* Starts inside a document too large for one block. */
     bool splits_doc;     /* Ends inside such a document. */
     bool last;           /* No block follows. */
