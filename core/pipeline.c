@@ -346,9 +346,29 @@ enum adj_err pipeline_run_batch(const struct pipeline_options *options, const ch
     progress.last = progress.start;
     progress.total_bytes = io_reader_input_bytes(p.reader); /* 0 for a pipe */
 
-    pthread_create(&p.reader_thread, NULL, pipeline_reader_main, &p);
-    for (uint32_t w = 0; w < p.worker_count; w++) {
-        pthread_create(&p.workers[w].thread, NULL, pipeline_worker_main, &p.workers[w]);
+    /* Workers first: if the system refuses a thread, run with the workers
+     * that did start (blocks are dealt round-robin over worker_count). */
+    uint32_t started = 0;
+    while (started < p.worker_count &&
+           pthread_create(&p.workers[started].thread, NULL, pipeline_worker_main,
+                          &p.workers[started]) == 0) {
+        started++;
+    }
+    if (started < p.worker_count) {
+        fprintf(stderr, "dadras run: only %u of %u worker threads could start\n", started,
+                p.worker_count);
+        for (uint32_t w = started; w < p.worker_count; w++) {
+            adjud_worker_free(&p.workers[w].adjud);
+        }
+        p.worker_count = started;
+    }
+    if (started == 0 || pthread_create(&p.reader_thread, NULL, pipeline_reader_main, &p) != 0) {
+        for (uint32_t w = 0; w < started; w++) {
+            ring_close(&p.workers[w].in);
+            pthread_join(p.workers[w].thread, NULL);
+        }
+        pipeline_free(&p);
+        return ADJ_E_NOMEM;
     }
     enum adj_err run_err = ADJ_OK;
     uint64_t docs_before = stats->docs_adjudicated;
