@@ -403,10 +403,7 @@ enum adj_err pipeline_run_batch(const struct pipeline_options *options, const ch
                            true);
 
     struct io_stream_end end;
-    io_reader_end(p.reader, &end);
-    if (end.err != ADJ_OK) {
-        batch_error(&state, &end.diag);
-    }
+    io_reader_end(p.reader, &end); /* batch_finish records a stream error */
     struct batch_summary summary;
     batch_finish(&state, &end, &summary);
     batch->verified = summary.verified;
