@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# dadras run when things go wrong: each case must end with the exit status
+# of batch-format.md (64 usage, 74 unreadable/unwritable, 2 unverified) and
+# a message naming the problem, never a crash; and a broken rule set stops
+# the run before anything is read or written.
+set -euo pipefail
+: "${DADRAS:?}" "${SRC:?}" "${WORK:?}"
+rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
+gold=$SRC/tests/data/golden/run1.tsv
+rules=(--rules "$SRC/rules/sso" --tables "$SRC/rules/sso/tables")
+
+expect() { # expect STATUS PATTERN -- ARGS...
+  local want=$1 pattern=$2; shift 3
+  local status=0
+  "$DADRAS" run "$@" >out.txt 2>err.txt || status=$?
+  if [ "$status" != "$want" ]; then
+    echo "FAIL: dadras run $* exited $status, want $want"; cat err.txt; exit 1
+  fi
+  grep -q -- "$pattern" err.txt || { echo "FAIL: no '$pattern' in stderr of dadras run $*"; cat err.txt; exit 1; }
+  echo "ok: exit $want: $pattern"
+}
+
+expect 64 "no batch given" -- "${rules[@]}"
+expect 64 "required" -- "$gold"
+expect 64 "threads" -- "$gold" "${rules[@]}" --threads 0
+expect 64 "unknown option" -- "$gold" "${rules[@]}" --frobnicate
+expect 74 "E_OPEN" -- "$WORK/missing.tsv" "${rules[@]}" --out o1
+: > empty.tsv
+expect 2 "E_INPUT_EMPTY" -- empty.tsv "${rules[@]}" --out o2
+head -c 4096 /dev/urandom > noise.bin
+expect 2 "E_" -- noise.bin "${rules[@]}" --out o3
+head -c 300 "$gold" | zstd -q > cut.zst
+expect 2 "E_TRAILER_MISSING" -- cut.zst "${rules[@]}" --out o4
+zstd -q -c "$gold" | head -c 200 > trunc.zst
+expect 2 "E_ZSTD_TRUNCATED" -- trunc.zst "${rules[@]}" --out o5
+touch file_not_dir
+expect 74 "cannot create output folder" -- "$gold" "${rules[@]}" --out file_not_dir/x
+mkdir broken_rules
+printf 'this is not a rule file\n' > broken_rules/x.rules
+expect 64 "rule set did not load" -- "$gold" --rules broken_rules --tables "$SRC/rules/sso/tables" --out o6
+[ ! -e o6 ] || { echo "FAIL: a broken rule set still wrote output"; exit 1; }
