@@ -299,13 +299,13 @@ static void run_print_summary(FILE *out, const struct run_args *args,
                 money_format_grouped(stats->reason_deduction_rials[order[i]], a));
     }
     fprintf(out, "\ntop centers by deduction:");
-    /* Centers are few thousand at most: a partial selection of 5. */
-    bool taken[5] = {false};
+    /* Centers are sorted by id; pick the five largest deductions, ties to
+     * the smaller id, so the line is the same on every run. */
     uint32_t picked[5];
     uint32_t picked_count = 0;
     for (uint32_t k = 0; k < 5 && k < center_count; k++) {
-        int64_t best = -1;
-        uint32_t best_i = 0;
+        int64_t best = 0;
+        uint32_t best_i = UINT32_MAX;
         for (uint32_t i = 0; i < center_count; i++) {
             bool used = false;
             for (uint32_t j = 0; j < picked_count; j++) {
@@ -316,14 +316,12 @@ static void run_print_summary(FILE *out, const struct run_args *args,
                 best_i = i;
             }
         }
-        if (best <= 0) {
+        if (best_i == UINT32_MAX) {
             break;
         }
         picked[picked_count++] = best_i;
-        taken[k] = true;
         fprintf(out, "  %s %s", centers[best_i].center, money_format_grouped(best, a));
     }
-    (void)taken;
     fprintf(out, "\nintake rejections:");
     bool any = false;
     for (int code = 0; code < ADJ_ERR_COUNT; code++) {
