@@ -32,6 +32,7 @@ struct run_args {
     const char *out_dir;
     const char *ledger_path;
     uint32_t threads;
+    uint64_t block_bytes;
     bool quiet;
 };
 
@@ -72,6 +73,19 @@ static int run_parse_args(int argc, char **argv, struct run_args *args)
                 return run_usage("--threads must be 1..64");
             }
             args->threads = (uint32_t)n;
+            continue;
+        } else if (strcmp(a, "--block-bytes") == 0) {
+            /* Intake block size, for tests of the cross-block K08/K09
+             * commit; not needed in production. */
+            if (i + 1 >= argc) {
+                return run_usage("--block-bytes needs a number");
+            }
+            char *end = NULL;
+            long long n = strtoll(argv[++i], &end, 10);
+            if (end == argv[i] || *end != '\0' || n < 1 || n > (1LL << 30)) {
+                return run_usage("--block-bytes must be 1..1073741824");
+            }
+            args->block_bytes = (uint64_t)n;
             continue;
         } else if (strcmp(a, "--quiet") == 0) {
             args->quiet = true;
@@ -193,9 +207,11 @@ static bool run_write_summary_json(const char path[4096], const struct run_args 
                 b + 1 < args->batch_count ? "," : "");
     }
     fprintf(f, "  ],\n");
-    fprintf(f, "  \"documents\": {\"read\": %llu, \"adjudicated\": %llu, \"rejected\": %llu},\n",
+    fprintf(f,
+            "  \"documents\": {\"read\": %llu, \"adjudicated\": %llu, \"rejected\": %llu, "
+            "\"rechecked_across_blocks\": %llu},\n",
             (unsigned long long)t->docs_read, (unsigned long long)stats->docs_adjudicated,
-            (unsigned long long)t->docs_rejected);
+            (unsigned long long)t->docs_rejected, (unsigned long long)stats->docs_redone);
     fprintf(f, "  \"lines\": {\"read\": %llu, \"adjudicated\": %llu, \"rejected\": %llu},\n",
             (unsigned long long)t->lines_read, (unsigned long long)stats->lines_adjudicated,
             (unsigned long long)(t->lines_read - stats->lines_adjudicated));
@@ -426,6 +442,7 @@ int cmd_run(int argc, char **argv)
         .history = history.view,
         .threads = args.threads,
         .progress = !args.quiet && isatty(STDERR_FILENO),
+        .block_bytes = args.block_bytes,
     };
     struct pipeline_batch *batches = calloc(args.batch_count, sizeof *batches);
     struct run_batch_record *records = calloc(args.batch_count, sizeof *records);

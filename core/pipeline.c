@@ -199,7 +199,8 @@ static enum adj_err pipeline_setup(struct pipeline *p, const struct pipeline_opt
     if (p->job_count < p->worker_count + 1) {
         return ADJ_E_USAGE;
     }
-    struct io_reader_options ropt = {.block_count = p->job_count};
+    struct io_reader_options ropt = {.block_count = p->job_count,
+                                     .block_bytes = (size_t)options->block_bytes};
     enum adj_err err = io_reader_open(&p->reader, path, &ropt, diag);
     if (err != ADJ_OK) {
         return err;

@@ -36,6 +36,10 @@ struct pipeline_options {
     struct adjud_history history;  /* Settled before this run. */
     uint32_t threads;              /* Workers, 1..PIPELINE_THREADS_MAX. */
     bool progress;                 /* Progress line on stderr. */
+    uint64_t block_bytes;          /* Intake block size; 0 = io's default.
+                                    * Tests make it tiny so that duplicates
+                                    * fall in different blocks and the
+                                    * ordered commit must redo documents. */
 };
 
 /* Intake outcome of one batch file. */
