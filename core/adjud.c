@@ -55,22 +55,35 @@ void adjud_chunk_free(struct adjud_chunk *chunk)
 
 /* ---- formatting ---------------------------------------------------------- */
 
+/* Two decimal digits per table entry: halves the divisions of the integer
+ * formatting that every decision row is made of. */
+static const char adjud_digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static char *adjud_put_i64(char *p, int64_t value)
 {
     char digits[24];
-    size_t n = 0;
+    size_t n = sizeof digits;
     uint64_t v = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    while (v >= 100) {
+        uint64_t pair = (v % 100) * 2;
+        v /= 100;
+        digits[--n] = adjud_digit_pairs[pair + 1];
+        digits[--n] = adjud_digit_pairs[pair];
+    }
+    if (v >= 10) {
+        digits[--n] = adjud_digit_pairs[v * 2 + 1];
+        digits[--n] = adjud_digit_pairs[v * 2];
+    } else {
+        digits[--n] = (char)('0' + v);
+    }
     if (value < 0) {
         *p++ = '-';
     }
-    while (n > 0) {
-        *p++ = digits[--n];
-    }
-    return p;
+    memcpy(p, digits + n, sizeof digits - n);
+    return p + (sizeof digits - n);
 }
 
 static char *adjud_put_tab_i64(char *p, int64_t value)

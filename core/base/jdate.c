@@ -190,6 +190,31 @@ static enum adj_err jdate_parse_parts(const char *text, size_t len, struct jdate
 
 enum adj_err jdate_parse(const char *text, size_t len, struct jdate *out, size_t *err_offset)
 {
+    /* Fast path for the common form: ten ASCII bytes YYYY/MM/DD or
+     * YYYY-MM-DD. Anything else (other digits, errors) takes the general
+     * path, which gives the same answer and the error position. */
+    if (len == 10 && (text[4] == '/' || text[4] == '-') && text[7] == text[4]) {
+        const unsigned char *u = (const unsigned char *)text;
+        bool digits = true;
+        for (size_t i = 0; i < 10; i++) {
+            if (i != 4 && i != 7 && (unsigned)(u[i] - '0') > 9u) {
+                digits = false;
+            }
+        }
+        if (digits) {
+            struct jdate date = {
+                (u[0] - '0') * 1000 + (u[1] - '0') * 100 + (u[2] - '0') * 10 + (u[3] - '0'),
+                (u[5] - '0') * 10 + (u[6] - '0'),
+                (u[8] - '0') * 10 + (u[9] - '0'),
+            };
+            *err_offset = 0;
+            enum adj_err err = jdate_validate(date);
+            if (err == ADJ_OK) {
+                *out = date;
+            }
+            return err;
+        }
+    }
     return jdate_parse_parts(text, len, out, err_offset, true);
 }
 
