@@ -637,6 +637,23 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         free(text);
         return;
     }
+    /* Text of code cells: at most one entry per cell and the file's bytes
+     * plus a NUL each, so size both once instead of doubling through
+     * reallocs of a 3.1 M-row table (they grow later if needed). */
+    size_t ncode = 0;
+    for (uint32_t f = 0; f < t->ncols; f++)
+        ncode += t->cols[f].type.kind == RT_CODE;
+    size_t nstr = nlines * ncode + RL_COLS_MAX * RL_ENUM_VALUES_MAX;
+    if (!t->strs && nstr < UINT32_MAX / 2) {
+        t->strs = malloc(nstr * sizeof *t->strs);
+        t->strs_cap = t->strs ? (uint32_t)nstr : 0;
+        t->pool = malloc(len + nstr + 1);
+        t->pool_cap = t->pool ? len + nstr + 1 : 0;
+    }
+    /* Enum cells holding the same value share one text entry: the insured
+     * table's 3.1 M sex cells are three texts. */
+    uint32_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX];
+    memset(enum_text, 0xff, sizeof enum_text);
     t->nrows = 0;
     bool header_ok = false;
     uint32_t ln = 0;
@@ -710,6 +727,19 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
                                        : c->type.kind == RT_CODE ? "code" : "int",
                                        why);
                         row_ok = false;
+                    } else if (c->type.kind == RT_ENUM) {
+                        const char *v0 = set->enums[c->type.sub].values[0];
+                        uint32_t k = (uint32_t)((size_t)(v.s - v0) / RL_NAME_MAX);
+                        int64_t cell = 0;
+                        if (enum_text[f][k] != UINT32_MAX) {
+                            row[f] = enum_text[f][k];
+                        } else if (table_add_text(t, line + s, e - s, &cell)) {
+                            enum_text[f][k] = (uint32_t)cell;
+                            row[f] = cell;
+                        } else {
+                            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
+                            row_ok = false;
+                        }
                     } else if (is_text_type(c->type)) {
                         if (!table_add_text(t, line + s, e - s, &row[f])) {
                             rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
