@@ -542,6 +542,23 @@ static void run_packs(struct ectx *c)
                 (long long)l->uid_count, (long long)good, (long long)reused, (long long)invalid);
 }
 
+/* The value a let or set stores: numbers through eval_i (one dispatch, in
+ * a register); text through eval. */
+static struct rv value_of(struct ectx *c, uint32_t ni)
+{
+    switch (c->set->nodes[ni].type.kind) {
+    case RT_LIT:
+    case RT_INT:
+    case RT_RIAL:
+    case RT_BP:
+    case RT_DATE:
+    case RT_BOOL:
+        return ival(eval_i(c, ni));
+    default:
+        return eval(c, ni);
+    }
+}
+
 /* Runs statements; returns true if the rule exited. */
 static bool exec(struct ectx *c, uint32_t first, uint32_t count)
 {
@@ -550,7 +567,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         const struct rl_node *n = &set->nodes[set->list[first + i]];
         switch (n->op) {
         case ST_LET: {
-            c->loc[n->a] = eval(c, n->b);
+            c->loc[n->a] = value_of(c, n->b);
             if (c->tr && !c->err) {
                 fprintf(c->tr, "    let %s = ", c->rule->local_names[n->a]);
                 print_value(c->tr, set, set->nodes[n->b].type, c->loc[n->a]);
@@ -559,7 +576,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             break;
         }
         case ST_SET: {
-            struct rv v = eval(c, n->b);
+            struct rv v = value_of(c, n->b);
             if (n->aux == SC_DOC)
                 c->docv[n->a] = v;
             else
