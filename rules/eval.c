@@ -375,7 +375,7 @@ static int64_t eval_i(struct ectx *c, uint32_t ni)
     case OP_FIELD: {
         const struct rl_table *t = &set->tables[n->b];
         int64_t v = t->cells[(size_t)c->loc[n->a].i * t->ncols + n->c];
-        return is_text(t->cols[n->c].type) ? (int64_t)t->strs[v].hash : v;
+        return is_text(t->cols[n->c].type) ? rl_table_cell(t, (uint32_t)c->loc[n->a].i, n->c).i : v;
     }
     case OP_LINEF: return line_field_i(c, c->li, n->aux);
     case OP_OTHERF: return line_field_i(c, c->other, n->aux);

@@ -75,12 +75,6 @@ struct rl_col {
     bool optional; /* empty cell allowed: means "no bound" (largest value) */
 };
 
-struct rl_strref {
-    uint64_t hash;
-    uint32_t off;
-    uint32_t len;
-};
-
 struct rl_slot {
     uint64_t hash;
     uint32_t first; /* first row of the group */
@@ -99,10 +93,10 @@ struct rl_table {
     bool is_params;
     /* Loaded data. */
     uint32_t nrows;
-    int64_t *cells;       /* nrows * ncols; text cells index strs */
+    int64_t *cells;       /* nrows * ncols; text cells: offset of a pool entry */
     uint32_t *src_line;   /* per row */
-    struct rl_strref *strs;
-    uint32_t nstrs, strs_cap;
+    /* Text entries: 8-byte hash, 4-byte length, the bytes and a NUL, padded
+     * to 8 bytes, so a text key is checked with one miss (the entry). */
     char *pool;
     size_t pool_len, pool_cap;
     /* Index: rows are stored grouped by key (a group = the rows of one key,

@@ -204,20 +204,18 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
 }
 
 /* Text cells of a table go to the table's own growable pool, not the set's
- * literal pool (which is small and fixed). */
+ * literal pool (which is small and fixed). An entry is the text's hash, its
+ * length, the canonical bytes and a NUL, padded to 8 bytes; the cell holds
+ * the entry's offset. */
+#define RL_TEXT_HDR 12u
+static size_t text_entry_size(size_t n) { return (RL_TEXT_HDR + n + 1 + 7) & ~(size_t)7; }
+
 static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t *cell)
 {
-    if (t->nstrs == t->strs_cap) {
-        uint32_t cap = t->strs_cap ? t->strs_cap * 2 : 1024;
-        struct rl_strref *ns = realloc(t->strs, (size_t)cap * sizeof *ns);
-        if (!ns)
-            return false;
-        t->strs = ns;
-        t->strs_cap = cap;
-    }
-    if (t->pool_len + n + 1 > t->pool_cap) {
+    size_t need = text_entry_size(n);
+    if (t->pool_len + need > t->pool_cap) {
         size_t cap = t->pool_cap ? t->pool_cap * 2 : 65536;
-        while (cap < t->pool_len + n + 1)
+        while (cap < t->pool_len + need)
             cap *= 2;
         char *np = realloc(t->pool, cap);
         if (!np)
@@ -225,30 +223,37 @@ static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t 
         t->pool = np;
         t->pool_cap = cap;
     }
-    memcpy(t->pool + t->pool_len, s, n);
-    t->pool[t->pool_len + n] = '\0';
-    text_canonical_key(t->pool + t->pool_len, t->pool + t->pool_len, n);
-    struct rl_strref *r = &t->strs[t->nstrs];
-    r->off = (uint32_t)t->pool_len;
-    r->len = (uint32_t)n;
-    r->hash = rl_hash_text(t->pool + t->pool_len, n);
-    t->pool_len += n + 1;
-    *cell = t->nstrs++;
+    char *e = t->pool + t->pool_len;
+    char *b = e + RL_TEXT_HDR;
+    memcpy(b, s, n);
+    b[n] = '\0';
+    text_canonical_key(b, b, n);
+    uint64_t h = rl_hash_text(b, n);
+    uint32_t len = (uint32_t)n;
+    memcpy(e, &h, sizeof h);
+    memcpy(e + 8, &len, sizeof len);
+    *cell = (int64_t)t->pool_len;
+    t->pool_len += need;
     return true;
+}
+
+static struct rv text_at(const struct rl_table *t, int64_t cell)
+{
+    const char *e = t->pool + cell;
+    uint64_t h;
+    uint32_t len;
+    memcpy(&h, e, sizeof h);
+    memcpy(&len, e + 8, sizeof len);
+    struct rv v = {(int64_t)h, e + RL_TEXT_HDR, len};
+    return v;
 }
 
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col)
 {
-    struct rv v = {0, NULL, 0};
     int64_t c = t->cells[(size_t)row * t->ncols + col];
-    if (is_text_type(t->cols[col].type)) {
-        const struct rl_strref *r = &t->strs[c];
-        v.i = (int64_t)r->hash;
-        v.s = t->pool + r->off;
-        v.n = r->len;
-    } else {
-        v.i = c;
-    }
+    if (is_text_type(t->cols[col].type))
+        return text_at(t, c);
+    struct rv v = {c, NULL, 0};
     return v;
 }
 
@@ -281,9 +286,8 @@ static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *k
                 return false;
             continue;
         }
-        const struct rl_strref *r = &t->strs[cells[col]];
-        if ((int64_t)r->hash != key[k].i || r->len != key[k].n ||
-            memcmp(t->pool + r->off, key[k].s, r->len) != 0)
+        struct rv v = text_at(t, cells[col]);
+        if (v.i != key[k].i || v.n != key[k].n || memcmp(v.s, key[k].s, v.n) != 0)
             return false;
     }
     return true;
@@ -381,7 +385,6 @@ void rl_table_free(struct rl_table *t)
 {
     free(t->cells);
     free(t->src_line);
-    free(t->strs);
     free(t->pool);
     free(t->slots);
 }
@@ -644,23 +647,23 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         free(text);
         return;
     }
-    /* Text of code cells: at most one entry per cell and the file's bytes
-     * plus a NUL each, so size both once instead of doubling through
-     * reallocs of a 3.1 M-row table (they grow later if needed). */
+    /* Text of code cells: at most one entry per cell, each its bytes in the
+     * file plus a header, a NUL and padding, so the pool is sized once
+     * instead of doubling through reallocs of a 3.1 M-row table (it still
+     * grows if needed). Enum cells add at most one entry per value. */
     size_t ncode = 0;
     for (uint32_t f = 0; f < t->ncols; f++)
         ncode += t->cols[f].type.kind == RT_CODE;
     size_t nstr = nlines * ncode + RL_COLS_MAX * RL_ENUM_VALUES_MAX;
-    if (!t->strs && nstr < UINT32_MAX / 2) {
-        t->strs = malloc(nstr * sizeof *t->strs);
-        t->strs_cap = t->strs ? (uint32_t)nstr : 0;
-        t->pool = malloc(len + nstr + 1);
-        t->pool_cap = t->pool ? len + nstr + 1 : 0;
+    if (!t->pool && nstr < UINT32_MAX / 2) {
+        size_t cap = len + nstr * (RL_TEXT_HDR + 8) + 64;
+        t->pool = malloc(cap);
+        t->pool_cap = t->pool ? cap : 0;
     }
     /* Enum cells holding the same value share one text entry: the insured
      * table's 3.1 M sex cells are three texts. */
-    uint32_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX];
-    memset(enum_text, 0xff, sizeof enum_text);
+    int64_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX];
+    memset(enum_text, 0xff, sizeof enum_text); /* -1: none yet */
     t->nrows = 0;
     bool header_ok = false;
     uint32_t ln = 0;
@@ -738,10 +741,10 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
                         const char *v0 = set->enums[c->type.sub].values[0];
                         uint32_t k = (uint32_t)((size_t)(v.s - v0) / RL_NAME_MAX);
                         int64_t cell = 0;
-                        if (enum_text[f][k] != UINT32_MAX) {
+                        if (enum_text[f][k] >= 0) {
                             row[f] = enum_text[f][k];
                         } else if (table_add_text(t, line + s, e - s, &cell)) {
-                            enum_text[f][k] = (uint32_t)cell;
+                            enum_text[f][k] = cell;
                             row[f] = cell;
                         } else {
                             rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
