@@ -573,7 +573,41 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             check_pair(t, rows[k - 1], rows[k], path, text, len, d);
     }
     free(tmp);
-    /* Store the rows in index order. */
+    /* Store the rows in index order: in place, following the permutation's
+     * cycles (no second copy of a 124 MB cell array, no fresh pages to
+     * clear), when every row was placed; else (a hash collision dropped a
+     * row, and the load fails anyway) into new arrays. */
+    if (placed == n) {
+        uint64_t *seen = calloc((size_t)n / 64 + 1, sizeof *seen);
+        if (!seen) {
+            free(perm);
+            return false;
+        }
+        int64_t tmp_row[RL_COLS_MAX];
+        size_t rb = t->ncols * sizeof *t->cells;
+        for (uint32_t start = 0; start < n; start++) {
+            if ((seen[start >> 6] >> (start & 63)) & 1u)
+                continue;
+            memcpy(tmp_row, t->cells + (size_t)start * t->ncols, rb);
+            uint32_t tmp_src = t->src_line[start];
+            uint32_t k = start;
+            for (uint32_t steps = 0; steps <= n; steps++) {
+                seen[k >> 6] |= 1ull << (k & 63);
+                uint32_t j = perm[k];
+                if (j == start) {
+                    memcpy(t->cells + (size_t)k * t->ncols, tmp_row, rb);
+                    t->src_line[k] = tmp_src;
+                    break;
+                }
+                memcpy(t->cells + (size_t)k * t->ncols, t->cells + (size_t)j * t->ncols, rb);
+                t->src_line[k] = t->src_line[j];
+                k = j;
+            }
+        }
+        free(seen);
+        free(perm);
+        return true;
+    }
     int64_t *cells = big_alloc(((size_t)placed * t->ncols + 1) * sizeof *cells);
     uint32_t *src = malloc(((size_t)placed + 1) * sizeof *src);
     if (!cells || !src) {
@@ -640,7 +674,7 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         free(text);
         return;
     }
-    t->cells = malloc(nlines * t->ncols * sizeof *t->cells + 8);
+    t->cells = big_alloc(nlines * t->ncols * sizeof *t->cells + 8);
     t->src_line = malloc(nlines * sizeof *t->src_line + 4);
     if (!t->cells || !t->src_line) {
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s", t->name);
