@@ -179,7 +179,7 @@ static struct rv param_at(struct ectx *c, uint32_t i)
 
 static bool key_same(struct rv a, struct rv b)
 {
-    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || memcmp(a.s, b.s, a.n) == 0);
+    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || rl_bytes_equal(a.s, b.s, a.n));
 }
 
 /* rl_table_find through the document's memo of the table's last lookup. */
@@ -205,7 +205,7 @@ static uint32_t find_row(struct ectx *c, uint32_t ti, const struct rv *keys, int
 
 static bool text_eq(struct rv a, struct rv b)
 {
-    return a.i == b.i && a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0);
+    return a.i == b.i && a.n == b.n && (a.n == 0 || rl_bytes_equal(a.s, b.s, a.n));
 }
 
 static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }

@@ -287,7 +287,7 @@ static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *k
             continue;
         }
         struct rv v = text_at(t, cells[col]);
-        if (v.i != key[k].i || v.n != key[k].n || memcmp(v.s, key[k].s, v.n) != 0)
+        if (v.i != key[k].i || v.n != key[k].n || !rl_bytes_equal(v.s, key[k].s, v.n))
             return false;
     }
     return true;
