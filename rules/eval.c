@@ -179,7 +179,7 @@ static struct rv param_at(struct ectx *c, uint32_t i)
 
 static bool key_same(struct rv a, struct rv b)
 {
-    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || memcmp(a.s, b.s, a.n) == 0);
+    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || rl_bytes_equal(a.s, b.s, a.n));
 }
 
 /* rl_table_find through the document's memo of the table's last lookup. */
@@ -205,7 +205,7 @@ static uint32_t find_row(struct ectx *c, uint32_t ti, const struct rv *keys, int
 
 static bool text_eq(struct rv a, struct rv b)
 {
-    return a.i == b.i && a.n == b.n && (a.n == 0 || memcmp(a.s, b.s, a.n) == 0);
+    return a.i == b.i && a.n == b.n && (a.n == 0 || rl_bytes_equal(a.s, b.s, a.n));
 }
 
 static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
@@ -375,7 +375,7 @@ static int64_t eval_i(struct ectx *c, uint32_t ni)
     case OP_FIELD: {
         const struct rl_table *t = &set->tables[n->b];
         int64_t v = t->cells[(size_t)c->loc[n->a].i * t->ncols + n->c];
-        return is_text(t->cols[n->c].type) ? (int64_t)t->strs[v].hash : v;
+        return is_text(t->cols[n->c].type) ? rl_table_cell(t, (uint32_t)c->loc[n->a].i, n->c).i : v;
     }
     case OP_LINEF: return line_field_i(c, c->li, n->aux);
     case OP_OTHERF: return line_field_i(c, c->other, n->aux);
@@ -542,6 +542,23 @@ static void run_packs(struct ectx *c)
                 (long long)l->uid_count, (long long)good, (long long)reused, (long long)invalid);
 }
 
+/* The value a let or set stores: numbers through eval_i (one dispatch, in
+ * a register); text through eval. */
+static struct rv value_of(struct ectx *c, uint32_t ni)
+{
+    switch (c->set->nodes[ni].type.kind) {
+    case RT_LIT:
+    case RT_INT:
+    case RT_RIAL:
+    case RT_BP:
+    case RT_DATE:
+    case RT_BOOL:
+        return ival(eval_i(c, ni));
+    default:
+        return eval(c, ni);
+    }
+}
+
 /* Runs statements; returns true if the rule exited. */
 static bool exec(struct ectx *c, uint32_t first, uint32_t count)
 {
@@ -550,7 +567,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         const struct rl_node *n = &set->nodes[set->list[first + i]];
         switch (n->op) {
         case ST_LET: {
-            c->loc[n->a] = eval(c, n->b);
+            c->loc[n->a] = value_of(c, n->b);
             if (c->tr && !c->err) {
                 fprintf(c->tr, "    let %s = ", c->rule->local_names[n->a]);
                 print_value(c->tr, set, set->nodes[n->b].type, c->loc[n->a]);
@@ -559,7 +576,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
             break;
         }
         case ST_SET: {
-            struct rv v = eval(c, n->b);
+            struct rv v = value_of(c, n->b);
             if (n->aux == SC_DOC)
                 c->docv[n->a] = v;
             else

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/base/err.h"
 #include "rules/rules.h"
@@ -75,12 +76,6 @@ struct rl_col {
     bool optional; /* empty cell allowed: means "no bound" (largest value) */
 };
 
-struct rl_strref {
-    uint64_t hash;
-    uint32_t off;
-    uint32_t len;
-};
-
 struct rl_slot {
     uint64_t hash;
     uint32_t first; /* first row of the group */
@@ -99,10 +94,10 @@ struct rl_table {
     bool is_params;
     /* Loaded data. */
     uint32_t nrows;
-    int64_t *cells;       /* nrows * ncols; text cells index strs */
+    int64_t *cells;       /* nrows * ncols; text cells: offset of a pool entry */
     uint32_t *src_line;   /* per row */
-    struct rl_strref *strs;
-    uint32_t nstrs, strs_cap;
+    /* Text entries: 8-byte hash, 4-byte length, the bytes and a NUL, padded
+     * to 8 bytes, so a text key is checked with one miss (the entry). */
     char *pool;
     size_t pool_len, pool_cap;
     /* Index: rows are stored grouped by key (a group = the rows of one key,
@@ -283,6 +278,24 @@ void rl_type_name(const struct rules_set *set, struct rtype t, char *buf, size_t
 
 /* Reads a whole file (NUL-terminated copy); NULL on error with errno set. */
 char *rl_read_file(const char *path, size_t *len);
+
+/* Equality of two short texts (keys and codes are at most 32 bytes) with
+ * 8-byte loads inline: a libc memcmp call costs more than the compare.
+ * Reads only bytes [0, n) of each. */
+static inline bool rl_bytes_equal(const char *a, const char *b, uint32_t n)
+{
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+    }
+    for (; n > 0; a++, b++, n--)
+        if (*a != *b)
+            return false;
+    return true;
+}
 
 #define RL_DAY_MAX INT32_MAX
 #define RL_DAY_MIN INT32_MIN

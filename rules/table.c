@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "core/base/jdate.h"
 #include "core/base/limits.h"
@@ -36,6 +37,12 @@ char *rl_read_file(const char *path, size_t *len)
     if (!f)
         return NULL;
     size_t cap = 65536, n = 0;
+    /* A regular file's size is known: one buffer, no doubling copies of a
+     * 112 MB insured table (the loop below still copes with growth). */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size < RL_TABLE_FILE_MAX / 2)
+        cap = (size_t)st.st_size + 2;
     char *buf = malloc(cap);
     if (!buf) {
         fclose(f);
@@ -197,20 +204,18 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
 }
 
 /* Text cells of a table go to the table's own growable pool, not the set's
- * literal pool (which is small and fixed). */
+ * literal pool (which is small and fixed). An entry is the text's hash, its
+ * length, the canonical bytes and a NUL, padded to 8 bytes; the cell holds
+ * the entry's offset. */
+#define RL_TEXT_HDR 12u
+static size_t text_entry_size(size_t n) { return (RL_TEXT_HDR + n + 1 + 7) & ~(size_t)7; }
+
 static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t *cell)
 {
-    if (t->nstrs == t->strs_cap) {
-        uint32_t cap = t->strs_cap ? t->strs_cap * 2 : 1024;
-        struct rl_strref *ns = realloc(t->strs, (size_t)cap * sizeof *ns);
-        if (!ns)
-            return false;
-        t->strs = ns;
-        t->strs_cap = cap;
-    }
-    if (t->pool_len + n + 1 > t->pool_cap) {
+    size_t need = text_entry_size(n);
+    if (t->pool_len + need > t->pool_cap) {
         size_t cap = t->pool_cap ? t->pool_cap * 2 : 65536;
-        while (cap < t->pool_len + n + 1)
+        while (cap < t->pool_len + need)
             cap *= 2;
         char *np = realloc(t->pool, cap);
         if (!np)
@@ -218,30 +223,37 @@ static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t 
         t->pool = np;
         t->pool_cap = cap;
     }
-    memcpy(t->pool + t->pool_len, s, n);
-    t->pool[t->pool_len + n] = '\0';
-    text_canonical_key(t->pool + t->pool_len, t->pool + t->pool_len, n);
-    struct rl_strref *r = &t->strs[t->nstrs];
-    r->off = (uint32_t)t->pool_len;
-    r->len = (uint32_t)n;
-    r->hash = rl_hash_text(t->pool + t->pool_len, n);
-    t->pool_len += n + 1;
-    *cell = t->nstrs++;
+    char *e = t->pool + t->pool_len;
+    char *b = e + RL_TEXT_HDR;
+    memcpy(b, s, n);
+    b[n] = '\0';
+    text_canonical_key(b, b, n);
+    uint64_t h = rl_hash_text(b, n);
+    uint32_t len = (uint32_t)n;
+    memcpy(e, &h, sizeof h);
+    memcpy(e + 8, &len, sizeof len);
+    *cell = (int64_t)t->pool_len;
+    t->pool_len += need;
     return true;
+}
+
+static struct rv text_at(const struct rl_table *t, int64_t cell)
+{
+    const char *e = t->pool + cell;
+    uint64_t h;
+    uint32_t len;
+    memcpy(&h, e, sizeof h);
+    memcpy(&len, e + 8, sizeof len);
+    struct rv v = {(int64_t)h, e + RL_TEXT_HDR, len};
+    return v;
 }
 
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col)
 {
-    struct rv v = {0, NULL, 0};
     int64_t c = t->cells[(size_t)row * t->ncols + col];
-    if (is_text_type(t->cols[col].type)) {
-        const struct rl_strref *r = &t->strs[c];
-        v.i = (int64_t)r->hash;
-        v.s = t->pool + r->off;
-        v.n = r->len;
-    } else {
-        v.i = c;
-    }
+    if (is_text_type(t->cols[col].type))
+        return text_at(t, c);
+    struct rv v = {c, NULL, 0};
     return v;
 }
 
@@ -274,9 +286,8 @@ static bool key_equal(const struct rl_table *t, uint32_t row, const struct rv *k
                 return false;
             continue;
         }
-        const struct rl_strref *r = &t->strs[cells[col]];
-        if ((int64_t)r->hash != key[k].i || r->len != key[k].n ||
-            memcmp(t->pool + r->off, key[k].s, r->len) != 0)
+        struct rv v = text_at(t, cells[col]);
+        if (v.i != key[k].i || v.n != key[k].n || !rl_bytes_equal(v.s, key[k].s, v.n))
             return false;
     }
     return true;
@@ -374,7 +385,6 @@ void rl_table_free(struct rl_table *t)
 {
     free(t->cells);
     free(t->src_line);
-    free(t->strs);
     free(t->pool);
     free(t->slots);
 }
@@ -563,7 +573,41 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             check_pair(t, rows[k - 1], rows[k], path, text, len, d);
     }
     free(tmp);
-    /* Store the rows in index order. */
+    /* Store the rows in index order: in place, following the permutation's
+     * cycles (no second copy of a 124 MB cell array, no fresh pages to
+     * clear), when every row was placed; else (a hash collision dropped a
+     * row, and the load fails anyway) into new arrays. */
+    if (placed == n) {
+        uint64_t *seen = calloc((size_t)n / 64 + 1, sizeof *seen);
+        if (!seen) {
+            free(perm);
+            return false;
+        }
+        int64_t tmp_row[RL_COLS_MAX];
+        size_t rb = t->ncols * sizeof *t->cells;
+        for (uint32_t start = 0; start < n; start++) {
+            if ((seen[start >> 6] >> (start & 63)) & 1u)
+                continue;
+            memcpy(tmp_row, t->cells + (size_t)start * t->ncols, rb);
+            uint32_t tmp_src = t->src_line[start];
+            uint32_t k = start;
+            for (uint32_t steps = 0; steps <= n; steps++) {
+                seen[k >> 6] |= 1ull << (k & 63);
+                uint32_t j = perm[k];
+                if (j == start) {
+                    memcpy(t->cells + (size_t)k * t->ncols, tmp_row, rb);
+                    t->src_line[k] = tmp_src;
+                    break;
+                }
+                memcpy(t->cells + (size_t)k * t->ncols, t->cells + (size_t)j * t->ncols, rb);
+                t->src_line[k] = t->src_line[j];
+                k = j;
+            }
+        }
+        free(seen);
+        free(perm);
+        return true;
+    }
     int64_t *cells = big_alloc(((size_t)placed * t->ncols + 1) * sizeof *cells);
     uint32_t *src = malloc(((size_t)placed + 1) * sizeof *src);
     if (!cells || !src) {
@@ -630,13 +674,30 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         free(text);
         return;
     }
-    t->cells = malloc(nlines * t->ncols * sizeof *t->cells + 8);
+    t->cells = big_alloc(nlines * t->ncols * sizeof *t->cells + 8);
     t->src_line = malloc(nlines * sizeof *t->src_line + 4);
     if (!t->cells || !t->src_line) {
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s", t->name);
         free(text);
         return;
     }
+    /* Text of code cells: at most one entry per cell, each its bytes in the
+     * file plus a header, a NUL and padding, so the pool is sized once
+     * instead of doubling through reallocs of a 3.1 M-row table (it still
+     * grows if needed). Enum cells add at most one entry per value. */
+    size_t ncode = 0;
+    for (uint32_t f = 0; f < t->ncols; f++)
+        ncode += t->cols[f].type.kind == RT_CODE;
+    size_t nstr = nlines * ncode + RL_COLS_MAX * RL_ENUM_VALUES_MAX;
+    if (!t->pool && nstr < UINT32_MAX / 2) {
+        size_t cap = len + nstr * (RL_TEXT_HDR + 8) + 64;
+        t->pool = malloc(cap);
+        t->pool_cap = t->pool ? cap : 0;
+    }
+    /* Enum cells holding the same value share one text entry: the insured
+     * table's 3.1 M sex cells are three texts. */
+    int64_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX];
+    memset(enum_text, 0xff, sizeof enum_text); /* -1: none yet */
     t->nrows = 0;
     bool header_ok = false;
     uint32_t ln = 0;
@@ -710,6 +771,19 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
                                        : c->type.kind == RT_CODE ? "code" : "int",
                                        why);
                         row_ok = false;
+                    } else if (c->type.kind == RT_ENUM) {
+                        const char *v0 = set->enums[c->type.sub].values[0];
+                        uint32_t k = (uint32_t)((size_t)(v.s - v0) / RL_NAME_MAX);
+                        int64_t cell = 0;
+                        if (enum_text[f][k] >= 0) {
+                            row[f] = enum_text[f][k];
+                        } else if (table_add_text(t, line + s, e - s, &cell)) {
+                            enum_text[f][k] = cell;
+                            row[f] = cell;
+                        } else {
+                            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
+                            row_ok = false;
+                        }
                     } else if (is_text_type(c->type)) {
                         if (!table_add_text(t, line + s, e - s, &row[f])) {
                             rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
