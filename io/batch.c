@@ -1590,12 +1590,12 @@ static void check_reader(struct io_reader *r, const char *name, unsigned threads
     if (threads > BATCH_CHECK_THREADS_MAX) {
         threads = BATCH_CHECK_THREADS_MAX;
     }
+    /* Parser threads = threads even on zstd input, where the reader thread
+     * is busy decompressing: parsers only take CPU when blocks wait, so the
+     * reader keeps its core once they catch up, and on 2 cores the total
+     * CPU (decompression + parsing) is the limit, which one parser alone
+     * would not reach. */
     bool parallel = threads > 1;
-    if (parallel && io_reader_probe_zstd(r)) {
-        /* The reader thread decompresses: it is one of the threads. On 2
-         * cores, 2 parser threads took CPU from it, the critical path. */
-        threads--;
-    }
     if (!parallel || !check_parallel(r, &st, quarantine, threads, sink)) {
         /* Sequential (asked for, or threads could not start before any
          * block was read: check_parallel fails only before reading). */

@@ -772,21 +772,6 @@ size_t io_reader_block_bytes_max(const struct io_reader *r)
     return r->cap;
 }
 
-bool io_reader_probe_zstd(const struct io_reader *r)
-{
-    uint8_t head[4];
-    size_t have = 0;
-    if (r->backend == IO_BACKEND_MEMORY) {
-        have = r->mem_len < 4 ? r->mem_len : 4;
-        memcpy(head, r->mem, have);
-    } else if (r->seekable && r->fd >= 0 && r->file_size >= 4) {
-        have = pread(r->fd, head, 4, 0) == 4 ? 4 : 0;
-    }
-    return have == 4 && (memcmp(head, zstd_magic, 4) == 0 ||
-                         ((head[0] & 0xF0u) == 0x50u && head[1] == 0x2A && head[2] == 0x4D &&
-                          head[3] == 0x18));
-}
-
 unsigned io_reader_block_count(const struct io_reader *r)
 {
     return r->nblocks;

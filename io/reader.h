@@ -136,11 +136,6 @@ enum adj_err io_reader_next(struct io_reader *r, struct io_block **out);
 /* Returns a block to the pool; any thread. */
 void io_reader_release(struct io_reader *r, const struct io_block *block);
 
-/* True if the input starts with a zstd (or skippable frame) magic number,
- * looked at without consuming anything; false for pipes (unknown). For
- * sizing thread pools: decompression makes the reader thread busy. */
-bool io_reader_probe_zstd(const struct io_reader *r);
-
 /* Pool size: at most this many blocks are out at once; io_block.slot is
  * below it (callers may index per-block storage by slot). */
 unsigned io_reader_block_count(const struct io_reader *r);

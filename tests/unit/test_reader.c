@@ -412,24 +412,3 @@ Test(reader, release_from_another_thread)
     free(h.all);
     free(text);
 }
-
-Test(reader, probe_zstd_without_consuming)
-{
-    static const char plain[] = "H\t1\tB\tKHZ\t1403/07\t1403/08/01\tS\n";
-    char z[256];
-    size_t zlen = ZSTD_compress(z, sizeof z, plain, sizeof plain - 1, 1);
-    cr_assert(!ZSTD_isError(zlen));
-    struct io_reader *r;
-    struct adj_diag dg;
-    cr_assert_eq(io_reader_open_memory(&r, z, zlen, "z", NULL, &dg), ADJ_OK);
-    cr_assert(io_reader_probe_zstd(r));
-    struct io_block *b;
-    cr_assert_eq(io_reader_next(r, &b), ADJ_OK);
-    cr_assert_not_null(b);
-    cr_assert_eq(b->len, sizeof plain - 1, "probing consumed nothing");
-    io_reader_release(r, b);
-    io_reader_close(r);
-    cr_assert_eq(io_reader_open_memory(&r, plain, sizeof plain - 1, "p", NULL, &dg), ADJ_OK);
-    cr_assert_not(io_reader_probe_zstd(r));
-    io_reader_close(r);
-}
