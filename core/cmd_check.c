@@ -28,7 +28,8 @@ static void check_usage(FILE *out)
                  "  Validates batches (plain or zstd). Exit 0 all verified and nothing\n"
                  "  rejected, 1 some documents rejected, 2 a batch unverified, 64 usage,\n"
                  "  74 a file could not be read or written.\n"
-                 "  --threads N: parser threads (default: online CPUs; 1 = no threads).\n"
+                 "  --threads N: parser threads per batch, besides the reader thread\n"
+                 "  (default: online CPUs; 1 = parse on the main thread, no threads).\n"
                  "  ADJ_IO=pread in the environment forces pread instead of io_uring.\n");
 }
 

@@ -50,6 +50,10 @@ check 64 "no arguments" "$DADRAS" check
 check 64 "unknown option" "$DADRAS" check --frobnicate "$good"
 check 64 "--quarantine without file" "$DADRAS" check "$good" --quarantine
 check 0 "--help" "$DADRAS" check --help
+check 64 "--threads 0" "$DADRAS" check --threads 0 "$good"
+check 64 "--threads x" "$DADRAS" check --threads=x "$good"
+check 0 "--threads 3" "$DADRAS" check --threads 3 "$good"
+check 1 "--threads=1, rejected" "$DADRAS" check --threads=1 "$SRC/tests/data/bad/d_qty_zero.tsv"
 check 74 "missing batch" "$DADRAS" check "$WORK/does-not-exist.zst"
 check 74 "directory as batch" "$DADRAS" check "$WORK"
 check 74 "unwritable quarantine" "$DADRAS" check --quarantine "$WORK/no/such/dir/q" "$good"
