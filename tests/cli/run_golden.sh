@@ -49,3 +49,13 @@ grep -q '"ledger": "not posted (unverified)"' u1/summary.json || { echo "FAIL: s
 "$DADRAS" ledger --ledger l.db balances > bal2.tsv
 cmp bal.tsv bal2.tsv
 echo "ok: an unverified batch exits 2 and posts nothing"
+
+# Progress: a line on stderr at a terminal, none when piped.
+"$DADRAS" run "$gold/run1.tsv" --rules "$SRC/rules/sso" --tables "$SRC/rules/sso/tables" \
+  --out pr1 >/dev/null 2>piped.txt || true
+if grep -q "docs/s" piped.txt; then echo "FAIL: progress line when piped"; exit 1; fi
+if command -v script >/dev/null; then
+  script -qec "$DADRAS run $gold/run1.tsv --rules $SRC/rules/sso --tables $SRC/rules/sso/tables --out pr2 >/dev/null" tty.txt >/dev/null 2>&1 || true
+  grep -q "docs/s" tty.txt || { echo "FAIL: no progress line at a terminal"; cat tty.txt; exit 1; }
+  echo "ok: progress line at a terminal, none when piped"
+fi
