@@ -46,12 +46,48 @@ static void run_settled_counts(struct ledger *ledger, uint64_t *docs, uint64_t *
 static void run_history_on_docs(void *ctx, const char *ids, size_t bytes, size_t count)
 {
     struct run_history *h = ctx;
-    ADJ_ASSERT(idset_str_insert_many(&h->docs, ids, bytes, count));
+    if (h->doc_buf_bytes + bytes > h->doc_buf_cap) {
+        uint64_t cap = h->doc_buf_cap * 2 > h->doc_buf_bytes + bytes ? h->doc_buf_cap * 2
+                                                                     : h->doc_buf_bytes + bytes;
+        char *grown = realloc(h->doc_buf, cap);
+        ADJ_ASSERT(grown != NULL && "out of memory loading settled doc ids");
+        h->doc_buf = grown;
+        h->doc_buf_cap = cap;
+    }
+    memcpy(h->doc_buf + h->doc_buf_bytes, ids, bytes);
+    h->doc_buf_bytes += bytes;
+    h->doc_buf_count += count;
+}
+
+static void *run_history_insert_docs(void *arg)
+{
+    struct run_history *h = arg;
+    h->doc_insert_ok = idset_str_insert_many(&h->docs, h->doc_buf, h->doc_buf_bytes, h->doc_buf_count);
+    return NULL;
+}
+
+/* Hashes the buffered doc ids: on a thread of its own the first time pack
+ * ids arrive (the ledger hands all doc ids first), else inline. */
+static void run_history_start_docs(struct run_history *h, bool inline_only)
+{
+    if (h->doc_thread_started) {
+        return;
+    }
+    h->doc_thread_started = true;
+    if (inline_only || pthread_create(&h->doc_thread, NULL, run_history_insert_docs, h) != 0) {
+        run_history_insert_docs(h);
+        h->doc_thread_started = false; /* nothing to join */
+        h->doc_buf_count = 0;
+        h->doc_buf_bytes = 0;
+    }
 }
 
 static void run_history_on_packs(void *ctx, const uint64_t *keys, size_t count)
 {
     struct run_history *h = ctx;
+    if (h->doc_buf_count > 0) {
+        run_history_start_docs(h, false);
+    }
     /* ids_uid_pack never yields the set's empty marker; a stored key equal
      * to it can only come from a damaged ledger, and cannot match a pack
      * of any batch, so it is skipped rather than trusted. */
@@ -86,12 +122,22 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
      * key table by doubling would rehash it several times at startup. */
     uint64_t doc_count = 0, pack_count = 0;
     run_settled_counts(history->ledger, &doc_count, &pack_count);
-    if (!idset_u64_init(&history->packs, pack_count + (1u << 20)) ||
-        !idset_str_init(&history->docs, doc_count + (1u << 18), doc_count * 16 + (1u << 22))) {
+    if (!idset_u64_init_dense(&history->packs, pack_count + (1u << 20)) ||
+        !idset_str_init_dense(&history->docs, doc_count + (1u << 18), doc_count * 16 + (1u << 22))) {
         return ADJ_E_NOMEM;
     }
+    history->doc_insert_ok = true;
     err = ledger_load_settled(history->ledger, history, run_history_on_docs, run_history_on_packs,
                               &diag);
+    if (history->doc_thread_started) {
+        pthread_join(history->doc_thread, NULL);
+        history->doc_thread_started = false;
+    } else if (history->doc_buf_count > 0) {
+        run_history_start_docs(history, true);
+    }
+    ADJ_ASSERT(history->doc_insert_ok && "out of memory loading settled doc ids");
+    free(history->doc_buf);
+    history->doc_buf = NULL;
     if (err != ADJ_OK) {
         adj_diag_print(stderr, &diag);
         return err;

@@ -8,6 +8,7 @@
 #ifndef ADJ_CORE_RUNPOST_H
 #define ADJ_CORE_RUNPOST_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,16 @@ struct run_history {
     struct idset_u64 packs;
     struct idset_str docs;
     struct adjud_history view;  /* Points at the two sets (or NULLs). */
+    /* Loading: the doc ids arrive first and are buffered, then hashed on a
+     * second thread while this one hashes the pack ids (one snapshot of
+     * the ledger, two cores busy). */
+    char *doc_buf;
+    uint64_t doc_buf_bytes;
+    uint64_t doc_buf_cap;
+    uint64_t doc_buf_count;
+    bool doc_thread_started;
+    bool doc_insert_ok;
+    pthread_t doc_thread;
 };
 
 /* Opens (creating if absent) the ledger at path and loads its settled ids;

@@ -45,10 +45,12 @@ static void idset_free_table(void *p, uint64_t bytes)
     }
 }
 
-static uint64_t idset_capacity_for(uint64_t expected_count)
+/* Smallest power-of-two capacity that holds expected_count at a load of at
+ * most load_quarters / 4. */
+static uint64_t idset_capacity_for(uint64_t expected_count, uint32_t load_quarters)
 {
     uint64_t capacity = IDSET_CAPACITY_MIN;
-    while (capacity < expected_count * 2 && capacity < (UINT64_C(1) << 40)) {
+    while (capacity * load_quarters < expected_count * 4 && capacity < (UINT64_C(1) << 40)) {
         capacity <<= 1;
     }
     return capacity;
@@ -66,17 +68,30 @@ static inline uint64_t idset_u64_slot(const struct idset_u64 *set, uint64_t key)
     return (key * UINT64_C(0x9E3779B97F4A7C15)) >> set->shift;
 }
 
-bool idset_u64_init(struct idset_u64 *set, uint64_t expected_count)
+static bool idset_u64_init_load(struct idset_u64 *set, uint64_t expected_count,
+                                uint32_t load_quarters)
 {
-    uint64_t capacity = idset_capacity_for(expected_count);
+    uint64_t capacity = idset_capacity_for(expected_count, load_quarters);
     set->slots = idset_alloc_table(capacity * sizeof(uint64_t));
     if (set->slots == NULL) {
         return false;
     }
     set->mask = capacity - 1;
     set->count = 0;
+    set->load_quarters = load_quarters;
+    set->grow_at = capacity / 4 * load_quarters;
     set->shift = 64 - idset_log2(capacity);
     return true;
+}
+
+bool idset_u64_init(struct idset_u64 *set, uint64_t expected_count)
+{
+    return idset_u64_init_load(set, expected_count, 2);
+}
+
+bool idset_u64_init_dense(struct idset_u64 *set, uint64_t expected_count)
+{
+    return idset_u64_init_load(set, expected_count, 3);
 }
 
 void idset_u64_free(struct idset_u64 *set)
@@ -146,7 +161,8 @@ static void idset_u64_put(struct idset_u64 *set, uint64_t key, bool *was_present
 static bool idset_u64_grow(struct idset_u64 *set)
 {
     struct idset_u64 bigger;
-    if (!idset_u64_init(&bigger, (set->mask + 1))) {
+    /* Twice the capacity at the same load limit. */
+    if (!idset_u64_init_load(&bigger, set->grow_at * 2, set->load_quarters)) {
         return false;
     }
     for (uint64_t i = 0; i <= set->mask; i++) {
@@ -164,7 +180,7 @@ static bool idset_u64_grow(struct idset_u64 *set)
 bool idset_u64_insert(struct idset_u64 *set, uint64_t key, bool *was_present)
 {
     ADJ_ASSERT(key != IDSET_EMPTY_U64);
-    if ((set->count + 1) * 2 > set->mask + 1 && !idset_u64_grow(set)) {
+    if (set->count + 1 > set->grow_at && !idset_u64_grow(set)) {
         return false;
     }
     idset_u64_put(set, key, was_present);
@@ -213,7 +229,7 @@ bool idset_u64_insert_many(struct idset_u64 *set, const uint64_t *keys, size_t c
 {
     /* Distance at which a prefetch has arrived by the time we probe. */
     enum { ahead = 16 };
-    while ((set->count + count) * 2 > set->mask + 1) {
+    while (set->count + count > set->grow_at) {
         if (!idset_u64_grow(set)) {
             return false;
         }
@@ -229,9 +245,10 @@ bool idset_u64_insert_many(struct idset_u64 *set, const uint64_t *keys, size_t c
     return true;
 }
 
-bool idset_str_init(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes)
+static bool idset_str_init_load(struct idset_str *set, uint64_t expected_count,
+                                uint64_t expected_bytes, uint32_t load_quarters)
 {
-    uint64_t capacity = idset_capacity_for(expected_count);
+    uint64_t capacity = idset_capacity_for(expected_count, load_quarters);
     memset(set, 0, sizeof *set);
     set->slots = idset_alloc_table(capacity * sizeof(struct idset_str_slot));
     set->arena_cap = expected_bytes > 4096 ? expected_bytes : 4096;
@@ -243,7 +260,19 @@ bool idset_str_init(struct idset_str *set, uint64_t expected_count, uint64_t exp
         return false;
     }
     set->mask = capacity - 1;
+    set->load_quarters = load_quarters;
+    set->grow_at = capacity / 4 * load_quarters;
     return true;
+}
+
+bool idset_str_init(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes)
+{
+    return idset_str_init_load(set, expected_count, expected_bytes, 2);
+}
+
+bool idset_str_init_dense(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes)
+{
+    return idset_str_init_load(set, expected_count, expected_bytes, 3);
 }
 
 void idset_str_free(struct idset_str *set)
@@ -319,13 +348,14 @@ static bool idset_str_grow(struct idset_str *set)
     idset_free_table(set->slots, (set->mask + 1) * sizeof *slots);
     set->slots = slots;
     set->mask = capacity - 1;
+    set->grow_at = capacity / 4 * set->load_quarters;
     return true;
 }
 
 bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool *was_present)
 {
     ADJ_ASSERT(len >= 1 && len <= 255);
-    if ((set->count + 1) * 2 > set->mask + 1 && !idset_str_grow(set)) {
+    if (set->count + 1 > set->grow_at && !idset_str_grow(set)) {
         return false;
     }
     uint64_t hash = idset_str_hash(id, len);
@@ -363,7 +393,7 @@ bool idset_str_insert_many(struct idset_str *set, const char *ids, size_t bytes,
         uint32_t len;
         uint64_t hash;
     } ring[ahead];
-    while ((set->count + count) * 2 > set->mask + 1) {
+    while (set->count + count > set->grow_at) {
         if (!idset_str_grow(set)) {
             return false;
         }

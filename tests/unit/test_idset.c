@@ -48,6 +48,41 @@ Test(idset, u64_matches_model_through_growth)
     idset_u64_free(&set);
 }
 
+Test(idset, dense_sets_fill_to_three_quarters_then_grow)
+{
+    struct idset_u64 set;
+    cr_assert(idset_u64_init_dense(&set, 3000));
+    cr_assert_eq(set.mask + 1, 4096u); /* 3000 <= 3/4 of 4096 */
+    uint64_t rng = 5;
+    static uint64_t keys[9000];
+    for (size_t i = 0; i < 9000; i++) {
+        keys[i] = test_rng_next(&rng) >> 1;
+    }
+    cr_assert(idset_u64_insert_many(&set, keys, 3000));
+    cr_assert_eq(set.mask + 1, 4096u); /* no growth at 73% */
+    cr_assert(idset_u64_insert_many(&set, keys + 3000, 6000));
+    cr_assert_eq(set.mask + 1, 16384u); /* 9000 > 3/4 of 8192 */
+    for (size_t i = 0; i < 9000; i++) {
+        cr_assert(idset_u64_contains(&set, keys[i]));
+    }
+    cr_assert_not(idset_u64_contains(&set, 1));
+    idset_u64_free(&set);
+
+    struct idset_str strs;
+    cr_assert(idset_str_init_dense(&strs, 1500, 0));
+    cr_assert_eq(strs.mask + 1, 2048u);
+    char id[16];
+    for (int i = 0; i < 4000; i++) {
+        bool was;
+        int len = snprintf(id, sizeof id, "D%d", i);
+        cr_assert(idset_str_insert(&strs, id, (uint32_t)len, &was));
+        cr_assert_not(was);
+    }
+    cr_assert_eq(strs.mask + 1, 8192u);
+    cr_assert(idset_str_contains(&strs, "D3999", 5));
+    idset_str_free(&strs);
+}
+
 Test(idset, u64_insert_many_equals_one_by_one)
 {
     struct idset_u64 a, b;
