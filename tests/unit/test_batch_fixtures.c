@@ -14,6 +14,8 @@
  * raw lines; the summaries of all set-ups agree.
  */
 #include <criterion/criterion.h>
+
+#include "tests/unit/test_util.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,20 +30,6 @@ struct expect {
     char q[256];
 };
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static void parse_expect(const char *data, struct expect *e, const char *path)
 {

@@ -7,6 +7,8 @@
  * prescription value) is near research/domain.md §6.
  */
 #include <criterion/criterion.h>
+
+#include "tests/unit/test_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +18,6 @@
 #include "core/base/ids.h"
 #include "core/gen.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static char *slurp_at(const char *dir, const char *name, size_t *len)
 {

@@ -5,6 +5,8 @@
  * a failed open leaves no file behind.
  */
 #include <criterion/criterion.h>
+
+#include "tests/unit/test_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +31,6 @@ static void zw_teardown(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 /* Decodes every frame of a zstd buffer with the streaming decoder. */
 static char *unzstd(const char *src, size_t len, size_t *out_len)
