@@ -412,16 +412,22 @@ int cmd_run(int argc, char **argv)
     int exit_code = CLI_EXIT_OK;
     struct adjud_commit commit;
     struct runstats stats;
-    if (!adjud_commit_init(&commit, rules, history.view) || !runstats_init(&stats)) {
-        fprintf(stderr, "dadras run: out of memory\n");
-        rules_free(rules);
-        return CLI_EXIT_IOERR;
-    }
+    bool commit_ok = adjud_commit_init(&commit, rules, history.view);
+    bool stats_ok = runstats_init(&stats);
     char path[4096];
     snprintf(path, sizeof path, "%s/decisions.tsv.zst", args.out_dir);
     struct zwriter *decisions = NULL;
-    if (zwriter_open(&decisions, path, 1) != ADJ_OK) {
-        fprintf(stderr, "dadras run: cannot write '%s'\n", path);
+    if (!commit_ok || !stats_ok || zwriter_open(&decisions, path, 1) != ADJ_OK) {
+        fprintf(stderr, "dadras run: %s\n", commit_ok && stats_ok ? "cannot write the decisions file"
+                                                                  : "out of memory");
+        if (commit_ok) {
+            adjud_commit_free(&commit);
+        }
+        if (stats_ok) {
+            runstats_free(&stats);
+        }
+        run_history_free(&history);
+        rules_free(rules);
         return CLI_EXIT_IOERR;
     }
     /* Compression on a helper thread of libzstd's: the ordered stage only
@@ -434,6 +440,10 @@ int cmd_run(int argc, char **argv)
     if (quarantine == NULL) {
         fprintf(stderr, "dadras run: cannot write '%s'\n", quarantine_path);
         zwriter_abort(decisions);
+        adjud_commit_free(&commit);
+        runstats_free(&stats);
+        run_history_free(&history);
+        rules_free(rules);
         return CLI_EXIT_IOERR;
     }
 
