@@ -59,22 +59,6 @@ static void run_history_on_docs(void *ctx, const char *ids, size_t bytes, size_t
     h->doc_buf_count += count;
 }
 
-static void *run_history_prefault(void *arg)
-{
-    struct run_history *h = arg;
-    idset_u64_prefault(&h->packs);
-    idset_str_prefault(&h->docs);
-    return NULL;
-}
-
-static void run_history_join_prefault(struct run_history *h)
-{
-    if (h->prefault_started) {
-        pthread_join(h->prefault_thread, NULL);
-        h->prefault_started = false;
-    }
-}
-
 static void *run_history_insert_docs(void *arg)
 {
     struct run_history *h = arg;
@@ -101,7 +85,6 @@ static void run_history_start_docs(struct run_history *h, bool inline_only)
 static void run_history_on_packs(void *ctx, const uint64_t *keys, size_t count)
 {
     struct run_history *h = ctx;
-    run_history_join_prefault(h); /* Nobody writes a table being touched. */
     if (h->doc_buf_count > 0) {
         run_history_start_docs(h, false);
     }
@@ -144,13 +127,8 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
         return ADJ_E_NOMEM;
     }
     history->doc_insert_ok = true;
-    /* The kernel zeroes the tables' pages on a spare core while SQLite
-     * reads the doc ids (a year: ~780 MB). */
-    history->prefault_started =
-        pthread_create(&history->prefault_thread, NULL, run_history_prefault, history) == 0;
     err = ledger_load_settled(history->ledger, history, run_history_on_docs, run_history_on_packs,
                               &diag);
-    run_history_join_prefault(history);
     if (history->doc_thread_started) {
         pthread_join(history->doc_thread, NULL);
         history->doc_thread_started = false;

@@ -30,8 +30,6 @@ struct run_history {
     uint64_t doc_buf_cap;
     uint64_t doc_buf_count;
     bool doc_thread_started;
-    bool prefault_started;
-    pthread_t prefault_thread;
     bool doc_insert_ok;
     pthread_t doc_thread;
 };

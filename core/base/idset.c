@@ -446,24 +446,3 @@ bool idset_str_insert_many(struct idset_str *set, const char *ids, size_t bytes,
     }
     return true;
 }
-
-static void idset_prefault_bytes(void *table, uint64_t bytes)
-{
-    volatile char *p = table;
-    /* One write per 4 KiB page (huge pages are then mapped on the first). */
-    for (uint64_t off = 0; off < bytes; off += 4096) {
-        p[off] = 0;
-    }
-}
-
-void idset_u64_prefault(struct idset_u64 *set)
-{
-    ADJ_ASSERT(set->count == 0); /* Only a fresh table: zero is "free". */
-    idset_prefault_bytes(set->slots, (set->mask + 1) * sizeof(uint64_t));
-}
-
-void idset_str_prefault(struct idset_str *set)
-{
-    ADJ_ASSERT(set->count == 0);
-    idset_prefault_bytes(set->slots, (set->mask + 1) * sizeof(struct idset_str_slot));
-}

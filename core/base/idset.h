@@ -72,13 +72,6 @@ void idset_u64_prefetch(const struct idset_u64 *set, uint64_t key);
 
 /* Ids are 1..255 bytes (the batch format allows 32). */
 bool idset_str_init(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes);
-/* Touches every page of the set's table so the kernel maps and zeroes it
- * now, sequentially, instead of on the first random probe of each page;
- * startup calls it on a spare core while SQLite reads. Not concurrent with
- * writers of the same set. */
-void idset_u64_prefault(struct idset_u64 *set);
-void idset_str_prefault(struct idset_str *set);
-
 /* As idset_u64_init_dense, for the settled doc ids. */
 bool idset_str_init_dense(struct idset_str *set, uint64_t expected_count, uint64_t expected_bytes);
 void idset_str_free(struct idset_str *set);
