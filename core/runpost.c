@@ -100,26 +100,6 @@ static void run_history_on_packs(void *ctx, const uint64_t *keys, size_t count)
     }
 }
 
-struct run_quick_check {
-    const char *path;
-    pthread_t thread;
-    enum adj_err err;
-    struct adj_diag diag;
-};
-
-static void *run_quick_check_main(void *arg)
-{
-    struct run_quick_check *check = arg;
-    struct ledger *ledger = NULL;
-    memset(&check->diag, 0, sizeof check->diag);
-    check->err = ledger_open(check->path, false, &ledger, &check->diag);
-    if (check->err == ADJ_OK) {
-        check->err = ledger_quick_check(ledger, &check->diag);
-    }
-    ledger_close(ledger);
-    return NULL;
-}
-
 enum adj_err run_history_load(struct run_history *history, const char *path)
 {
     memset(history, 0, sizeof *history);
@@ -129,18 +109,14 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     struct adj_diag diag;
     memset(&diag, 0, sizeof diag);
     enum adj_err err = ledger_open(path, true, &history->ledger, &diag);
+    if (err == ADJ_OK) {
+        /* A damaged ledger is refused before anything is adjudicated
+         * against its history (about a second on a year of a province). */
+        err = ledger_quick_check(history->ledger, &diag);
+    }
     if (err != ADJ_OK) {
         adj_diag_print(stderr, &diag);
         return err;
-    }
-    /* A damaged ledger is refused before anything is adjudicated against
-     * its history. The check (about half a second on a year of a province)
-     * runs on its own connection and thread while the ids load, and is
-     * waited for before this function returns. */
-    struct run_quick_check check = {.path = path};
-    bool check_threaded = pthread_create(&check.thread, NULL, run_quick_check_main, &check) == 0;
-    if (!check_threaded) {
-        run_quick_check_main(&check);
     }
     /* Size the sets once from the batch table's counts: growing a 45 M
      * key table by doubling would rehash it several times at startup. */
@@ -148,9 +124,6 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     run_settled_counts(history->ledger, &doc_count, &pack_count);
     if (!idset_u64_init_dense(&history->packs, pack_count + (1u << 20)) ||
         !idset_str_init_dense(&history->docs, doc_count + (1u << 18), doc_count * 16 + (1u << 22))) {
-        if (check_threaded) {
-            pthread_join(check.thread, NULL);
-        }
         return ADJ_E_NOMEM;
     }
     history->doc_insert_ok = true;
@@ -165,13 +138,6 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     ADJ_ASSERT(history->doc_insert_ok && "out of memory loading settled doc ids");
     free(history->doc_buf);
     history->doc_buf = NULL;
-    if (check_threaded) {
-        pthread_join(check.thread, NULL);
-    }
-    if (check.err != ADJ_OK) {
-        adj_diag_print(stderr, &check.diag);
-        return check.err;
-    }
     if (err != ADJ_OK) {
         adj_diag_print(stderr, &diag);
         return err;
