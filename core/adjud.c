@@ -450,11 +450,18 @@ static bool adjud_note_doc(struct adjud_commit *commit, const char *doc_id, uint
     return true;
 }
 
-void adjud_commit_reset_new(struct adjud_commit *commit)
+/* Seen in settled history or committed earlier in this run. */
+static bool adjud_doc_known(const struct adjud_commit *commit, const char *doc_id, uint32_t len)
 {
-    commit->new_pack_count = 0;
-    commit->new_doc_bytes = 0;
-    commit->new_doc_count = 0;
+    return (commit->history.docs != NULL && idset_str_contains(commit->history.docs, doc_id, len)) ||
+           idset_str_contains(&commit->run_docs, doc_id, len);
+}
+
+/* Consumed in settled history or committed earlier in this run. */
+static bool adjud_pack_known(const struct adjud_commit *commit, uint64_t key)
+{
+    return (commit->history.packs != NULL && idset_u64_contains(commit->history.packs, key)) ||
+           idset_u64_contains(&commit->run_packs, key);
 }
 
 static bool adjud_true_doc_seen(void *ctx, const char *doc_id, uint32_t len)
@@ -532,12 +539,8 @@ enum adj_err adjud_commit_doc(struct adjud_commit *commit, const struct doc_chun
     }
     for (uint32_t i = 0; i < meta->question_count && agrees; i++) {
         const struct adjud_question *q = &questions[i];
-        bool committed = q->is_doc
-            ? ((commit->history.docs != NULL &&
-                idset_str_contains(commit->history.docs, doc->doc_id, doc->doc_id_len)) ||
-               idset_str_contains(&commit->run_docs, doc->doc_id, doc->doc_id_len))
-            : ((commit->history.packs != NULL && idset_u64_contains(commit->history.packs, q->key)) ||
-               idset_u64_contains(&commit->run_packs, q->key));
+        bool committed = q->is_doc ? adjud_doc_known(commit, doc->doc_id, doc->doc_id_len)
+                                   : adjud_pack_known(commit, q->key);
         bool asked_before = false;
         if (long_doc) {
             if (q->is_doc) {

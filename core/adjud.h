@@ -97,8 +97,8 @@ struct adjud_commit {
     struct idset_str run_docs;  /* Seen docs of this run. */
     struct idset_u64 scratch;   /* Keys asked so far by one long document. */
     /* What this run newly settles, in commit order, for the ledger: pack
-     * ids consumed and doc ids seen (NUL-separated canonical keys). The
-     * caller empties them after posting each batch. */
+     * ids consumed and doc ids seen (NUL-separated canonical keys). Each
+     * batch's slice is recorded by the caller (core/runpost.h). */
     uint64_t *new_packs;
     uint64_t new_pack_count;
     uint64_t new_pack_cap;
@@ -139,9 +139,6 @@ ADJ_MUST_USE enum adj_err adjud_commit_doc(struct adjud_commit *commit, const st
  * so the ordered stage can overlap a few documents' cache misses. */
 void adjud_commit_prefetch(const struct adjud_commit *commit, const struct adjud_chunk *spec,
                            uint32_t doc_index);
-
-/* Forgets the new ids recorded so far (after a batch is posted). */
-void adjud_commit_reset_new(struct adjud_commit *commit);
 
 /* Formats the rows of one document (D then its L rows) at buf; returns the
  * bytes written. buf must hold adjud_doc_text_max(line_count) bytes. */

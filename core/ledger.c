@@ -1372,3 +1372,42 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
     (void)lg_exec(l, "COMMIT");
     return err;
 }
+
+void ledger_settled_counts(struct ledger *ledger, uint64_t *doc_count, uint64_t *pack_count)
+{
+    sqlite3_stmt *stmt = NULL;
+    *doc_count = 0;
+    *pack_count = 0;
+    if (sqlite3_prepare_v2(ledger_db(ledger),
+                           "SELECT coalesce(sum(doc_count), 0), coalesce(sum(pack_count), 0) FROM batch",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        return;
+    }
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        sqlite3_int64 docs = sqlite3_column_int64(stmt, 0);
+        sqlite3_int64 packs = sqlite3_column_int64(stmt, 1);
+        *doc_count = docs > 0 ? (uint64_t)docs : 0;
+        *pack_count = packs > 0 ? (uint64_t)packs : 0;
+    }
+    sqlite3_finalize(stmt);
+}
+
+bool ledger_batch_content_hash(struct ledger *ledger, const char *batch_id, char hash_hex[33])
+{
+    sqlite3_stmt *stmt = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(ledger_db(ledger), "SELECT content_hash FROM batch WHERE batch_id = ?1",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        return false;
+    }
+    sqlite3_bind_text(stmt, 1, batch_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(stmt, 0);
+        if (text != NULL) {
+            snprintf(hash_hex, 33, "%s", (const char *)text);
+            found = true;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return found;
+}

@@ -125,6 +125,15 @@ enum adj_err ledger_load_settled(struct ledger *ledger, void *ctx,
                                                      size_t count),
                                  struct adj_diag *diag);
 
+/* Settled doc ids and pack ids over every posted batch (reversed ones
+ * included: an upper bound), so a run can size its sets before
+ * ledger_load_settled. Zeros if the ledger cannot say. */
+void ledger_settled_counts(struct ledger *ledger, uint64_t *doc_count, uint64_t *pack_count);
+
+/* Whether batch_id was posted, and with which content hash (32 hex digits
+ * and NUL into hash_hex). */
+bool ledger_batch_content_hash(struct ledger *ledger, const char *batch_id, char hash_hex[33]);
+
 /* ---- Debts, offsets, payments -------------------------------------------- */
 
 /* What happened to one input row. */

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "core/base/assert.h"
 #include "core/base/text.h"
 
@@ -22,25 +20,6 @@ const char *run_post_outcome_name(enum run_post_outcome outcome)
     case RUN_POST_FAILED: return "failed";
     }
     return "?";
-}
-
-/* Settled doc and pack counts over all posted batches (read-only query on
- * core/ledger.c's batch table), to size the sets before loading. */
-static void run_settled_counts(struct ledger *ledger, uint64_t *docs, uint64_t *packs)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(ledger_db(ledger),
-                           "SELECT coalesce(sum(doc_count), 0), coalesce(sum(pack_count), 0) FROM batch",
-                           -1, &stmt, NULL) != SQLITE_OK) {
-        return;
-    }
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        sqlite3_int64 d = sqlite3_column_int64(stmt, 0);
-        sqlite3_int64 p = sqlite3_column_int64(stmt, 1);
-        *docs = d > 0 ? (uint64_t)d : 0;
-        *packs = p > 0 ? (uint64_t)p : 0;
-    }
-    sqlite3_finalize(stmt);
 }
 
 static void run_history_on_docs(void *ctx, const char *ids, size_t bytes, size_t count)
@@ -121,7 +100,7 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     /* Size the sets once from the batch table's counts: growing a 45 M
      * key table by doubling would rehash it several times at startup. */
     uint64_t doc_count = 0, pack_count = 0;
-    run_settled_counts(history->ledger, &doc_count, &pack_count);
+    ledger_settled_counts(history->ledger, &doc_count, &pack_count);
     if (!idset_u64_init_dense(&history->packs, pack_count + (1u << 20)) ||
         !idset_str_init_dense(&history->docs, doc_count + (1u << 18), doc_count * 16 + (1u << 22))) {
         return ADJ_E_NOMEM;
@@ -249,31 +228,6 @@ static void run_ledger_batch(struct ledger_batch *lb, const struct run_batch_rec
     lb->pack_count = rec->pack_count;
 }
 
-/* Whether batch_id is posted already, and with which content hash. A rerun
- * of a posted file adjudicates every document as K09 (its ids are settled),
- * so its totals differ from the posting; the file is the same, though, and
- * that is "already posted", not a conflict. Read-only query on the ledger's
- * batch table (core/ledger.c's schema). */
-static bool run_posted_hash(struct ledger *ledger, const char *batch_id, char hash_hex[33])
-{
-    sqlite3_stmt *stmt = NULL;
-    bool found = false;
-    if (sqlite3_prepare_v2(ledger_db(ledger), "SELECT content_hash FROM batch WHERE batch_id = ?1",
-                           -1, &stmt, NULL) != SQLITE_OK) {
-        return false;
-    }
-    sqlite3_bind_text(stmt, 1, batch_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        const unsigned char *text = sqlite3_column_text(stmt, 0);
-        if (text != NULL) {
-            snprintf(hash_hex, 33, "%s", (const char *)text);
-            found = true;
-        }
-    }
-    sqlite3_finalize(stmt);
-    return found;
-}
-
 enum adj_err run_post_all(struct run_history *history, const char *out_dir,
                           const struct adjud_commit *commit, struct run_batch_record *records,
                           uint32_t count, enum run_post_outcome *outcomes)
@@ -303,7 +257,10 @@ enum adj_err run_post_all(struct run_history *history, const char *out_dir,
             continue; /* An unverified batch is never posted. */
         }
         char posted_hash[33];
-        if (run_posted_hash(history->ledger, lbs[i].batch_id, posted_hash)) {
+        /* A rerun of a posted file adjudicates every document as K09 (its
+         * ids are settled), so its totals differ from the posting; the file
+         * is the same, though: "already posted", not a conflict. */
+        if (ledger_batch_content_hash(history->ledger, lbs[i].batch_id, posted_hash)) {
             bool same = strcmp(posted_hash, lbs[i].content_hash_hex) == 0;
             outcomes[i] = same ? RUN_POST_ALREADY : RUN_POST_CONFLICT;
             if (!same) {

@@ -64,8 +64,8 @@ bool idset_u64_contains(const struct idset_u64 *set, uint64_t key);
 bool idset_u64_insert(struct idset_u64 *set, uint64_t key, bool *was_present);
 /* Inserts many keys with prefetching; false on out of memory. */
 /* Removes key if present (backward-shift deletion keeps probe chains
- * intact); returns whether it was there. Used to roll back a speculative
- * commit. */
+ * intact); returns whether it was there. The run itself never removes (the
+ * ordered commit validates before it marks), so this is for tools. */
 bool idset_u64_remove(struct idset_u64 *set, uint64_t key);
 bool idset_u64_insert_many(struct idset_u64 *set, const uint64_t *keys, size_t count);
 void idset_u64_prefetch(const struct idset_u64 *set, uint64_t key);
