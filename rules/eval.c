@@ -25,16 +25,6 @@
  * code_hash_valid); longer documents hash the codes beyond this on use. */
 #define EV_CODE_CACHE 64u
 
-/* The last lookup of each table in this document: rules often look the same
- * key up again (a service and its K factors in two rules, a parameter in
- * every line), and a table is immutable, so (key, day) -> row is safe to
- * remember. */
-struct lookup_memo {
-    struct rv key[RL_KEYS_MAX];
-    int32_t day;
-    uint32_t row;
-};
-
 _Static_assert(RL_TABLES_MAX <= 32, "memo_valid is a 32-bit mask");
 _Static_assert(RL_PARAMS_MAX <= 64, "param_valid is a 64-bit mask");
 
@@ -65,7 +55,7 @@ struct ectx {
     uint64_t param_valid; /* bit i: param_val[i] holds the value on dos */
     struct rv param_val[RL_PARAMS_MAX];
     uint32_t memo_valid;  /* bit t: memo[t] holds table t's last lookup */
-    struct lookup_memo memo[RL_TABLES_MAX];
+    struct rl_memo memo[RL_TABLES_MAX];
 };
 
 static struct rv ival(int64_t i)
@@ -82,7 +72,7 @@ static struct rv tval(const char *s, size_t n)
 
 /* The enum's value hashes are computed at load, so a one-letter field costs
  * a scan of at most RL_ENUM_VALUES_MAX bytes, not a hash. */
-static struct rv enum_val(const struct rules_set *set, uint32_t en, char c)
+struct rv rl_enum_val(const struct rules_set *set, uint32_t en, char c)
 {
     const struct rl_enum *e = &set->enums[en];
     uint32_t k = 0;
@@ -100,68 +90,75 @@ static void fail(struct ectx *c, enum adj_err e, const struct rl_node *n)
     }
 }
 
-static struct rv doc_field(struct ectx *c, uint32_t f)
+struct rv rl_doc_field(const struct rules_set *set, const struct doc *d, int32_t dos,
+                       bool seen_before, uint32_t f)
 {
-    const struct doc *d = c->doc;
     switch (f) {
     case 0: return tval(d->doc_id, d->doc_id_len);
     case 1: return tval(d->center, d->center_len);
     case 2: return ival((int64_t)d->patient_nid);
     case 3: return ival(d->prescriber_mc);
-    case 4: return enum_val(c->set, EN_DKIND, (char)d->kind);
-    case 5: return enum_val(c->set, EN_STAY, (char)d->stay);
+    case 4: return rl_enum_val(set, EN_DKIND, (char)d->kind);
+    case 5: return rl_enum_val(set, EN_STAY, (char)d->stay);
     case 6: return ival(d->date1_days);
     case 7: return ival(d->date2_days);
-    case 8: return ival(c->dos);
-    case 9: return ival(c->seen_before);
+    case 8: return ival(dos);
+    case 9: return ival(seen_before);
     case 10: return tval(d->diagnosis, d->diagnosis_len);
     default: return ival(d->line_count);
     }
 }
 
-static struct rv line_field(struct ectx *c, uint32_t li, uint32_t f)
+struct rv rl_line_field(const struct rules_set *set, const struct doc_line *lines, uint32_t li,
+                        uint32_t f)
 {
-    const struct doc_line *l = &c->lines[li];
+    const struct doc_line *l = &lines[li];
     switch (f) {
     case 0: return ival(li);
     case 1: return ival(l->line_no);
-    case 2: return enum_val(c->set, EN_LKIND, (char)l->kind);
-    case 3: {
-        if (li == c->li)
-            return c->code_v;
-        if (li >= EV_CODE_CACHE)
-            return tval(l->code, l->code_len);
-        if (!(c->code_hash_valid & (1ull << li))) {
-            c->code_hash[li] = text_hash64(l->code, l->code_len);
-            c->code_hash_valid |= 1ull << li;
-        }
-        struct rv v = {(int64_t)c->code_hash[li], l->code, l->code_len};
-        return v;
-    }
+    case 2: return rl_enum_val(set, EN_LKIND, (char)l->kind);
+    case 3: return tval(l->code, l->code_len);
     case 4: return ival(l->qty);
     case 5: return ival(l->unit_price_rials);
     case 6: return ival(l->claimed_total_rials);
     case 7: return ival(l->claimed_insurer_rials);
     case 8: return ival(l->claimed_daroyar_rials);
-    case 9: return enum_val(c->set, EN_TCLASS, (char)l->tariff_class);
+    case 9: return rl_enum_val(set, EN_TCLASS, (char)l->tariff_class);
     case 10: return ival(l->has_physician ? l->physician_mc : 0);
     case 11: return ival(l->has_physician);
     default: return ival(l->uid_count);
     }
 }
 
-static struct rv param_search(const struct ectx *c, uint32_t i)
+/* rl_line_field with the code's hash remembered per document. */
+static struct rv line_field(struct ectx *c, uint32_t li, uint32_t f)
 {
-    const struct rl_param *p = &c->set->params[i];
+    if (f != 3)
+        return rl_line_field(c->set, c->lines, li, f);
+    const struct doc_line *l = &c->lines[li];
+    if (li == c->li)
+        return c->code_v;
+    if (li >= EV_CODE_CACHE)
+        return tval(l->code, l->code_len);
+    if (!(c->code_hash_valid & (1ull << li))) {
+        c->code_hash[li] = text_hash64(l->code, l->code_len);
+        c->code_hash_valid |= 1ull << li;
+    }
+    struct rv v = {(int64_t)c->code_hash[li], l->code, l->code_len};
+    return v;
+}
+
+struct rv rl_param_on(const struct rl_param *p, int32_t dos)
+{
     uint32_t lo = 0, hi = p->nhist;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (p->hist_from[mid] <= c->dos)
+        if (p->hist_from[mid] <= dos)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo > 0 && p->hist_to[lo - 1] >= c->dos)
+    if (lo > 0 && p->hist_to[lo - 1] >= dos)
         return p->hist_val[lo - 1];
     return p->def;
 }
@@ -171,7 +168,7 @@ static struct rv param_search(const struct ectx *c, uint32_t i)
 static struct rv param_at(struct ectx *c, uint32_t i)
 {
     if (!(c->param_valid & (1ull << i))) {
-        c->param_val[i] = param_search(c, i);
+        c->param_val[i] = rl_param_on(&c->set->params[i], c->dos);
         c->param_valid |= 1ull << i;
     }
     return c->param_val[i];
@@ -182,12 +179,12 @@ static bool key_same(struct rv a, struct rv b)
     return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || rl_bytes_equal(a.s, b.s, a.n));
 }
 
-/* rl_table_find through the document's memo of the table's last lookup. */
-static uint32_t find_row(struct ectx *c, uint32_t ti, const struct rv *keys, int32_t day)
+uint32_t rl_find_row(const struct rules_set *set, struct rl_memo *memo, uint32_t *memo_valid,
+                     uint32_t ti, const struct rv *keys, int32_t day)
 {
-    const struct rl_table *t = &c->set->tables[ti];
-    struct lookup_memo *m = &c->memo[ti];
-    if (c->memo_valid & (1u << ti)) {
+    const struct rl_table *t = &set->tables[ti];
+    struct rl_memo *m = &memo[ti];
+    if (*memo_valid & (1u << ti)) {
         bool same = m->day == day || t->valid_from < 0;
         for (uint32_t k = 0; k < t->nkeys && same; k++)
             same = key_same(m->key[k], keys[k]);
@@ -199,8 +196,13 @@ static uint32_t find_row(struct ectx *c, uint32_t ti, const struct rv *keys, int
         m->key[k] = keys[k];
     m->day = day;
     m->row = row;
-    c->memo_valid |= 1u << ti;
+    *memo_valid |= 1u << ti;
     return row;
+}
+
+static uint32_t find_row(struct ectx *c, uint32_t ti, const struct rv *keys, int32_t day)
+{
+    return rl_find_row(c->set, c->memo, &c->memo_valid, ti, keys, day);
 }
 
 static bool text_eq(struct rv a, struct rv b)
@@ -244,55 +246,51 @@ static bool lookup_keys(struct ectx *c, const struct rl_node *n, struct rv *keys
     return true;
 }
 
+enum adj_err rl_cold_op(uint8_t op, int64_t a, int64_t b, int64_t *r)
+{
+    *r = 0;
+    switch (op) {
+    case OP_RND:
+        if (a < 0 || b < 0)
+            return ADJ_E_RULE_INVARIANT; /* rnd is defined for x, bp >= 0 */
+        return money_mul_bp_round_half_up(a, b, r) ? ADJ_OK : ADJ_E_RULE_OVERFLOW;
+    case OP_DIV_CEIL:
+    case OP_DIV_HALF_UP:
+    case OP_DIV_FLOOR:
+        if (b <= 0 || a < 0)
+            return b == 0 ? ADJ_E_RULE_DIV_ZERO : ADJ_E_RULE_INVARIANT;
+        if (op == OP_DIV_CEIL) {
+            *r = money_div_ceil(a, b);
+            return ADJ_OK;
+        }
+        if (op == OP_DIV_FLOOR) {
+            *r = a / b; /* floor: both operands are >= 0 */
+            return ADJ_OK;
+        }
+        return money_div_round_half_up(a, b, r) ? ADJ_OK : ADJ_E_RULE_OVERFLOW;
+    case OP_AGE:
+        if (a <= 0 || a >= INT32_MAX || b <= 0 || b >= INT32_MAX)
+            return ADJ_E_RULE_INVARIANT; /* an open-ended date has no age */
+        *r = jdate_age_years(jdate_from_days((int32_t)a), jdate_from_days((int32_t)b));
+        return ADJ_OK;
+    default:
+        return ADJ_E_INTERNAL;
+    }
+}
+
 /* The rarer operations live outside eval so that eval, called for every
  * node, keeps a small stack frame and few saved registers. */
 __attribute__((noinline)) static struct rv eval_cold(struct ectx *c, const struct rl_node *n)
 {
-    struct rv a, b, z = {0, NULL, 0};
+    int64_t a = eval_i(c, n->a);
+    int64_t b = eval_i(c, n->b);
     int64_t r = 0;
-    switch (n->op) {
-    case OP_RND:
-        a = ival(eval_i(c, n->a));
-        b = ival(eval_i(c, n->b));
-        if (c->err)
-            return z;
-        if (a.i < 0 || b.i < 0) {
-            fail(c, ADJ_E_RULE_INVARIANT, n); /* rnd is defined for x, bp >= 0 */
-            return z;
-        }
-        if (!money_mul_bp_round_half_up(a.i, b.i, &r))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
-    case OP_DIV_CEIL:
-    case OP_DIV_HALF_UP:
-    case OP_DIV_FLOOR:
-        a = ival(eval_i(c, n->a));
-        b = ival(eval_i(c, n->b));
-        if (c->err)
-            return z;
-        if (b.i <= 0 || a.i < 0) {
-            fail(c, b.i == 0 ? ADJ_E_RULE_DIV_ZERO : ADJ_E_RULE_INVARIANT, n);
-            return z;
-        }
-        if (n->op == OP_DIV_CEIL)
-            return ival(money_div_ceil(a.i, b.i));
-        if (n->op == OP_DIV_FLOOR)
-            return ival(a.i / b.i); /* floor: both operands are >= 0 */
-        if (!money_div_round_half_up(a.i, b.i, &r))
-            fail(c, ADJ_E_RULE_OVERFLOW, n);
-        return ival(r);
-    case OP_AGE:
-        a = ival(eval_i(c, n->a));
-        b = ival(eval_i(c, n->b));
-        if (a.i <= 0 || a.i >= INT32_MAX || b.i <= 0 || b.i >= INT32_MAX) {
-            fail(c, ADJ_E_RULE_INVARIANT, n); /* an open-ended date has no age */
-            return z;
-        }
-        return ival(jdate_age_years(jdate_from_days((int32_t)a.i), jdate_from_days((int32_t)b.i)));
-    default:
-        fail(c, ADJ_E_INTERNAL, n);
-        return z;
-    }
+    if (c->err)
+        return ival(0);
+    enum adj_err e = rl_cold_op(n->op, a, b, &r);
+    if (e != ADJ_OK)
+        fail(c, e, n);
+    return ival(r);
 }
 
 __attribute__((noinline)) static struct rv eval_exists(struct ectx *c, const struct rl_node *n)
@@ -323,7 +321,7 @@ __attribute__((noinline)) static struct rv eval_any(struct ectx *c, const struct
     }
     for (uint32_t j = 0; j < c->doc->line_count && !any && !c->err; j++) {
         if (want) {
-            struct rv k = enum_val(c->set, EN_LKIND, (char)c->lines[j].kind);
+            struct rv k = rl_enum_val(c->set, EN_LKIND, (char)c->lines[j].kind);
             if (!(k.n == 1 && k.s[0] == want))
                 continue;
         }
@@ -447,7 +445,7 @@ static struct rv eval(struct ectx *c, uint32_t ni)
     case OP_PARAM: return param_at(c, n->a);
     case OP_FIELD:
         return rl_table_cell(&set->tables[n->b], (uint32_t)c->loc[n->a].i, n->c);
-    case OP_DOCF: return doc_field(c, n->aux);
+    case OP_DOCF: return rl_doc_field(set, c->doc, c->dos, c->seen_before, n->aux);
     case OP_LINEF: return line_field(c, c->li, n->aux);
     case OP_OTHERF: return line_field(c, c->other, n->aux);
     case OP_COND:
@@ -515,31 +513,37 @@ static void add_reason(struct ectx *c, const struct rl_node *n, bool doc_level)
                 base_name(c->set->files[n->file]), n->line);
 }
 
-static void run_packs(struct ectx *c)
+void rl_count_packs(const struct doc_line *l, const uint64_t *uids, const struct seen_ops *seen,
+                    int64_t packs[4])
 {
     /* Left to right: invalid, reused (consumed before, in history, this
-     * batch or earlier on this line) or good (consumed now). Once per line. */
-    if (c->packs_done)
-        return;
-    c->packs_done = true;
-    const struct doc_line *l = &c->lines[c->li];
+     * batch or earlier on this line) or good (consumed now). */
     int64_t good = 0, reused = 0, invalid = 0;
     for (uint32_t k = 0; k < l->uid_count && k < ADJ_UIDS_PER_LINE_MAX; k++) {
-        uint64_t u = c->uids[l->uid_first + k];
+        uint64_t u = uids[l->uid_first + k];
         if (u == IDS_UID_INVALID)
             invalid++;
-        else if (c->seen && c->seen->uid_consumed_mark(c->seen->ctx, u))
+        else if (seen && seen->uid_consumed_mark(seen->ctx, u))
             reused++;
         else
             good++;
     }
-    c->packs[0] = good;
-    c->packs[1] = reused;
-    c->packs[2] = invalid;
-    c->packs[3] = l->uid_count;
+    packs[0] = good;
+    packs[1] = reused;
+    packs[2] = invalid;
+    packs[3] = l->uid_count;
+}
+
+static void run_packs(struct ectx *c)
+{
+    if (c->packs_done)
+        return; /* once per line */
+    c->packs_done = true;
+    rl_count_packs(&c->lines[c->li], c->uids, c->seen, c->packs);
     if (c->tr)
         fprintf(c->tr, "    packs: %lld listed, %lld good, %lld reused, %lld invalid\n",
-                (long long)l->uid_count, (long long)good, (long long)reused, (long long)invalid);
+                (long long)c->packs[3], (long long)c->packs[0], (long long)c->packs[1],
+                (long long)c->packs[2]);
 }
 
 /* The value a let or set stores: numbers through eval_i (one dispatch, in
@@ -662,8 +666,8 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
  * line.kind (doc.kind) as the rules see it, 0 if not one letter. */
 static char kind_letter(const struct ectx *c, uint8_t scope)
 {
-    struct rv v = scope == SC_DOC ? enum_val(c->set, EN_DKIND, (char)c->doc->kind)
-                                  : enum_val(c->set, EN_LKIND, (char)c->lines[c->li].kind);
+    struct rv v = scope == SC_DOC ? rl_enum_val(c->set, EN_DKIND, (char)c->doc->kind)
+                                  : rl_enum_val(c->set, EN_LKIND, (char)c->lines[c->li].kind);
     return v.n == 1 ? v.s[0] : 0;
 }
 
@@ -687,7 +691,7 @@ static void run_rules(struct ectx *c, uint8_t scope)
     }
 }
 
-static bool line_ok(const struct line_decision *o, const struct doc_line *l)
+bool rl_line_ok(const struct line_decision *o, const struct doc_line *l)
 {
     int64_t sum;
     return money_add(o->patient_rials, o->insurer_rials, &sum) &&
@@ -698,10 +702,20 @@ static bool line_ok(const struct line_decision *o, const struct doc_line *l)
            (o->status == STATUS_A || o->status == STATUS_P || o->status == STATUS_R);
 }
 
-enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
-                            const struct doc_line *lines, const uint64_t *uids,
-                            const struct seen_ops *seen, struct doc_decision *doc_out,
-                            struct line_decision *lines_out, struct rules_trace *trace_or_null)
+bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
+                     const struct doc_line *l)
+{
+    return money_add(doc_out->claimed_insurer_rials, l->claimed_insurer_rials, &doc_out->claimed_insurer_rials) &&
+           money_add(doc_out->claimed_daroyar_rials, l->claimed_daroyar_rials, &doc_out->claimed_daroyar_rials) &&
+           money_add(doc_out->approved_insurer_rials, o->approved_insurer_rials, &doc_out->approved_insurer_rials) &&
+           money_add(doc_out->approved_daroyar_rials, o->approved_daroyar_rials, &doc_out->approved_daroyar_rials) &&
+           money_add(doc_out->deduction_rials, o->deduction_rials, &doc_out->deduction_rials);
+}
+
+enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc,
+                              const struct doc_line *lines, const uint64_t *uids,
+                              const struct seen_ops *seen, struct doc_decision *doc_out,
+                              struct line_decision *lines_out, struct rules_trace *trace_or_null)
 {
     struct ectx c;
     c.set = set;
@@ -786,18 +800,14 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
                         (long long)o->approved_daroyar_rials, (long long)o->deduction_rials,
                         rb[0] ? rb : "-");
             }
-            if (!line_ok(o, l)) {
+            if (!rl_line_ok(o, l)) {
                 c.err = ADJ_E_RULE_INVARIANT;
                 break;
             }
         }
         all_a &= o->status == STATUS_A;
         all_r &= o->status == STATUS_R;
-        if (!money_add(doc_out->claimed_insurer_rials, l->claimed_insurer_rials, &doc_out->claimed_insurer_rials) ||
-            !money_add(doc_out->claimed_daroyar_rials, l->claimed_daroyar_rials, &doc_out->claimed_daroyar_rials) ||
-            !money_add(doc_out->approved_insurer_rials, o->approved_insurer_rials, &doc_out->approved_insurer_rials) ||
-            !money_add(doc_out->approved_daroyar_rials, o->approved_daroyar_rials, &doc_out->approved_daroyar_rials) ||
-            !money_add(doc_out->deduction_rials, o->deduction_rials, &doc_out->deduction_rials))
+        if (!rl_doc_add_line(doc_out, o, l))
             c.err = ADJ_E_RULE_OVERFLOW;
     }
     if (c.err) {
@@ -816,6 +826,24 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
                 rb[0] ? rb : "-");
     }
     return ADJ_OK;
+}
+
+enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
+                            const struct doc_line *lines, const uint64_t *uids,
+                            const struct seen_ops *seen, struct doc_decision *doc_out,
+                            struct line_decision *lines_out, struct rules_trace *trace_or_null)
+{
+    if (trace_or_null || !set->vm)
+        return rl_eval_doc_tree(set, doc, lines, uids, seen, doc_out, lines_out, trace_or_null);
+    return rl_vm_eval_doc(set, doc, lines, uids, seen, doc_out, lines_out);
+}
+
+enum adj_err rules_eval_doc_reference(const struct rules_set *set, const struct doc *doc,
+                                      const struct doc_line *lines, const uint64_t *uids,
+                                      const struct seen_ops *seen, struct doc_decision *doc_out,
+                                      struct line_decision *lines_out)
+{
+    return rl_eval_doc_tree(set, doc, lines, uids, seen, doc_out, lines_out, NULL);
 }
 
 /* ---- load-time shortcuts and prefetching ------------------------------- */
@@ -957,11 +985,7 @@ void rl_prepare(struct rules_set *set)
 
 void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int stage)
 {
-    struct ectx c;
-    c.set = set;
-    c.doc = doc;
-    c.dos = doc_dos_days(doc);
-    c.seen_before = false;
+    int32_t dos = doc_dos_days(doc);
     for (uint32_t p = 0; p < set->nprefetch; p++) {
         const struct rl_node *n = &set->nodes[set->prefetch[p].node];
         const struct rl_table *t = &set->tables[set->prefetch[p].table];
@@ -972,7 +996,7 @@ void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int 
                 struct rv v = {a->imm, a->s, a->n};
                 keys[k] = v;
             } else {
-                keys[k] = doc_field(&c, a->aux);
+                keys[k] = rl_doc_field(set, doc, dos, false, a->aux);
             }
         }
         uint64_t h = rl_table_key_hash(t, keys);

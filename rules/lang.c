@@ -1784,6 +1784,7 @@ void rules_free(struct rules_set *set)
         free(set->params[i].hist_val);
         free(set->params[i].hist_line);
     }
+    rl_vm_free(set->vm);
     free(set->nodes);
     free(set->list);
     free(set->strpool);
@@ -1873,8 +1874,10 @@ static enum adj_err finish(struct rules_set *set, const char *tables_dir, struct
         rl_tables_load(set, tables_dir, d);
     if (d->count == 0)
         sort_reasons(set);
-    if (d->count == 0)
+    if (d->count == 0) {
         rl_prepare(set);
+        rl_vm_compile(set);
+    }
     if (d->count > RL_DIAG_MAX && d->out)
         fprintf(d->out, "... %u more errors not shown\n", d->count - RL_DIAG_MAX);
     if (d->count) {

@@ -18,6 +18,7 @@
 #ifndef ADJ_RULES_RULES_H
 #define ADJ_RULES_RULES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -74,6 +75,22 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
                             const struct doc_line *lines, const uint64_t *uids,
                             const struct seen_ops *seen, struct doc_decision *doc_out,
                             struct line_decision *lines_out, struct rules_trace *trace_or_null);
+
+/*
+ * The same adjudication through the reference evaluator, which walks the
+ * rule set's expression tree node by node (it also writes explain's trace).
+ * rules_eval_doc runs the set compiled to flat register code (rules/vm.c);
+ * the two must agree on every output and every error, which the
+ * differential tests check. For tests and fuzzing.
+ */
+enum adj_err rules_eval_doc_reference(const struct rules_set *set, const struct doc *doc,
+                                      const struct doc_line *lines, const uint64_t *uids,
+                                      const struct seen_ops *seen, struct doc_decision *doc_out,
+                                      struct line_decision *lines_out);
+
+/* Whether the set runs compiled (rules/vm.c); false only for a set beyond
+ * the compiler's bounds, which then runs on the reference evaluator. */
+bool rules_compiled(const struct rules_set *set);
 
 /*
  * Optional: starts the cache misses of the document-level lookups doc will

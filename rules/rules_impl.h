@@ -227,11 +227,66 @@ struct rules_set {
     uint32_t ndoc_defaults, nline_defaults;
     struct rv doc_defaults[RL_VARS_MAX];
     struct rv line_defaults[RL_VARS_MAX];
+    /* The compiled form (vm.c), NULL if the set could not be compiled
+     * within the VM's bounds: rules_eval_doc then walks the tree. */
+    struct rl_vm *vm;
 };
 
 /* eval.c: derives the evaluator's shortcuts (rule kind filters, prefetchable
  * lookups) from a loaded, checked set. Called once by the loader. */
 void rl_prepare(struct rules_set *set);
+
+/* ---- eval.c: pieces the tree walker and the compiled evaluator share ---- */
+
+/* The last lookup of each table in one document: rules often look the same
+ * key up again (a service and its K factors in two rules), and a table is
+ * immutable, so (key, day) -> row is safe to remember. */
+struct rl_memo {
+    struct rv key[RL_KEYS_MAX];
+    int32_t day;
+    uint32_t row;
+};
+/* rl_table_find through the memo (bit ti of *memo_valid: memo[ti] holds). */
+uint32_t rl_find_row(const struct rules_set *set, struct rl_memo *memo, uint32_t *memo_valid,
+                     uint32_t ti, const struct rv *keys, int32_t day);
+/* The value of an enum read from a one-byte document field (an unknown byte
+ * gives the enum's last value). */
+struct rv rl_enum_val(const struct rules_set *set, uint32_t en, char c);
+/* Built-in fields: f is the index into lang.c's doc_fields / line_fields. */
+struct rv rl_doc_field(const struct rules_set *set, const struct doc *d, int32_t dos,
+                       bool seen_before, uint32_t f);
+struct rv rl_line_field(const struct rules_set *set, const struct doc_line *lines, uint32_t li,
+                        uint32_t f);
+/* A parameter's value on day dos (its history, else its default). */
+struct rv rl_param_on(const struct rl_param *p, int32_t dos);
+/* check packs: counts the line's pack ids good/reused/invalid/listed and
+ * consumes the good ones through seen (may be NULL). */
+void rl_count_packs(const struct doc_line *l, const uint64_t *uids, const struct seen_ops *seen,
+                    int64_t packs[4]);
+/* rnd, div_ceil, div_half_up, div_floor and age (op), checked. */
+enum adj_err rl_cold_op(uint8_t op, int64_t a, int64_t b, int64_t *r);
+/* The decision invariants of one line, and adding a line into its
+ * document's sums (false on overflow). */
+bool rl_line_ok(const struct line_decision *o, const struct doc_line *l);
+bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
+                     const struct doc_line *l);
+/* The tree-walking evaluator (eval.c). */
+enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc,
+                              const struct doc_line *lines, const uint64_t *uids,
+                              const struct seen_ops *seen, struct doc_decision *doc_out,
+                              struct line_decision *lines_out, struct rules_trace *trace_or_null);
+
+/* ---- vm.c: the compiled evaluator ---- */
+
+/* Compiles a loaded, prepared set (set->vm; stays NULL if the set exceeds
+ * the VM's bounds, which is not an error). */
+void rl_vm_compile(struct rules_set *set);
+void rl_vm_free(struct rl_vm *vm);
+void rl_vm_dump(const struct rules_set *set, FILE *out);
+enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
+                            const struct doc_line *lines, const uint64_t *uids,
+                            const struct seen_ops *seen, struct doc_decision *doc_out,
+                            struct line_decision *lines_out);
 
 /* Diagnostics sink shared by the parser and the table loader. */
 struct rl_diag {

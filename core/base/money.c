@@ -9,6 +9,13 @@ bool money_mul_bp_round_half_up(int64_t x_rials, int64_t bp, int64_t *out)
 {
     ADJ_ASSERT(x_rials >= 0);
     ADJ_ASSERT(bp >= 0);
+    int64_t narrow;
+    if (!__builtin_mul_overflow(x_rials, bp, &narrow) && narrow <= INT64_MAX - 5000) {
+        /* The common case in 64 bits (a division by a constant is a
+         * multiply; the 128-bit one is a library call). Same value. */
+        *out = (narrow + 5000) / 10000;
+        return true;
+    }
     __int128 wide = (__int128)x_rials * bp + 5000;
     wide /= 10000; /* Non-negative: truncation is floor, so this is half-up. */
     if (wide > INT64_MAX) {
@@ -34,6 +41,10 @@ bool money_div_round_half_up(int64_t x, int64_t d, int64_t *out)
 {
     ADJ_ASSERT(x >= 0);
     ADJ_ASSERT(d > 0);
+    if (x <= INT64_MAX - d / 2) {
+        *out = (x + d / 2) / d; /* no overflow: the same value in 64 bits */
+        return true;
+    }
     __int128 wide = ((__int128)x + d / 2) / d;
     *out = (int64_t)wide; /* <= x, always fits. */
     return true;

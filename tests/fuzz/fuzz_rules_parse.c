@@ -2,7 +2,9 @@
  * libFuzzer target: the rule-language parser and checker on arbitrary text
  * (rules_load_text, no tables), then, when the text compiles, the evaluator
  * on a small fixed document with D, S and B lines. Must never crash, leak
- * or trip a sanitizer; errors are fine.
+ * or trip a sanitizer; errors are fine. The compiled evaluator and the
+ * reference tree walker must agree (same error, same decisions): a
+ * difference aborts, so the fuzzer searches rule programs for compiler bugs.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -60,9 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t uids[2] = {2, 3};
     l[0].uid_count = 2;
     struct seen_ops ops = {NULL, seen_doc, seen_uid};
-    struct doc_decision dd;
-    struct line_decision ld[3];
-    (void)rules_eval_doc(set, &d, l, uids, &ops, &dd, ld, NULL);
+    struct doc_decision dd, dd_ref;
+    struct line_decision ld[3], ld_ref[3];
+    enum adj_err e = rules_eval_doc(set, &d, l, uids, &ops, &dd, ld, NULL);
+    enum adj_err e_ref = rules_eval_doc_reference(set, &d, l, uids, &ops, &dd_ref, ld_ref);
+    if (e != e_ref || (e == ADJ_OK && (memcmp(&dd, &dd_ref, sizeof dd) != 0 ||
+                                       memcmp(ld, ld_ref, sizeof ld) != 0)))
+        __builtin_trap();
     rules_free(set);
     return 0;
 }

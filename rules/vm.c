@@ -1,0 +1,1253 @@
+/*
+ * The compiled evaluator. At load, after the set is checked and prepared,
+ * every rule is compiled from its resolved node tree into a flat array of
+ * register instructions; rules_eval_doc then runs those instead of walking
+ * the tree, which spent most of its time in per-node dispatch (~150 nodes
+ * and ~45 statements per line, notes/perf.md).
+ *
+ * What the compiler resolves once, at load, instead of once per node:
+ *  - every leaf is a register: literals and parameters without a history
+ *    are constants in an image copied in at document start; variables,
+ *    locals, built-in fields and pack counts have fixed registers; the
+ *    columns of a looked-up row that the rule reads are loaded right after
+ *    the lookup (a table is immutable and a row local is bound once), so a
+ *    column read costs nothing where it is used;
+ *  - conditions become compare-and-branch instructions with short-circuit
+ *    jumps (`and`, `or`, `not` cost no instruction of their own);
+ *  - an expression writes its result straight into the variable or local it
+ *    is assigned to (an operation writes its destination only as its last
+ *    step, so `set x = f(x)` reads the old x);
+ *  - enum equality compares the precomputed hashes when the enum's values
+ *    hash apart (checked at compile time);
+ *  - each rule's kind filter (rl_prepare) picks, per value of line.kind and
+ *    doc.kind, the list of rules to run and the built-in fields to load.
+ *
+ * Semantics are the tree walker's (eval.c) exactly: same order of
+ * evaluation, same side effects (doc seen, packs consumed), same first
+ * error. The differential tests (tests/unit/test_rules_vm.c, the rules fuzz
+ * target) compare the two on every output. All jumps go forward, so a
+ * program always ends; the only loop, any(), is bounded by the document's
+ * lines. Explain's trace still walks the tree (rules_eval_doc).
+ *
+ * A frame is one stack struct (registers included): a shared immutable set
+ * serves any number of threads and a document allocates nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/assert.h"
+#include "core/base/text.h"
+#include "rules/rules_impl.h"
+
+/* Bounds of the compiled form. Registers size every frame on the stack
+ * (VM_REGS_MAX * 20 bytes), so they are few; a set needing more is not
+ * compiled and runs on the tree walker (set->vm == NULL). */
+#define VM_REGS_MAX 1024u
+#define VM_CONSTS_MAX 256u   /* distinct literals; registers [0, 256) */
+#define VM_CODE_MAX (1u << 20)
+#define VM_LABELS_MAX 4096u  /* per rule */
+#define VM_DOCF 12u          /* built-in doc fields (lang.c doc_fields) */
+#define VM_LINEF 13u         /* built-in line fields (lang.c line_fields) */
+#define VM_NONE 0xFFFFu
+
+_Static_assert(RL_TABLES_MAX <= 32, "memo_valid is a 32-bit mask");
+_Static_assert(VM_REGS_MAX <= VM_NONE, "registers are 16-bit operands");
+_Static_assert(RL_KEYS_MAX == 4, "lookup keys are packed 4 x 16 bits into imm");
+
+enum vm_op {
+    V_END,   /* end of a rule (or of an any() condition): return */
+    V_JMP,   /* goto x */
+    V_JZ,    /* if !r[a] goto x */
+    V_JNZ,
+    V_JEQ,   /* if r[a] == r[b] goto x */
+    V_JNE,
+    V_JLT,
+    V_JLE,
+    V_JGT,
+    V_JGE,
+    V_MOV,   /* r[d] = r[a] */
+    V_MOVT,  /* the same with the text (s, n) */
+    V_MOVI,  /* r[d] = imm */
+    V_LDF,   /* r[d] = cell (row r[a], table x, column y) */
+    V_LDFT,  /* the same for a text column */
+    V_LDOF,  /* r[d] = field k of the line bound by any() */
+    V_ADD,
+    V_SUB,
+    V_MUL,
+    V_NEG,
+    V_MIN,
+    V_MAX,
+    V_EQ,
+    V_NE,
+    V_LT,
+    V_LE,
+    V_GT,
+    V_GE,
+    V_EQT,   /* text equality: hash, length and bytes */
+    V_NET,
+    V_NOT,
+    V_COLD,  /* r[d] = rl_cold_op(k, r[a], r[b]) */
+    V_HAS,   /* r[d] = line reasons & imm (imm 0: any) */
+    V_PACKS, /* check packs, once per line */
+    V_LOOKUP, /* r[d] = row of table x for keys imm (4 x 16-bit registers),
+                 day r[a] (VM_NONE: date of service); miss: action k
+                 (0 exit, 1 reason b, 2 reject b) and return */
+    V_EXISTS, /* r[d] = a row of table x exists for keys imm on the dos */
+    V_REASON, /* line reasons |= bit imm */
+    V_REJECT, /* doc reasons |= bit imm */
+    V_ANY,    /* r[d] = any line j (kind letter imm & 0xff if not 0) for which
+                 the code at x leaves r[b] true; filter: if a != VM_NONE and
+                 table (imm >> 8 & 0xff) part (imm >> 16) cannot hold r[a], 0 */
+    V_OP_COUNT
+};
+
+struct vm_ins {
+    uint8_t op;
+    uint8_t k;
+    uint16_t d, a, b;
+    int32_t x, y;
+    int64_t imm;
+};
+
+/* The rules to run for one value of doc.kind / line.kind and the built-in
+ * fields they read. */
+struct vm_list {
+    uint32_t count;
+    uint16_t rules[RL_RULES_MAX];
+    uint32_t field_mask; /* bit f: built-in field f is read */
+};
+
+struct rl_vm {
+    struct vm_ins *code;
+    uint32_t ncode;
+    uint32_t entry[RL_RULES_MAX]; /* first instruction of each rule */
+    /* Registers: [0, nconst) constants, then doc vars, line vars, params
+     * (the image copied at document start, up to image_end), then doc
+     * fields, line fields, pack counts, per-rule locals and columns, temps. */
+    uint32_t nconst;
+    uint16_t docv_base, linev_base, param_base, image_end;
+    uint16_t docf_base, linef_base, packs_base;
+    uint32_t nregs;
+    int64_t img_i[VM_REGS_MAX];
+    const char *img_s[VM_REGS_MAX];
+    uint32_t img_n[VM_REGS_MAX];
+    /* Parameters with a history, resolved on each document's date. */
+    uint32_t ndyn;
+    uint16_t dyn[RL_PARAMS_MAX];
+    uint32_t docf_mask; /* doc fields read by any rule */
+    struct vm_list doc_lists[RL_ENUM_VALUES_MAX];
+    struct vm_list line_lists[RL_ENUM_VALUES_MAX];
+};
+
+/* ------------------------------------------------------------------ run */
+
+struct vm_frame {
+    const struct rules_set *set;
+    const struct rl_vm *vm;
+    const struct doc *doc;
+    const struct doc_line *lines;
+    const uint64_t *uids;
+    const struct seen_ops *seen;
+    int32_t dos;
+    uint32_t li;
+    uint32_t other;
+    uint64_t line_reasons;
+    uint64_t doc_reasons;
+    bool packs_done;
+    uint32_t memo_valid;
+    struct rl_memo memo[RL_TABLES_MAX];
+    int64_t r[VM_REGS_MAX];
+    const char *s[VM_REGS_MAX];
+    uint32_t n[VM_REGS_MAX];
+};
+
+static void put(struct vm_frame *f, uint32_t reg, struct rv v)
+{
+    f->r[reg] = v.i;
+    f->s[reg] = v.s;
+    f->n[reg] = v.n;
+}
+
+static struct rv get(const struct vm_frame *f, uint32_t reg)
+{
+    struct rv v = {f->r[reg], f->s[reg], f->n[reg]};
+    return v;
+}
+
+/* Index of the enum value a one-byte field denotes: the scan rl_enum_val
+ * does (an unknown byte gives the last value). */
+static uint32_t enum_index(const struct rules_set *set, uint32_t en, char c)
+{
+    const struct rl_enum *e = &set->enums[en];
+    uint32_t k = 0;
+    while (k + 1 < e->count && !(e->values[k][0] == c && e->values[k][1] == '\0'))
+        k++;
+    return k;
+}
+
+static int32_t clamp_day(int64_t d)
+{
+    return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
+}
+
+static void keys_of(const struct vm_frame *f, int64_t packed, uint32_t nkeys, struct rv *keys)
+{
+    for (uint32_t k = 0; k < nkeys; k++)
+        keys[k] = get(f, (uint32_t)((uint64_t)packed >> (16 * k)) & 0xFFFFu);
+}
+
+static bool text_eq(const struct vm_frame *f, uint32_t a, uint32_t b)
+{
+    return f->r[a] == f->r[b] && f->n[a] == f->n[b] &&
+           (f->n[a] == 0 || rl_bytes_equal(f->s[a], f->s[b], f->n[a]));
+}
+
+static enum adj_err vm_run(struct vm_frame *f, uint32_t pc);
+
+__attribute__((noinline)) static enum adj_err vm_any(struct vm_frame *f, const struct vm_ins *in)
+{
+    const struct rules_set *set = f->set;
+    if (in->a != VM_NONE) {
+        const struct rl_table *t = &set->tables[((uint64_t)in->imm >> 8) & 0xFFu];
+        if (!rl_table_part_maybe(t, (uint32_t)((uint64_t)in->imm >> 16) & 0xFFu, get(f, in->a))) {
+            f->r[in->d] = 0;
+            return ADJ_OK;
+        }
+    }
+    char want = (char)(in->imm & 0xFF);
+    uint32_t saved = f->other;
+    bool any = false;
+    for (uint32_t j = 0; j < f->doc->line_count && !any; j++) {
+        if (want) {
+            struct rv k = rl_enum_val(set, EN_LKIND, (char)f->lines[j].kind);
+            if (!(k.n == 1 && k.s[0] == want))
+                continue;
+        }
+        f->other = j;
+        enum adj_err e = vm_run(f, (uint32_t)in->x);
+        if (e != ADJ_OK)
+            return e;
+        any = f->r[in->b] != 0;
+    }
+    f->other = saved;
+    f->r[in->d] = any;
+    return ADJ_OK;
+}
+
+/* Runs from pc to V_END (or a lookup miss). Every jump goes forward.
+ * Threaded dispatch (GCC/clang labels as values): each operation ends with
+ * its own indirect jump to the next, which the branch predictor learns per
+ * operation; a switch in a loop funnels every operation through one jump. */
+static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
+{
+    static const void *const ops[] = {
+        [V_END] = &&L_END,     [V_JMP] = &&L_JMP,       [V_JZ] = &&L_JZ,
+        [V_JNZ] = &&L_JNZ,     [V_JEQ] = &&L_JEQ,       [V_JNE] = &&L_JNE,
+        [V_JLT] = &&L_JLT,     [V_JLE] = &&L_JLE,       [V_JGT] = &&L_JGT,
+        [V_JGE] = &&L_JGE,     [V_MOV] = &&L_MOV,       [V_MOVT] = &&L_MOVT,
+        [V_MOVI] = &&L_MOVI,   [V_LDF] = &&L_LDF,       [V_LDFT] = &&L_LDFT,
+        [V_LDOF] = &&L_LDOF,   [V_ADD] = &&L_ADD,       [V_SUB] = &&L_SUB,
+        [V_MUL] = &&L_MUL,     [V_NEG] = &&L_NEG,       [V_MIN] = &&L_MIN,
+        [V_MAX] = &&L_MAX,
+        [V_EQ] = &&L_EQ,       [V_NE] = &&L_NE,         [V_LT] = &&L_LT,
+        [V_LE] = &&L_LE,       [V_GT] = &&L_GT,         [V_GE] = &&L_GE,
+        [V_EQT] = &&L_EQT,     [V_NET] = &&L_NET,       [V_NOT] = &&L_NOT,
+        [V_COLD] = &&L_COLD,   [V_HAS] = &&L_HAS,       [V_PACKS] = &&L_PACKS,
+        [V_LOOKUP] = &&L_LOOKUP, [V_EXISTS] = &&L_EXISTS, [V_REASON] = &&L_REASON,
+        [V_REJECT] = &&L_REJECT, [V_ANY] = &&L_ANY,
+    };
+    _Static_assert(sizeof ops / sizeof ops[0] == V_OP_COUNT, "every operation has a label");
+    const struct rules_set *set = f->set;
+    const struct vm_ins *code = f->vm->code;
+    int64_t *r = f->r;
+    const struct vm_ins *in;
+    int64_t x;
+    enum adj_err e;
+#define NEXT()                                                                                   \
+    do {                                                                                         \
+        in = &code[pc++];                                                                        \
+        goto *ops[in->op];                                                                       \
+    } while (0)
+#define JUMP_IF(c)                                                                               \
+    do {                                                                                         \
+        if (c)                                                                                   \
+            pc = (uint32_t)in->x;                                                                \
+        NEXT();                                                                                  \
+    } while (0)
+    NEXT();
+L_END:
+    return ADJ_OK;
+L_JMP:
+    JUMP_IF(true);
+L_JZ:
+    JUMP_IF(!r[in->a]);
+L_JNZ:
+    JUMP_IF(r[in->a]);
+L_JEQ:
+    JUMP_IF(r[in->a] == r[in->b]);
+L_JNE:
+    JUMP_IF(r[in->a] != r[in->b]);
+L_JLT:
+    JUMP_IF(r[in->a] < r[in->b]);
+L_JLE:
+    JUMP_IF(r[in->a] <= r[in->b]);
+L_JGT:
+    JUMP_IF(r[in->a] > r[in->b]);
+L_JGE:
+    JUMP_IF(r[in->a] >= r[in->b]);
+L_MOV:
+    r[in->d] = r[in->a];
+    NEXT();
+L_MOVT:
+    put(f, in->d, get(f, in->a));
+    NEXT();
+L_MOVI:
+    r[in->d] = in->imm;
+    NEXT();
+L_LDF: {
+    const struct rl_table *t = &set->tables[in->x];
+    r[in->d] = t->cells[(size_t)r[in->a] * t->ncols + (uint32_t)in->y];
+    NEXT();
+}
+L_LDFT:
+    put(f, in->d, rl_table_cell(&set->tables[in->x], (uint32_t)r[in->a], (uint32_t)in->y));
+    NEXT();
+L_LDOF:
+    put(f, in->d, rl_line_field(set, f->lines, f->other, in->k));
+    NEXT();
+L_ADD:
+    if (__builtin_add_overflow(r[in->a], r[in->b], &x))
+        return ADJ_E_RULE_OVERFLOW;
+    r[in->d] = x;
+    NEXT();
+L_SUB:
+    if (__builtin_sub_overflow(r[in->a], r[in->b], &x))
+        return ADJ_E_RULE_OVERFLOW;
+    r[in->d] = x;
+    NEXT();
+L_MUL:
+    if (__builtin_mul_overflow(r[in->a], r[in->b], &x))
+        return ADJ_E_RULE_OVERFLOW;
+    r[in->d] = x;
+    NEXT();
+L_NEG:
+    if (__builtin_sub_overflow((int64_t)0, r[in->a], &x))
+        return ADJ_E_RULE_OVERFLOW;
+    r[in->d] = x;
+    NEXT();
+L_MIN:
+    r[in->d] = r[in->a] <= r[in->b] ? r[in->a] : r[in->b];
+    NEXT();
+L_MAX:
+    r[in->d] = r[in->a] >= r[in->b] ? r[in->a] : r[in->b];
+    NEXT();
+L_EQ:
+    r[in->d] = r[in->a] == r[in->b];
+    NEXT();
+L_NE:
+    r[in->d] = r[in->a] != r[in->b];
+    NEXT();
+L_LT:
+    r[in->d] = r[in->a] < r[in->b];
+    NEXT();
+L_LE:
+    r[in->d] = r[in->a] <= r[in->b];
+    NEXT();
+L_GT:
+    r[in->d] = r[in->a] > r[in->b];
+    NEXT();
+L_GE:
+    r[in->d] = r[in->a] >= r[in->b];
+    NEXT();
+L_EQT:
+    r[in->d] = text_eq(f, in->a, in->b);
+    NEXT();
+L_NET:
+    r[in->d] = !text_eq(f, in->a, in->b);
+    NEXT();
+L_NOT:
+    r[in->d] = !r[in->a];
+    NEXT();
+L_COLD:
+    e = rl_cold_op(in->k, r[in->a], r[in->b], &x);
+    if (e != ADJ_OK)
+        return e;
+    r[in->d] = x;
+    NEXT();
+L_HAS:
+    r[in->d] = in->imm == 0 ? f->line_reasons != 0 : (f->line_reasons & (uint64_t)in->imm) != 0;
+    NEXT();
+L_PACKS:
+    if (!f->packs_done) {
+        f->packs_done = true;
+        rl_count_packs(&f->lines[f->li], f->uids, f->seen, &r[f->vm->packs_base]);
+    }
+    NEXT();
+L_LOOKUP: {
+    struct rv keys[RL_KEYS_MAX];
+    keys_of(f, in->imm, set->tables[in->x].nkeys, keys);
+    int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
+    uint32_t row = rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day);
+    if (row == UINT32_MAX) {
+        if (in->k == 1)
+            f->line_reasons |= 1ull << in->b;
+        else if (in->k == 2)
+            f->doc_reasons |= 1ull << in->b;
+        return ADJ_OK;
+    }
+    r[in->d] = row;
+    NEXT();
+}
+L_EXISTS: {
+    struct rv keys[RL_KEYS_MAX];
+    keys_of(f, in->imm, set->tables[in->x].nkeys, keys);
+    r[in->d] = rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, f->dos) != UINT32_MAX;
+    NEXT();
+}
+L_REASON:
+    f->line_reasons |= 1ull << in->imm;
+    NEXT();
+L_REJECT:
+    f->doc_reasons |= 1ull << in->imm;
+    NEXT();
+L_ANY:
+    e = vm_any(f, in);
+    if (e != ADJ_OK)
+        return e;
+    NEXT();
+#undef NEXT
+#undef JUMP_IF
+}
+
+static void put_enum(struct vm_frame *f, uint32_t reg, uint32_t en, uint32_t k)
+{
+    const struct rl_enum *e = &f->set->enums[en];
+    f->r[reg] = (int64_t)e->hashes[k];
+    f->s[reg] = e->values[k];
+    f->n[reg] = (uint32_t)strlen(e->values[k]);
+}
+
+/* The built-in fields of the current line that its rules read (bit f of
+ * mask: lang.c's line_fields[f]). The values rl_line_field gives, written
+ * out here because this runs for every line; the differential tests hold
+ * the two together. kind: the enum index of line.kind. */
+static void load_line(struct vm_frame *f, uint32_t mask, uint32_t kind)
+{
+    const struct doc_line *l = &f->lines[f->li];
+    const uint32_t b = f->vm->linef_base;
+    int64_t *r = f->r;
+    if (mask & (1u << 0))
+        r[b + 0] = f->li;
+    if (mask & (1u << 1))
+        r[b + 1] = l->line_no;
+    if (mask & (1u << 2))
+        put_enum(f, b + 2, EN_LKIND, kind);
+    if (mask & (1u << 3)) {
+        r[b + 3] = (int64_t)text_hash64(l->code, l->code_len);
+        f->s[b + 3] = l->code;
+        f->n[b + 3] = l->code_len;
+    }
+    if (mask & (1u << 4))
+        r[b + 4] = l->qty;
+    if (mask & (1u << 5))
+        r[b + 5] = l->unit_price_rials;
+    if (mask & (1u << 6))
+        r[b + 6] = l->claimed_total_rials;
+    if (mask & (1u << 7))
+        r[b + 7] = l->claimed_insurer_rials;
+    if (mask & (1u << 8))
+        r[b + 8] = l->claimed_daroyar_rials;
+    if (mask & (1u << 9))
+        put_enum(f, b + 9, EN_TCLASS, enum_index(f->set, EN_TCLASS, (char)l->tariff_class));
+    if (mask & (1u << 10))
+        r[b + 10] = l->has_physician ? l->physician_mc : 0;
+    if (mask & (1u << 11))
+        r[b + 11] = l->has_physician;
+    if (mask & (1u << 12))
+        r[b + 12] = l->uid_count;
+}
+
+static void load_doc(struct vm_frame *f, uint32_t mask, bool seen_before)
+{
+    for (uint32_t fi = 0; mask; fi++, mask >>= 1)
+        if (mask & 1u)
+            put(f, f->vm->docf_base + fi, rl_doc_field(f->set, f->doc, f->dos, seen_before, fi));
+}
+
+static enum adj_err run_list(struct vm_frame *f, const struct vm_list *list)
+{
+    const struct rules_set *set = f->set;
+    for (uint32_t i = 0; i < list->count; i++) {
+        const struct rl_rule *r = &set->rules[list->rules[i]];
+        if (f->dos < r->from || f->dos > r->to)
+            continue;
+        enum adj_err e = vm_run(f, f->vm->entry[list->rules[i]]);
+        if (e != ADJ_OK)
+            return e;
+    }
+    return ADJ_OK;
+}
+
+enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
+                            const struct doc_line *lines, const uint64_t *uids,
+                            const struct seen_ops *seen, struct doc_decision *doc_out,
+                            struct line_decision *lines_out)
+{
+    const struct rl_vm *vm = set->vm;
+    struct vm_frame f;
+    f.set = set;
+    f.vm = vm;
+    f.doc = doc;
+    f.lines = lines;
+    f.uids = uids;
+    f.seen = seen;
+    f.dos = doc_dos_days(doc);
+    f.li = 0;
+    f.other = 0;
+    f.line_reasons = 0;
+    f.doc_reasons = 0;
+    f.packs_done = false;
+    f.memo_valid = 0;
+    /* Every adjudicated document is "seen", whatever its decision (K09). */
+    bool seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
+    /* The image: constants [0, nconst) and vars and parameters from docv_base. */
+    const uint32_t vb = vm->docv_base, vn = vm->image_end - vm->docv_base;
+    memcpy(f.r, vm->img_i, vm->nconst * sizeof f.r[0]);
+    memcpy(f.s, vm->img_s, vm->nconst * sizeof f.s[0]);
+    memcpy(f.n, vm->img_n, vm->nconst * sizeof f.n[0]);
+    memcpy(&f.r[vb], &vm->img_i[vb], vn * sizeof f.r[0]);
+    memcpy(&f.s[vb], &vm->img_s[vb], vn * sizeof f.s[0]);
+    memcpy(&f.n[vb], &vm->img_n[vb], vn * sizeof f.n[0]);
+    for (uint32_t i = 0; i < vm->ndyn; i++)
+        put(&f, vm->param_base + vm->dyn[i], rl_param_on(&set->params[vm->dyn[i]], f.dos));
+    load_doc(&f, vm->docf_mask, seen_before);
+    enum adj_err err = run_list(&f, &vm->doc_lists[enum_index(set, EN_DKIND, (char)doc->kind)]);
+    memset(doc_out, 0, sizeof *doc_out);
+    doc_out->reasons = f.doc_reasons;
+    bool all_a = true, all_r = true;
+    uint32_t nlinev = set->nline_defaults;
+    for (uint32_t i = 0; i < doc->line_count && err == ADJ_OK; i++) {
+        const struct doc_line *l = &lines[i];
+        struct line_decision *o = &lines_out[i];
+        memset(o, 0, sizeof *o);
+        if (f.doc_reasons) {
+            o->reasons = f.doc_reasons;
+            o->status = STATUS_R;
+            o->deduction_rials = l->claimed_insurer_rials + l->claimed_daroyar_rials;
+        } else {
+            f.li = i;
+            f.line_reasons = 0;
+            f.packs_done = false;
+            memset(&f.r[vm->packs_base], 0, 4 * sizeof f.r[0]);
+            memcpy(&f.r[vm->linev_base], &vm->img_i[vm->linev_base], nlinev * sizeof f.r[0]);
+            memcpy(&f.s[vm->linev_base], &vm->img_s[vm->linev_base], nlinev * sizeof f.s[0]);
+            memcpy(&f.n[vm->linev_base], &vm->img_n[vm->linev_base], nlinev * sizeof f.n[0]);
+            uint32_t kind = enum_index(set, EN_LKIND, (char)l->kind);
+            const struct vm_list *list = &vm->line_lists[kind];
+            load_line(&f, list->field_mask, kind);
+            err = run_list(&f, list);
+            if (err != ADJ_OK)
+                break;
+            const uint32_t b = vm->linev_base;
+            o->qty_a = f.r[b + LV_QTY_A];
+            o->gross_rials = f.r[b + LV_GROSS];
+            o->patient_rials = f.r[b + LV_PATIENT];
+            o->insurer_rials = f.r[b + LV_INSURER];
+            o->daroyar_rials = f.r[b + LV_DAROYAR];
+            o->approved_insurer_rials = f.r[b + LV_APPROVED_INSURER];
+            o->approved_daroyar_rials = f.r[b + LV_APPROVED_DAROYAR];
+            o->deduction_rials = f.r[b + LV_DEDUCTION];
+            o->reasons = f.line_reasons;
+            o->status = f.n[b + LV_STATUS] == 1 ? (uint8_t)f.s[b + LV_STATUS][0] : 0;
+            if (!rl_line_ok(o, l)) {
+                err = ADJ_E_RULE_INVARIANT;
+                break;
+            }
+        }
+        all_a &= o->status == STATUS_A;
+        all_r &= o->status == STATUS_R;
+        if (!rl_doc_add_line(doc_out, o, l))
+            err = ADJ_E_RULE_OVERFLOW;
+    }
+    if (err != ADJ_OK)
+        return err;
+    doc_out->status = all_a ? STATUS_A : all_r ? STATUS_R : STATUS_P;
+    return ADJ_OK;
+}
+
+/* -------------------------------------------------------------- compile */
+
+struct vmc {
+    struct rules_set *set;
+    struct rl_vm *vm;
+    bool failed;
+    uint32_t code_cap;
+    uint32_t rule_first; /* first instruction of the rule being compiled */
+    uint32_t top;        /* next free temporary register */
+    uint32_t temp_base;
+    uint32_t nlabels;
+    int32_t label_pc[VM_LABELS_MAX];
+    /* The rule being compiled. */
+    uint32_t local_base;
+    uint32_t field_reg[RL_LOCALS_MAX][RL_COLS_MAX];
+    uint32_t cols_used[RL_LOCALS_MAX][RL_TABLES_MAX]; /* bit c: column c read */
+    uint32_t linef_used;
+};
+
+static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
+
+static uint32_t emit(struct vmc *k, uint8_t op, uint32_t d, uint32_t a, uint32_t b, int32_t x,
+                     int64_t imm)
+{
+    struct rl_vm *vm = k->vm;
+    if (k->failed || vm->ncode >= VM_CODE_MAX || d > VM_NONE || a > VM_NONE || b > VM_NONE) {
+        k->failed = true;
+        return 0;
+    }
+    if (vm->ncode == k->code_cap) {
+        uint32_t cap = k->code_cap ? k->code_cap * 2 : 1024;
+        struct vm_ins *code = realloc(vm->code, cap * sizeof *code);
+        if (!code) {
+            k->failed = true;
+            return 0;
+        }
+        vm->code = code;
+        k->code_cap = cap;
+    }
+    struct vm_ins *in = &vm->code[vm->ncode];
+    memset(in, 0, sizeof *in);
+    in->op = op;
+    in->d = (uint16_t)d;
+    in->a = (uint16_t)a;
+    in->b = (uint16_t)b;
+    in->x = x;
+    in->imm = imm;
+    return vm->ncode++;
+}
+
+static uint32_t new_label(struct vmc *k)
+{
+    if (k->nlabels >= VM_LABELS_MAX) {
+        k->failed = true;
+        return 0;
+    }
+    k->label_pc[k->nlabels] = -1;
+    return k->nlabels++;
+}
+
+static void bind(struct vmc *k, uint32_t label)
+{
+    if (!k->failed)
+        k->label_pc[label] = (int32_t)k->vm->ncode;
+}
+
+static uint32_t temp(struct vmc *k)
+{
+    if (k->top >= VM_REGS_MAX) {
+        k->failed = true;
+        return 0;
+    }
+    if (k->top + 1 > k->vm->nregs)
+        k->vm->nregs = k->top + 1;
+    return k->top++;
+}
+
+static uint32_t const_reg(struct vmc *k, int64_t imm, const char *s, uint32_t n)
+{
+    struct rl_vm *vm = k->vm;
+    for (uint32_t i = 0; i < vm->nconst; i++)
+        if (vm->img_i[i] == imm && vm->img_n[i] == n && (vm->img_s[i] == NULL) == (s == NULL) &&
+            (n == 0 || memcmp(vm->img_s[i], s, n) == 0))
+            return i;
+    if (vm->nconst >= VM_CONSTS_MAX) {
+        k->failed = true;
+        return 0;
+    }
+    vm->img_i[vm->nconst] = imm;
+    vm->img_s[vm->nconst] = s;
+    vm->img_n[vm->nconst] = n;
+    return vm->nconst++;
+}
+
+/* Children of a node, for the pre-pass over a rule. */
+static void walk(struct vmc *k, uint32_t ni, uint32_t depth);
+
+static void walk_list(struct vmc *k, uint32_t first, uint32_t count, uint32_t depth)
+{
+    for (uint32_t i = 0; i < count; i++)
+        walk(k, k->set->list[first + i], depth + 1);
+}
+
+static void walk(struct vmc *k, uint32_t ni, uint32_t depth)
+{
+    const struct rules_set *set = k->set;
+    if (depth > 4 * RL_DEPTH_MAX || ni >= set->nnodes) {
+        k->failed = true;
+        return;
+    }
+    const struct rl_node *n = &set->nodes[ni];
+    switch (n->op) {
+    case OP_FIELD:
+        if (n->a < RL_LOCALS_MAX && n->b < RL_TABLES_MAX && n->c < RL_COLS_MAX)
+            k->cols_used[n->a][n->b] |= 1u << n->c;
+        else
+            k->failed = true;
+        return;
+    case OP_LINEF:
+        k->linef_used |= 1u << n->aux;
+        return;
+    case OP_DOCF:
+        k->vm->docf_mask |= 1u << n->aux;
+        return;
+    case OP_NEG: case OP_NOT:
+        walk(k, n->a, depth + 1);
+        return;
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_EQ: case OP_NE: case OP_LT: case OP_LE:
+    case OP_GT: case OP_GE: case OP_AND: case OP_OR: case OP_MIN: case OP_MAX: case OP_RND:
+    case OP_DIV_CEIL: case OP_DIV_HALF_UP: case OP_DIV_FLOOR: case OP_AGE:
+        walk(k, n->a, depth + 1);
+        walk(k, n->b, depth + 1);
+        return;
+    case OP_COND:
+        walk(k, n->a, depth + 1);
+        walk(k, n->b, depth + 1);
+        walk(k, n->c, depth + 1);
+        return;
+    case OP_EXISTS:
+        walk_list(k, n->args, n->nargs, depth);
+        return;
+    case OP_ANY:
+        walk(k, n->a, depth + 1);
+        return;
+    case ST_LET: case ST_SET:
+        walk(k, n->b, depth + 1);
+        return;
+    case ST_LOOKUP:
+        walk_list(k, n->args, n->nargs, depth);
+        if (n->c != UINT32_MAX)
+            walk(k, n->c, depth + 1);
+        return;
+    case ST_REASON: case ST_REJECT: case ST_EXIT:
+        if (n->b)
+            walk(k, n->b - 1, depth + 1);
+        return;
+    case ST_IF:
+        walk(k, n->a, depth + 1);
+        walk_list(k, n->args, n->nargs, depth);
+        walk_list(k, n->b, n->c, depth);
+        return;
+    default:
+        return; /* leaves */
+    }
+}
+
+/* Equality of two enum values of the same enum can compare hashes alone if
+ * the enum's values hash apart: every enum value in a register is one of
+ * the enum's values (literals and table cells are checked at load, fields
+ * map to a value, variables and parameters are typed). */
+static bool hash_comparable(const struct rules_set *set, struct rtype a, struct rtype b)
+{
+    if (!is_text(a) && !is_text(b))
+        return true;
+    if (a.kind != RT_ENUM || b.kind != RT_ENUM || a.sub != b.sub || a.sub >= set->nenums)
+        return false;
+    const struct rl_enum *e = &set->enums[a.sub];
+    for (uint32_t i = 0; i < e->count; i++)
+        for (uint32_t j = i + 1; j < e->count; j++)
+            if (e->hashes[i] == e->hashes[j])
+                return false;
+    return true;
+}
+
+static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want);
+static void ccond(struct vmc *k, uint32_t ni, bool jump_when, uint32_t label);
+
+/* The register a leaf lives in, or VM_NONE if the node computes. */
+static uint32_t leaf_reg(struct vmc *k, const struct rl_node *n)
+{
+    const struct rl_vm *vm = k->vm;
+    switch (n->op) {
+    case OP_LIT: return const_reg(k, n->imm, n->s, n->n);
+    case OP_VAR_DOC: return vm->docv_base + n->a;
+    case OP_VAR_LINE: return vm->linev_base + n->a;
+    case OP_LOCAL: return k->local_base + n->a;
+    case OP_PARAM: return vm->param_base + n->a;
+    case OP_FIELD: return k->field_reg[n->a][n->c];
+    case OP_DOCF: return vm->docf_base + n->aux;
+    case OP_LINEF: return vm->linef_base + n->aux;
+    case OP_PACKS: return vm->packs_base + n->aux;
+    default: return VM_NONE;
+    }
+}
+
+static int64_t pack_keys(const uint32_t *regs, uint32_t n)
+{
+    uint64_t p = 0;
+    for (uint32_t i = 0; i < n; i++)
+        p |= (uint64_t)(regs[i] & 0xFFFFu) << (16 * i);
+    return (int64_t)p;
+}
+
+static bool keys(struct vmc *k, const struct rl_node *n, uint32_t *regs)
+{
+    if (n->nargs > RL_KEYS_MAX || n->b >= k->set->ntables || n->nargs != k->set->tables[n->b].nkeys) {
+        k->failed = true;
+        return false;
+    }
+    for (uint32_t i = 0; i < n->nargs; i++)
+        regs[i] = cval(k, k->set->list[n->args + i], VM_NONE);
+    return true;
+}
+
+static uint8_t cmp_op(uint8_t op, bool jump)
+{
+    /* The jump for a comparison, or for its negation. */
+    switch (op) {
+    case OP_EQ: return jump ? V_JEQ : V_JNE;
+    case OP_NE: return jump ? V_JNE : V_JEQ;
+    case OP_LT: return jump ? V_JLT : V_JGE;
+    case OP_LE: return jump ? V_JLE : V_JGT;
+    case OP_GT: return jump ? V_JGT : V_JLE;
+    default: return jump ? V_JGE : V_JLT; /* OP_GE */
+    }
+}
+
+/* Emits code that jumps to label if the condition's value is jump_when and
+ * falls through otherwise; operands are evaluated as the tree does (left to
+ * right, `and`/`or` stopping at the first deciding operand). */
+static void ccond(struct vmc *k, uint32_t ni, bool jump_when, uint32_t label)
+{
+    const struct rules_set *set = k->set;
+    const struct rl_node *n = &set->nodes[ni];
+    uint32_t skip, a, b;
+    switch (n->op) {
+    case OP_AND:
+    case OP_OR:
+        /* and: jumps when false on a false operand; or: when true on a true one. */
+        if (jump_when == (n->op == OP_OR)) {
+            ccond(k, n->a, jump_when, label);
+            ccond(k, n->b, jump_when, label);
+        } else {
+            skip = new_label(k);
+            ccond(k, n->a, !jump_when, skip);
+            ccond(k, n->b, jump_when, label);
+            bind(k, skip);
+        }
+        return;
+    case OP_NOT:
+        ccond(k, n->a, !jump_when, label);
+        return;
+    case OP_LIT:
+        if ((n->imm != 0) == jump_when)
+            emit(k, V_JMP, 0, 0, 0, (int32_t)label, 0);
+        return;
+    case OP_EQ:
+    case OP_NE:
+        if (!hash_comparable(set, set->nodes[n->a].type, set->nodes[n->b].type))
+            break;
+        /* fallthrough */
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+        a = cval(k, n->a, VM_NONE);
+        b = cval(k, n->b, VM_NONE);
+        emit(k, cmp_op(n->op, jump_when), 0, a, b, (int32_t)label, 0);
+        return;
+    default:
+        break;
+    }
+    a = cval(k, ni, VM_NONE);
+    emit(k, jump_when ? V_JNZ : V_JZ, 0, a, 0, (int32_t)label, 0);
+}
+
+static uint32_t move_to(struct vmc *k, uint32_t reg, uint32_t want, struct rtype t)
+{
+    if (want == VM_NONE || want == reg)
+        return reg;
+    emit(k, is_text(t) ? V_MOVT : V_MOV, want, reg, 0, 0, 0);
+    return want;
+}
+
+/* Emits code leaving the node's value in a register: want if given (the
+ * operation writes it last, after reading its operands), else the leaf's
+ * own register or a fresh temporary. */
+static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
+{
+    const struct rules_set *set = k->set;
+    if (k->failed || ni >= set->nnodes)
+        return k->failed = true, 0;
+    const struct rl_node *n = &set->nodes[ni];
+    uint32_t r = leaf_reg(k, n);
+    if (r != VM_NONE)
+        return move_to(k, r, want, n->type);
+    uint32_t d = want != VM_NONE ? want : temp(k);
+    uint32_t a, b, l1, l2;
+    uint32_t kr[RL_KEYS_MAX];
+    static const uint8_t arith[] = {[OP_ADD] = V_ADD, [OP_SUB] = V_SUB, [OP_MUL] = V_MUL,
+                                    [OP_EQ] = V_EQ,   [OP_NE] = V_NE,   [OP_LT] = V_LT,
+                                    [OP_LE] = V_LE,   [OP_GT] = V_GT,   [OP_GE] = V_GE};
+    switch (n->op) {
+    case OP_OTHERF:
+        emit(k, V_LDOF, d, 0, 0, 0, 0);
+        if (!k->failed)
+            k->vm->code[k->vm->ncode - 1].k = (uint8_t)n->aux;
+        return d;
+    case OP_NEG:
+    case OP_NOT:
+        a = cval(k, n->a, VM_NONE);
+        emit(k, n->op == OP_NEG ? V_NEG : V_NOT, d, a, 0, 0, 0);
+        return d;
+    case OP_EQ:
+    case OP_NE:
+        if (!hash_comparable(set, set->nodes[n->a].type, set->nodes[n->b].type)) {
+            a = cval(k, n->a, VM_NONE);
+            b = cval(k, n->b, VM_NONE);
+            emit(k, n->op == OP_EQ ? V_EQT : V_NET, d, a, b, 0, 0);
+            return d;
+        }
+        /* fallthrough */
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+        a = cval(k, n->a, VM_NONE);
+        b = cval(k, n->b, VM_NONE);
+        emit(k, arith[n->op], d, a, b, 0, 0);
+        return d;
+    case OP_MIN:
+    case OP_MAX:
+        a = cval(k, n->a, VM_NONE);
+        b = cval(k, n->b, VM_NONE);
+        if (is_text(n->type)) { /* the checker allows numbers and dates only */
+            k->failed = true;
+            return d;
+        }
+        emit(k, n->op == OP_MIN ? V_MIN : V_MAX, d, a, b, 0, 0);
+        return d;
+    case OP_RND:
+    case OP_DIV_CEIL:
+    case OP_DIV_HALF_UP:
+    case OP_DIV_FLOOR:
+    case OP_AGE:
+        a = cval(k, n->a, VM_NONE);
+        b = cval(k, n->b, VM_NONE);
+        emit(k, V_COLD, d, a, b, 0, 0);
+        if (!k->failed)
+            k->vm->code[k->vm->ncode - 1].k = n->op;
+        return d;
+    case OP_AND:
+    case OP_OR:
+        /* A boolean value of a condition: d written once the condition is
+         * decided. */
+        l1 = new_label(k);
+        l2 = new_label(k);
+        ccond(k, ni, false, l1);
+        emit(k, V_MOVI, d, 0, 0, 0, 1);
+        emit(k, V_JMP, 0, 0, 0, (int32_t)l2, 0);
+        bind(k, l1);
+        emit(k, V_MOVI, d, 0, 0, 0, 0);
+        bind(k, l2);
+        return d;
+    case OP_COND:
+        /* One branch runs and writes d as its last step. */
+        l1 = new_label(k);
+        l2 = new_label(k);
+        ccond(k, n->a, false, l1);
+        cval(k, n->b, d);
+        emit(k, V_JMP, 0, 0, 0, (int32_t)l2, 0);
+        bind(k, l1);
+        cval(k, n->c, d);
+        bind(k, l2);
+        return d;
+    case OP_HAS:
+        emit(k, V_HAS, d, 0, 0, 0, n->imm);
+        return d;
+    case OP_EXISTS:
+        if (keys(k, n, kr))
+            emit(k, V_EXISTS, d, 0, 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+        return d;
+    case OP_ANY: {
+        /* The filter's key part (pure, rl_prepare) first, as the tree does;
+         * then the condition as a sub-program that the loop runs per line. */
+        uint32_t fkey = VM_NONE;
+        int64_t imm = n->imm & 0xFF;
+        if (n->b != 0) {
+            const struct rl_node *e = &set->nodes[n->b - 1];
+            fkey = cval(k, set->list[e->args + n->c], VM_NONE);
+            imm |= (int64_t)((e->b & 0xFFu) << 8) | (int64_t)((n->c & 0xFFu) << 16);
+        }
+        uint32_t res = temp(k);
+        uint32_t over = new_label(k), sub = new_label(k);
+        emit(k, V_JMP, 0, 0, 0, (int32_t)over, 0);
+        bind(k, sub);
+        cval(k, n->a, res);
+        emit(k, V_END, 0, 0, 0, 0, 0);
+        bind(k, over);
+        emit(k, V_ANY, d, fkey, res, (int32_t)sub, imm);
+        return d;
+    }
+    default:
+        k->failed = true;
+        return d;
+    }
+}
+
+static void cstmts(struct vmc *k, uint32_t first, uint32_t count);
+
+static void cstmt(struct vmc *k, uint32_t ni)
+{
+    const struct rules_set *set = k->set;
+    const struct rl_vm *vm = k->vm;
+    const struct rl_node *n = &set->nodes[ni];
+    uint32_t skip, end;
+    k->top = k->temp_base; /* temporaries live within one statement */
+    switch (n->op) {
+    case ST_LET:
+        cval(k, n->b, k->local_base + n->a);
+        return;
+    case ST_SET:
+        cval(k, n->b, (n->aux == SC_DOC ? vm->docv_base : vm->linev_base) + n->a);
+        return;
+    case ST_LOOKUP: {
+        uint32_t kr[RL_KEYS_MAX];
+        if (!keys(k, n, kr))
+            return;
+        uint32_t day = n->c != UINT32_MAX ? cval(k, n->c, VM_NONE) : VM_NONE;
+        uint32_t miss = n->aux == ST_REASON && n->imm >= 0 ? 1u : n->aux == ST_REJECT && n->imm >= 0 ? 2u : 0u;
+        uint32_t row = k->local_base + n->a;
+        emit(k, V_LOOKUP, row, day, miss ? (uint32_t)n->imm : 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+        if (k->failed)
+            return;
+        k->vm->code[k->vm->ncode - 1].k = (uint8_t)miss;
+        /* The columns the rule reads of this row, loaded now. */
+        const struct rl_table *t = &set->tables[n->b];
+        uint32_t used = k->cols_used[n->a][n->b];
+        for (uint32_t c = 0; c < t->ncols && !k->failed; c++) {
+            if (!(used & (1u << c)))
+                continue;
+            uint32_t at = emit(k, is_text(t->cols[c].type) ? V_LDFT : V_LDF, k->field_reg[n->a][c], row,
+                               0, (int32_t)n->b, 0);
+            if (!k->failed)
+                k->vm->code[at].y = (int32_t)c;
+        }
+        return;
+    }
+    case ST_REASON:
+    case ST_REJECT:
+        if (n->imm < 0)
+            return; /* not declared: the load failed already */
+        skip = new_label(k);
+        if (n->b)
+            ccond(k, n->b - 1, false, skip);
+        emit(k, n->op == ST_REJECT ? V_REJECT : V_REASON, 0, 0, 0, 0, n->imm);
+        bind(k, skip);
+        return;
+    case ST_EXIT:
+        skip = new_label(k);
+        if (n->b)
+            ccond(k, n->b - 1, false, skip);
+        emit(k, V_END, 0, 0, 0, 0, 0);
+        bind(k, skip);
+        return;
+    case ST_PACKS:
+        emit(k, V_PACKS, 0, 0, 0, 0, 0);
+        return;
+    case ST_IF:
+        skip = new_label(k);
+        end = new_label(k);
+        ccond(k, n->a, false, skip);
+        cstmts(k, n->args, n->nargs);
+        emit(k, V_JMP, 0, 0, 0, (int32_t)end, 0);
+        bind(k, skip);
+        cstmts(k, n->b, n->c);
+        bind(k, end);
+        return;
+    default:
+        k->failed = true;
+        return;
+    }
+}
+
+static void cstmts(struct vmc *k, uint32_t first, uint32_t count)
+{
+    for (uint32_t i = 0; i < count && !k->failed; i++)
+        cstmt(k, k->set->list[first + i]);
+}
+
+static bool is_jump(uint8_t op)
+{
+    return (op >= V_JMP && op <= V_JGE) || op == V_ANY;
+}
+
+/* Compiles rule ri at the end of the code; its registers start at *next. */
+static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *linef_used)
+{
+    struct rules_set *set = k->set;
+    const struct rl_rule *r = &set->rules[ri];
+    memset(k->cols_used, 0, sizeof k->cols_used);
+    k->linef_used = 0;
+    if (r->when != UINT32_MAX)
+        walk(k, r->when, 0);
+    walk_list(k, r->body, r->nbody, 0);
+    k->local_base = *next;
+    *next += r->nlocals;
+    for (uint32_t s = 0; s < RL_LOCALS_MAX; s++) {
+        uint32_t cols = 0;
+        for (uint32_t t = 0; t < RL_TABLES_MAX; t++)
+            cols |= k->cols_used[s][t];
+        for (uint32_t c = 0; c < RL_COLS_MAX; c++)
+            k->field_reg[s][c] = cols & (1u << c) ? (*next)++ : VM_NONE;
+    }
+    *linef_used = k->linef_used;
+    k->temp_base = *next;
+    k->top = *next;
+    if (*next > k->vm->nregs)
+        k->vm->nregs = *next;
+    if (*next >= VM_REGS_MAX) {
+        k->failed = true;
+        return;
+    }
+    k->nlabels = 0;
+    k->rule_first = k->vm->ncode;
+    k->vm->entry[ri] = k->vm->ncode;
+    uint32_t end = new_label(k);
+    if (r->when != UINT32_MAX)
+        ccond(k, r->when, false, end);
+    cstmts(k, r->body, r->nbody);
+    bind(k, end);
+    emit(k, V_END, 0, 0, 0, 0, 0);
+    if (k->failed)
+        return;
+    /* Labels to instruction indexes; every jump goes forward (termination). */
+    for (uint32_t pc = k->rule_first; pc < k->vm->ncode; pc++) {
+        struct vm_ins *in = &k->vm->code[pc];
+        if (!is_jump(in->op))
+            continue;
+        int32_t to = k->label_pc[in->x];
+        ADJ_ASSERT(to > (int32_t)pc || (in->op == V_ANY && to >= (int32_t)k->rule_first));
+        in->x = to;
+    }
+    /* Registers used by this rule's temporaries stay its own: the next rule
+     * starts above them, so nothing carries over by accident. */
+    *next = k->vm->nregs;
+}
+
+void rl_vm_compile(struct rules_set *set)
+{
+    struct vmc *k = calloc(1, sizeof *k);
+    struct rl_vm *vm = calloc(1, sizeof *vm);
+    if (!k || !vm) {
+        free(k);
+        free(vm);
+        return;
+    }
+    k->set = set;
+    k->vm = vm;
+    /* Fixed registers. */
+    uint32_t next = VM_CONSTS_MAX;
+    vm->docv_base = (uint16_t)next;
+    next += set->ndoc_defaults;
+    vm->linev_base = (uint16_t)next;
+    next += set->nline_defaults;
+    vm->param_base = (uint16_t)next;
+    next += set->nparams;
+    vm->image_end = (uint16_t)next;
+    vm->docf_base = (uint16_t)next;
+    next += VM_DOCF;
+    vm->linef_base = (uint16_t)next;
+    next += VM_LINEF;
+    vm->packs_base = (uint16_t)next;
+    next += 4;
+    vm->nregs = next;
+    bool ok = next < VM_REGS_MAX && set->ndoc_defaults == set->ndocvars &&
+              set->nline_defaults == set->nlinevars && set->nline_defaults >= LV_BUILTIN_COUNT;
+    if (ok) {
+        for (uint32_t i = 0; i < set->ndoc_defaults; i++) {
+            vm->img_i[vm->docv_base + i] = set->doc_defaults[i].i;
+            vm->img_s[vm->docv_base + i] = set->doc_defaults[i].s;
+            vm->img_n[vm->docv_base + i] = set->doc_defaults[i].n;
+        }
+        for (uint32_t i = 0; i < set->nline_defaults; i++) {
+            vm->img_i[vm->linev_base + i] = set->line_defaults[i].i;
+            vm->img_s[vm->linev_base + i] = set->line_defaults[i].s;
+            vm->img_n[vm->linev_base + i] = set->line_defaults[i].n;
+        }
+        for (uint32_t i = 0; i < set->nparams; i++) {
+            const struct rl_param *p = &set->params[i];
+            vm->img_i[vm->param_base + i] = p->def.i;
+            vm->img_s[vm->param_base + i] = p->def.s;
+            vm->img_n[vm->param_base + i] = p->def.n;
+            if (p->nhist)
+                vm->dyn[vm->ndyn++] = (uint16_t)i;
+        }
+    }
+    /* Rules, each with the line fields it reads. */
+    uint32_t linef[RL_RULES_MAX] = {0};
+    for (uint32_t ri = 0; ri < set->nrules && ok && !k->failed; ri++)
+        compile_rule(k, ri, &next, &linef[ri]);
+    ok = ok && !k->failed && vm->nregs <= VM_REGS_MAX;
+    /* Per value of doc.kind / line.kind, the rules whose kind filter lets
+     * that value through (the tree's test, rl_prepare). */
+    for (uint32_t sc = 0; sc < 2 && ok; sc++) {
+        const struct rl_enum *e = &set->enums[sc == 0 ? EN_DKIND : EN_LKIND];
+        struct vm_list *lists = sc == 0 ? vm->doc_lists : vm->line_lists;
+        for (uint32_t v = 0; v < e->count && v < RL_ENUM_VALUES_MAX; v++) {
+            char letter = e->values[v][1] == '\0' ? e->values[v][0] : 0;
+            struct vm_list *l = &lists[v];
+            for (uint32_t i = 0; i < set->nscope_rules[sc]; i++) {
+                uint16_t ri = set->scope_rules[sc][i];
+                char want = set->rules[ri].kind_filter;
+                if (want && want != letter)
+                    continue;
+                l->rules[l->count++] = ri;
+                if (sc == 1)
+                    l->field_mask |= linef[ri];
+            }
+        }
+    }
+    free(k);
+    if (!ok) {
+        rl_vm_free(vm);
+        return;
+    }
+    set->vm = vm;
+}
+
+void rl_vm_free(struct rl_vm *vm)
+{
+    if (!vm)
+        return;
+    free(vm->code);
+    free(vm);
+}
+
+/* The compiled code as text, one instruction a line (tests and tuning). */
+void rl_vm_dump(const struct rules_set *set, FILE *out)
+{
+    static const char *names[] = {
+        "end", "jmp", "jz", "jnz", "jeq", "jne", "jlt", "jle", "jgt", "jge", "mov", "movt", "movi",
+        "ldf", "ldft", "ldof", "add", "sub", "mul", "neg", "min", "max", "eq", "ne",
+        "lt", "le", "gt", "ge", "eqt", "net", "not", "cold", "has", "packs", "lookup", "exists",
+        "reason", "reject", "any"};
+    _Static_assert(sizeof names / sizeof names[0] == V_OP_COUNT, "a name per operation");
+    const struct rl_vm *vm = set->vm;
+    if (!vm) {
+        fputs("(not compiled: the tree walker runs this set)\n", out);
+        return;
+    }
+    fprintf(out, "%u instructions, %u registers, %u constants\n", vm->ncode, vm->nregs, vm->nconst);
+    for (uint32_t pc = 0; pc < vm->ncode; pc++) {
+        for (uint32_t ri = 0; ri < set->nrules; ri++)
+            if (vm->entry[ri] == pc)
+                fprintf(out, "rule %s:\n", set->rules[ri].name);
+        const struct vm_ins *in = &vm->code[pc];
+        fprintf(out, "%5u  %-7s d=%u a=%u b=%u k=%u x=%d y=%d imm=%lld\n", pc, names[in->op], in->d,
+                in->a, in->b, in->k, in->x, in->y, (long long)in->imm);
+    }
+}
+
+bool rules_compiled(const struct rules_set *set) { return set->vm != NULL; }
