@@ -378,11 +378,12 @@ int cmd_run(int argc, char **argv)
     }
     /* Startup: the settled history (a year of a province is ~45 M pack ids
      * and ~12 M doc ids) loads on its own thread while this one loads and
-     * compiles the rule set and its tables; the two share nothing. */
+     * compiles the rule set and its tables; the two share nothing. With
+     * --threads 1, one after the other. */
     struct run_history_job history_job = {.path = args.ledger_path};
     pthread_t history_thread;
-    bool history_threaded =
-        pthread_create(&history_thread, NULL, run_history_main, &history_job) == 0;
+    bool history_threaded = args.threads > 1 &&
+                            pthread_create(&history_thread, NULL, run_history_main, &history_job) == 0;
     if (!history_threaded) {
         run_history_main(&history_job);
     }
@@ -431,8 +432,8 @@ int cmd_run(int argc, char **argv)
         return CLI_EXIT_IOERR;
     }
     /* Compression on a helper thread of libzstd's: the ordered stage only
-     * hands bytes over. */
-    (void)zwriter_set_workers(decisions, 1);
+     * hands bytes over. With --threads 1 the run stays on one thread. */
+    (void)zwriter_set_workers(decisions, args.threads > 1 ? 1 : 0);
     char quarantine_path[4096], quarantine_tmp[4200];
     snprintf(quarantine_path, sizeof quarantine_path, "%s/quarantine.tsv", args.out_dir);
     snprintf(quarantine_tmp, sizeof quarantine_tmp, "%s.tmp", quarantine_path);

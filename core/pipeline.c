@@ -96,17 +96,23 @@ static enum adj_err pipeline_adj_reserve(struct adjud_chunk *adj, const struct d
     return ADJ_OK;
 }
 
+/* A worker's part of a job: parse the block, evaluate its documents. */
+static void pipeline_work(struct pipeline *p, struct pipeline_worker *worker, struct pipeline_job *job)
+{
+    batch_parse_block(job->block, &job->chunk, &job->res);
+    job->err = pipeline_adj_reserve(&job->adj, &job->chunk);
+    if (job->err == ADJ_OK) {
+        job->err = adjud_evaluate(&worker->adjud, &job->chunk, &job->adj, p->reason_text);
+    }
+}
+
 static void *pipeline_worker_main(void *arg)
 {
     struct pipeline_worker *worker = arg;
     struct pipeline *p = worker->pipeline;
     struct pipeline_job *job;
     while ((job = ring_pop(&worker->in)) != NULL) {
-        batch_parse_block(job->block, &job->chunk, &job->res);
-        job->err = pipeline_adj_reserve(&job->adj, &job->chunk);
-        if (job->err == ADJ_OK) {
-            job->err = adjud_evaluate(&worker->adjud, &job->chunk, &job->adj, p->reason_text);
-        }
+        pipeline_work(p, worker, job);
         ring_push(&worker->out, job);
     }
     ring_close(&worker->out);
@@ -321,6 +327,28 @@ static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job 
     return ADJ_OK;
 }
 
+/* The ordered stage's part of a job: intake merge and quarantine, the
+ * K08/K09 commit and the decisions, progress; then the block goes back. */
+static void pipeline_order(struct pipeline *p, struct pipeline_job *job, struct adjud_commit *commit,
+                           struct runstats *stats, struct batch_state *state,
+                           struct pipeline_out *out, enum adj_err *run_err,
+                           struct pipeline_batch *batch, struct pipeline_progress *progress,
+                           uint64_t docs_before)
+{
+    if (batch_merge(state, job->block, &job->res, out->quarantine) != ADJ_OK && out->err == ADJ_OK) {
+        out->err = ADJ_E_WRITE;
+    }
+    if (*run_err == ADJ_OK) {
+        *run_err = pipeline_commit_job(p, job, commit, stats, out);
+    }
+    batch->bytes_read = job->block->text_offset + job->block->len;
+    uint64_t raw_bytes = job->block->raw_offset;
+    io_reader_release(p->reader, job->block);
+    job->block = NULL;
+    pipeline_progress_tick(progress, stats->docs_adjudicated - docs_before, batch->bytes_read,
+                           raw_bytes, false);
+}
+
 enum adj_err pipeline_run_batch(const struct pipeline_options *options, const char *path,
                                 struct adjud_commit *commit, struct runstats *stats,
                                 struct zwriter *decisions, FILE *quarantine,
@@ -347,58 +375,72 @@ enum adj_err pipeline_run_batch(const struct pipeline_options *options, const ch
     progress.last = progress.start;
     progress.total_bytes = io_reader_input_bytes(p.reader); /* 0 for a pipe */
 
-    /* Workers first: if the system refuses a thread, run with the workers
-     * that did start (blocks are dealt round-robin over worker_count). */
-    uint32_t started = 0;
-    while (started < p.worker_count &&
-           pthread_create(&p.workers[started].thread, NULL, pipeline_worker_main,
-                          &p.workers[started]) == 0) {
-        started++;
-    }
-    if (started < p.worker_count) {
-        fprintf(stderr, "dadras run: only %u of %u worker threads could start\n", started,
-                p.worker_count);
-        for (uint32_t w = started; w < p.worker_count; w++) {
-            adjud_worker_free(&p.workers[w].adjud);
-        }
-        p.worker_count = started;
-    }
-    if (started == 0 || pthread_create(&p.reader_thread, NULL, pipeline_reader_main, &p) != 0) {
-        for (uint32_t w = 0; w < started; w++) {
-            ring_close(&p.workers[w].in);
-            pthread_join(p.workers[w].thread, NULL);
-        }
-        pipeline_free(&p);
-        return ADJ_E_NOMEM;
-    }
     enum adj_err run_err = ADJ_OK;
     uint64_t docs_before = stats->docs_adjudicated;
-    /* Unbounded by design: one iteration per block; ends when the worker
-     * owning the next block reports that no block follows. */
-    for (uint64_t seq = 0;; seq++) {
-        struct pipeline_worker *worker = &p.workers[seq % p.worker_count];
-        struct pipeline_job *job = ring_pop(&worker->out);
-        if (job == NULL) {
-            break;
+    if (p.worker_count == 1) {
+        /* One thread: read, parse, evaluate and commit each block in turn on
+         * this thread, with no reader or worker thread (--threads 1 is a
+         * single-threaded run: the serial baseline of the scaling benchmark,
+         * and what a machine shared with other work asks for). Same blocks,
+         * same order, same code as the threaded path, so the same bytes. */
+        struct pipeline_job *job = &p.jobs[0];
+        /* Unbounded by design: one iteration per block of the input. */
+        for (uint64_t seq = 0;; seq++) {
+            struct io_block *block = NULL;
+            enum adj_err rerr = io_reader_next(p.reader, &block);
+            if (rerr != ADJ_OK || block == NULL) {
+                p.reader_err = rerr;
+                break;
+            }
+            ADJ_ASSERT(block->seq == seq);
+            job->block = block;
+            pipeline_work(&p, &p.workers[0], job);
+            pipeline_order(&p, job, commit, stats, &state, &out, &run_err, batch, &progress,
+                           docs_before);
         }
-        ADJ_ASSERT(job->block->seq == seq);
-        if (batch_merge(&state, job->block, &job->res, quarantine) != ADJ_OK && out.err == ADJ_OK) {
-            out.err = ADJ_E_WRITE;
+    } else {
+        /* Workers first: if the system refuses a thread, run with the
+         * workers that did start (blocks are dealt round-robin over
+         * worker_count). */
+        uint32_t started = 0;
+        while (started < p.worker_count &&
+               pthread_create(&p.workers[started].thread, NULL, pipeline_worker_main,
+                              &p.workers[started]) == 0) {
+            started++;
         }
-        if (run_err == ADJ_OK) {
-            run_err = pipeline_commit_job(&p, job, commit, stats, &out);
+        if (started < p.worker_count) {
+            fprintf(stderr, "dadras run: only %u of %u worker threads could start\n", started,
+                    p.worker_count);
+            for (uint32_t w = started; w < p.worker_count; w++) {
+                adjud_worker_free(&p.workers[w].adjud);
+            }
+            p.worker_count = started;
         }
-        batch->bytes_read = job->block->text_offset + job->block->len;
-        uint64_t raw_bytes = job->block->raw_offset;
-        io_reader_release(p.reader, job->block);
-        job->block = NULL;
-        ring_push(&p.free_jobs, job);
-        pipeline_progress_tick(&progress, stats->docs_adjudicated - docs_before, batch->bytes_read,
-                               raw_bytes, false);
-    }
-    pthread_join(p.reader_thread, NULL);
-    for (uint32_t w = 0; w < p.worker_count; w++) {
-        pthread_join(p.workers[w].thread, NULL);
+        if (started == 0 || pthread_create(&p.reader_thread, NULL, pipeline_reader_main, &p) != 0) {
+            for (uint32_t w = 0; w < started; w++) {
+                ring_close(&p.workers[w].in);
+                pthread_join(p.workers[w].thread, NULL);
+            }
+            pipeline_free(&p);
+            return ADJ_E_NOMEM;
+        }
+        /* Unbounded by design: one iteration per block; ends when the
+         * worker owning the next block reports that no block follows. */
+        for (uint64_t seq = 0;; seq++) {
+            struct pipeline_worker *worker = &p.workers[seq % p.worker_count];
+            struct pipeline_job *job = ring_pop(&worker->out);
+            if (job == NULL) {
+                break;
+            }
+            ADJ_ASSERT(job->block->seq == seq);
+            pipeline_order(&p, job, commit, stats, &state, &out, &run_err, batch, &progress,
+                           docs_before);
+            ring_push(&p.free_jobs, job);
+        }
+        pthread_join(p.reader_thread, NULL);
+        for (uint32_t w = 0; w < p.worker_count; w++) {
+            pthread_join(p.workers[w].thread, NULL);
+        }
     }
     pipeline_progress_tick(&progress, stats->docs_adjudicated - docs_before, batch->bytes_read, 0,
                            true);

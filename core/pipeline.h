@@ -13,7 +13,9 @@
  * rings round-robin: every ring is single-producer/single-consumer, no
  * lock is taken, and the result does not depend on N (tested for 1, 2, 8).
  * Buffers travel back the same way on return rings, so memory is bounded by
- * the ring capacities whatever the batch size.
+ * the ring capacities whatever the batch size. With one worker there are no
+ * threads at all: the caller reads, parses, evaluates and commits each
+ * block in turn (the same functions, so the same bytes).
  */
 #ifndef ADJ_CORE_PIPELINE_H
 #define ADJ_CORE_PIPELINE_H
@@ -34,7 +36,8 @@
 struct pipeline_options {
     const struct rules_set *rules;
     struct adjud_history history;  /* Settled before this run. */
-    uint32_t threads;              /* Workers, 1..PIPELINE_THREADS_MAX. */
+    uint32_t threads;              /* Workers, 1..PIPELINE_THREADS_MAX; with 1
+                                    * the whole run is on the calling thread. */
     bool progress;                 /* Progress line on stderr. */
     uint64_t block_bytes;          /* Intake block size; 0 = io's default.
                                     * Tests make it tiny so that duplicates

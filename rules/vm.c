@@ -91,8 +91,9 @@ enum vm_op {
     V_PACKS, /* check packs, once per line */
     V_LOOKUP, /* r[d] = row of table x for keys imm (4 x 16-bit registers),
                  day r[a] (VM_NONE: date of service); miss: action k
-                 (0 exit, 1 reason b, 2 reject b) and return */
-    V_EXISTS, /* r[d] = a row of table x exists for keys imm on the dos */
+                 (0 exit, 1 reason b, 2 reject b) and return; y: through
+                 the document's memo (tables looked up at several places) */
+    V_EXISTS, /* r[d] = a row of table x exists for keys imm on the dos; y: memo */
     V_REASON, /* line reasons |= bit imm */
     V_REJECT, /* doc reasons |= bit imm */
     V_ANY,    /* r[d] = any line j (kind letter imm & 0xff if not 0) for which
@@ -260,18 +261,19 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
     const struct rules_set *set = f->set;
     const struct vm_ins *code = f->vm->code;
     int64_t *r = f->r;
+    const struct vm_ins *ip = &code[pc];
     const struct vm_ins *in;
     int64_t x;
     enum adj_err e;
 #define NEXT()                                                                                   \
     do {                                                                                         \
-        in = &code[pc++];                                                                        \
+        in = ip++;                                                                               \
         goto *ops[in->op];                                                                       \
     } while (0)
 #define JUMP_IF(c)                                                                               \
     do {                                                                                         \
         if (c)                                                                                   \
-            pc = (uint32_t)in->x;                                                                \
+            ip = code + in->x;                                                                   \
         NEXT();                                                                                  \
     } while (0)
     NEXT();
@@ -387,7 +389,8 @@ L_LOOKUP: {
     struct rv keys[RL_KEYS_MAX];
     keys_of(f, in->imm, set->tables[in->x].nkeys, keys);
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
-    uint32_t row = rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day);
+    uint32_t row = in->y ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day)
+                         : rl_table_find(&set->tables[in->x], keys, day);
     if (row == UINT32_MAX) {
         if (in->k == 1)
             f->line_reasons |= 1ull << in->b;
@@ -401,7 +404,8 @@ L_LOOKUP: {
 L_EXISTS: {
     struct rv keys[RL_KEYS_MAX];
     keys_of(f, in->imm, set->tables[in->x].nkeys, keys);
-    r[in->d] = rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, f->dos) != UINT32_MAX;
+    r[in->d] = (in->y ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, f->dos)
+                      : rl_table_find(&set->tables[in->x], keys, f->dos)) != UINT32_MAX;
     NEXT();
 }
 L_REASON:
@@ -592,6 +596,9 @@ struct vmc {
     uint32_t field_reg[RL_LOCALS_MAX][RL_COLS_MAX];
     uint32_t cols_used[RL_LOCALS_MAX][RL_TABLES_MAX]; /* bit c: column c read */
     uint32_t linef_used;
+    /* Lookups and exists of each table in the whole set: a table looked up
+     * at one place only gains nothing from the document's memo. */
+    uint32_t lookup_sites[RL_TABLES_MAX];
 };
 
 static bool is_text(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
@@ -967,8 +974,11 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         emit(k, V_HAS, d, 0, 0, 0, n->imm);
         return d;
     case OP_EXISTS:
-        if (keys(k, n, kr))
-            emit(k, V_EXISTS, d, 0, 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+        if (keys(k, n, kr)) {
+            uint32_t at = emit(k, V_EXISTS, d, 0, 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+            if (!k->failed)
+                k->vm->code[at].y = k->lookup_sites[n->b] > 1;
+        }
         return d;
     case OP_ANY: {
         /* The filter's key part (pure, rl_prepare) first, as the tree does;
@@ -1023,6 +1033,7 @@ static void cstmt(struct vmc *k, uint32_t ni)
         if (k->failed)
             return;
         k->vm->code[k->vm->ncode - 1].k = (uint8_t)miss;
+        k->vm->code[k->vm->ncode - 1].y = k->lookup_sites[n->b] > 1;
         /* The columns the rule reads of this row, loaded now. */
         const struct rl_table *t = &set->tables[n->b];
         uint32_t used = k->cols_used[n->a][n->b];
@@ -1184,6 +1195,11 @@ void rl_vm_compile(struct rules_set *set)
             if (p->nhist)
                 vm->dyn[vm->ndyn++] = (uint16_t)i;
         }
+    }
+    for (uint32_t i = 0; i < set->nnodes; i++) {
+        const struct rl_node *n = &set->nodes[i];
+        if ((n->op == ST_LOOKUP || n->op == OP_EXISTS) && n->b < RL_TABLES_MAX)
+            k->lookup_sites[n->b]++;
     }
     /* Rules, each with the line fields it reads. */
     uint32_t linef[RL_RULES_MAX] = {0};

@@ -79,3 +79,33 @@ Test(money, grouped_format)
     cr_assert_str_eq(money_format_grouped(-1000, buf), "-1,000");
     cr_assert_str_eq(money_format_grouped(INT64_MIN, buf), "-9,223,372,036,854,775,808");
 }
+
+/* The 64-bit fast paths (taken while x * bp + 5000, or x + d / 2, fits)
+ * and the 128-bit paths must agree on both sides of the switch-over. */
+Test(money, fast_and_wide_paths_agree_at_the_switch_over)
+{
+    const int64_t bps[] = {1, 2500, 3000, 9999, 10000, 17000, 1000000};
+    for (size_t i = 0; i < sizeof bps / sizeof bps[0]; i++) {
+        int64_t bp = bps[i];
+        int64_t edge = (INT64_MAX - 5000) / bp; /* largest x on the fast path */
+        for (int64_t x = edge - 3; x <= edge + 3; x++) {
+            int64_t got = -1;
+            __int128 want = ((__int128)x * bp + 5000) / 10000;
+            bool ok = money_mul_bp_round_half_up(x, bp, &got);
+            cr_assert_eq(ok, want <= INT64_MAX, "x=%lld bp=%lld", (long long)x, (long long)bp);
+            if (ok)
+                cr_assert_eq(got, (int64_t)want, "x=%lld bp=%lld", (long long)x, (long long)bp);
+        }
+    }
+    const int64_t ds[] = {1, 2, 3, 100, 10000, INT64_MAX / 2, INT64_MAX};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+        int64_t d = ds[i];
+        for (__int128 wx = (__int128)INT64_MAX - d / 2 - 3; wx <= (__int128)INT64_MAX - d / 2 + 3; wx++) {
+            if (wx < 0 || wx > INT64_MAX)
+                continue;
+            int64_t x = (int64_t)wx, got = -1;
+            cr_assert(money_div_round_half_up(x, d, &got));
+            cr_assert_eq(got, (int64_t)(((__int128)x + d / 2) / d), "x=%lld d=%lld", (long long)x, (long long)d);
+        }
+    }
+}
