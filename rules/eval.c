@@ -498,6 +498,104 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* ---- explain's trace: one printer per event, shared by both evaluators
+ * so their traces are the same text (tested) ---- */
+
+void rl_trace_doc(FILE *tr, const struct doc *doc, bool seen_before)
+{
+    char b[11];
+    fprintf(tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
+            doc->doc_id_raw, doc->kind, (int)doc->center_len, doc->center,
+            jdate_format(doc_dos(doc), b), seen_before ? ", seen before" : "");
+}
+
+void rl_trace_rule(FILE *tr, const struct rules_set *set, const struct rl_rule *r)
+{
+    fprintf(tr, "  rule %s (%s:%u)\n", r->name, base_name(set->files[r->file]), r->line);
+}
+
+void rl_trace_value(FILE *tr, const struct rules_set *set, const char *what, const char *name,
+                    struct rtype t, struct rv v)
+{
+    fprintf(tr, "    %s %s = ", what, name);
+    print_value(tr, set, t, v);
+    fputc('\n', tr);
+}
+
+void rl_trace_lookup(FILE *tr, const struct rules_set *set, uint32_t table, const struct rv *keys,
+                     uint32_t nkeys, int32_t day, uint32_t row)
+{
+    const struct rl_table *t = &set->tables[table];
+    fprintf(tr, "    lookup %s[", t->name);
+    for (uint32_t k = 0; k < nkeys; k++) {
+        if (k)
+            fputc(',', tr);
+        print_value(tr, set, t->cols[t->keys[k]].type, keys[k]);
+    }
+    fputc(']', tr);
+    if (t->valid_from >= 0) {
+        fputs(" on ", tr);
+        print_value(tr, set, (struct rtype){RT_DATE, 0}, ival(day));
+    }
+    if (row == UINT32_MAX)
+        fputs(" -> no row\n", tr);
+    else
+        fprintf(tr, " -> %s line %u\n", t->file, t->src_line[row]);
+}
+
+void rl_trace_reason(FILE *tr, const struct rules_set *set, const struct rl_rule *rule,
+                     const struct rl_node *n, bool doc_level)
+{
+    fprintf(tr, "    %s %s (%s) by rule %s at %s:%u\n", doc_level ? "reject" : "reason",
+            set->reasons[n->imm], set->reason_text[n->imm], rule->name,
+            base_name(set->files[n->file]), n->line);
+}
+
+void rl_trace_exit(FILE *tr, const struct rules_set *set, const struct rl_node *n)
+{
+    fprintf(tr, "    exit at %s:%u\n", base_name(set->files[n->file]), n->line);
+}
+
+void rl_trace_packs(FILE *tr, const int64_t packs[4])
+{
+    fprintf(tr, "    packs: %lld listed, %lld good, %lld reused, %lld invalid\n", (long long)packs[3],
+            (long long)packs[0], (long long)packs[1], (long long)packs[2]);
+}
+
+void rl_trace_line(FILE *tr, const struct doc_line *l)
+{
+    fprintf(tr, "line %u: %c %.*s qty %u unit price %lld claimed insurer %lld daroyar %lld\n",
+            l->line_no, l->kind, (int)l->code_len, l->code, l->qty, (long long)l->unit_price_rials,
+            (long long)l->claimed_insurer_rials, (long long)l->claimed_daroyar_rials);
+}
+
+void rl_trace_line_result(FILE *tr, const struct rules_set *set, const struct line_decision *o)
+{
+    char rb[256];
+    rules_reasons_format(set, o->reasons, rb, sizeof rb);
+    fprintf(tr, "  => %c qty_a %lld gross %lld patient %lld insurer %lld daroyar %lld "
+                "approved %lld+%lld deduction %lld reasons %s\n",
+            o->status, (long long)o->qty_a, (long long)o->gross_rials, (long long)o->patient_rials,
+            (long long)o->insurer_rials, (long long)o->daroyar_rials,
+            (long long)o->approved_insurer_rials, (long long)o->approved_daroyar_rials,
+            (long long)o->deduction_rials, rb[0] ? rb : "-");
+}
+
+void rl_trace_doc_result(FILE *tr, const struct rules_set *set, const struct doc_decision *d)
+{
+    char rb[256];
+    rules_reasons_format(set, d->reasons, rb, sizeof rb);
+    fprintf(tr, "doc => %c approved insurer %lld daroyar %lld deduction %lld reasons %s\n", d->status,
+            (long long)d->approved_insurer_rials, (long long)d->approved_daroyar_rials,
+            (long long)d->deduction_rials, rb[0] ? rb : "-");
+}
+
+void rl_trace_error(FILE *tr, const struct rules_set *set, enum adj_err e, const struct rl_node *n)
+{
+    fprintf(tr, "error: %s [%s]%s%s\n", adj_err_message(e), adj_err_name(e), n ? " at " : "",
+            n ? base_name(set->files[n->file]) : "");
+}
+
 static void add_reason(struct ectx *c, const struct rl_node *n, bool doc_level)
 {
     if (n->imm < 0)
@@ -508,9 +606,7 @@ static void add_reason(struct ectx *c, const struct rl_node *n, bool doc_level)
     else
         c->line_reasons |= bit;
     if (c->tr)
-        fprintf(c->tr, "    %s %s (%s) by rule %s at %s:%u\n", doc_level ? "reject" : "reason",
-                c->set->reasons[n->imm], c->set->reason_text[n->imm], c->rule->name,
-                base_name(c->set->files[n->file]), n->line);
+        rl_trace_reason(c->tr, c->set, c->rule, n, doc_level);
 }
 
 void rl_count_packs(const struct doc_line *l, const uint64_t *uids, const struct seen_ops *seen,
@@ -541,9 +637,7 @@ static void run_packs(struct ectx *c)
     c->packs_done = true;
     rl_count_packs(&c->lines[c->li], c->uids, c->seen, c->packs);
     if (c->tr)
-        fprintf(c->tr, "    packs: %lld listed, %lld good, %lld reused, %lld invalid\n",
-                (long long)c->packs[3], (long long)c->packs[0], (long long)c->packs[1],
-                (long long)c->packs[2]);
+        rl_trace_packs(c->tr, c->packs);
 }
 
 /* The value a let or set stores: numbers through eval_i (one dispatch, in
@@ -572,11 +666,9 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         switch (n->op) {
         case ST_LET: {
             c->loc[n->a] = value_of(c, n->b);
-            if (c->tr && !c->err) {
-                fprintf(c->tr, "    let %s = ", c->rule->local_names[n->a]);
-                print_value(c->tr, set, set->nodes[n->b].type, c->loc[n->a]);
-                fputc('\n', c->tr);
-            }
+            if (c->tr && !c->err)
+                rl_trace_value(c->tr, set, "let", c->rule->local_names[n->a], set->nodes[n->b].type,
+                               c->loc[n->a]);
             break;
         }
         case ST_SET: {
@@ -585,11 +677,8 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
                 c->docv[n->a] = v;
             else
                 c->linev[n->a] = v;
-            if (c->tr && !c->err) {
-                fprintf(c->tr, "    set %s = ", set->vars[n->c].name);
-                print_value(c->tr, set, set->vars[n->c].type, v);
-                fputc('\n', c->tr);
-            }
+            if (c->tr && !c->err)
+                rl_trace_value(c->tr, set, "set", set->vars[n->c].name, set->vars[n->c].type, v);
             break;
         }
         case ST_LOOKUP: {
@@ -601,25 +690,9 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
                 int64_t d = eval_i(c, n->c);
                 day = d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
             }
-            const struct rl_table *t = &set->tables[n->b];
             uint32_t row = find_row(c, n->b, keys, day);
-            if (c->tr) {
-                fprintf(c->tr, "    lookup %s[", t->name);
-                for (uint32_t k = 0; k < n->nargs; k++) {
-                    if (k)
-                        fputc(',', c->tr);
-                    print_value(c->tr, set, t->cols[t->keys[k]].type, keys[k]);
-                }
-                fputc(']', c->tr);
-                if (t->valid_from >= 0) {
-                    fputs(" on ", c->tr);
-                    print_value(c->tr, set, (struct rtype){RT_DATE, 0}, ival(day));
-                }
-                if (row == UINT32_MAX)
-                    fputs(" -> no row\n", c->tr);
-                else
-                    fprintf(c->tr, " -> %s line %u\n", t->file, t->src_line[row]);
-            }
+            if (c->tr)
+                rl_trace_lookup(c->tr, set, n->b, keys, n->nargs, day, row);
             if (row == UINT32_MAX) {
                 if (n->aux == ST_REASON)
                     add_reason(c, n, false);
@@ -639,7 +712,7 @@ static bool exec(struct ectx *c, uint32_t first, uint32_t count)
         case ST_EXIT:
             if (n->b == 0 || eval_i(c, n->b - 1)) {
                 if (c->tr && !c->err)
-                    fprintf(c->tr, "    exit at %s:%u\n", base_name(set->files[n->file]), n->line);
+                    rl_trace_exit(c->tr, set, n);
                 return true;
             }
             break;
@@ -686,7 +759,7 @@ static void run_rules(struct ectx *c, uint8_t scope)
         if (r->when != UINT32_MAX && !eval_i(c, r->when))
             continue;
         if (c->tr)
-            fprintf(c->tr, "  rule %s (%s:%u)\n", r->name, base_name(set->files[r->file]), r->line);
+            rl_trace_rule(c->tr, set, r);
         exec(c, r->body, r->nbody);
     }
 }
@@ -741,12 +814,8 @@ enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     c.seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
     memcpy(c.docv, set->doc_defaults, set->ndoc_defaults * sizeof c.docv[0]);
-    if (c.tr) {
-        char b[11];
-        fprintf(c.tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
-                doc->doc_id_raw, doc->kind, (int)doc->center_len, doc->center,
-                jdate_format(doc_dos(doc), b), c.seen_before ? ", seen before" : "");
-    }
+    if (c.tr)
+        rl_trace_doc(c.tr, doc, c.seen_before);
     run_rules(&c, SC_DOC);
     memset(doc_out, 0, sizeof *doc_out);
     doc_out->reasons = c.doc_reasons;
@@ -772,10 +841,7 @@ enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc
             }
             memcpy(c.linev, set->line_defaults, set->nline_defaults * sizeof c.linev[0]);
             if (c.tr)
-                fprintf(c.tr, "line %u: %c %.*s qty %u unit price %lld claimed insurer %lld daroyar %lld\n",
-                        l->line_no, l->kind, (int)l->code_len, l->code, l->qty,
-                        (long long)l->unit_price_rials, (long long)l->claimed_insurer_rials,
-                        (long long)l->claimed_daroyar_rials);
+                rl_trace_line(c.tr, l);
             run_rules(&c, SC_LINE);
             if (c.err)
                 break;
@@ -789,17 +855,8 @@ enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc
             o->deduction_rials = c.linev[LV_DEDUCTION].i;
             o->reasons = c.line_reasons;
             o->status = c.linev[LV_STATUS].n == 1 ? (uint8_t)c.linev[LV_STATUS].s[0] : 0;
-            if (c.tr) {
-                char rb[256];
-                rules_reasons_format(set, o->reasons, rb, sizeof rb);
-                fprintf(c.tr, "  => %c qty_a %lld gross %lld patient %lld insurer %lld daroyar %lld "
-                              "approved %lld+%lld deduction %lld reasons %s\n",
-                        o->status, (long long)o->qty_a, (long long)o->gross_rials,
-                        (long long)o->patient_rials, (long long)o->insurer_rials,
-                        (long long)o->daroyar_rials, (long long)o->approved_insurer_rials,
-                        (long long)o->approved_daroyar_rials, (long long)o->deduction_rials,
-                        rb[0] ? rb : "-");
-            }
+            if (c.tr)
+                rl_trace_line_result(c.tr, set, o);
             if (!rl_line_ok(o, l)) {
                 c.err = ADJ_E_RULE_INVARIANT;
                 break;
@@ -812,19 +869,12 @@ enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc
     }
     if (c.err) {
         if (c.tr)
-            fprintf(c.tr, "error: %s [%s]%s%s\n", adj_err_message(c.err), adj_err_name(c.err),
-                    c.err_node ? " at " : "", c.err_node ? base_name(set->files[c.err_node->file]) : "");
+            rl_trace_error(c.tr, set, c.err, c.err_node);
         return c.err;
     }
     doc_out->status = all_a ? STATUS_A : all_r ? STATUS_R : STATUS_P;
-    if (c.tr) {
-        char rb[256];
-        rules_reasons_format(set, doc_out->reasons, rb, sizeof rb);
-        fprintf(c.tr, "doc => %c approved insurer %lld daroyar %lld deduction %lld reasons %s\n",
-                doc_out->status, (long long)doc_out->approved_insurer_rials,
-                (long long)doc_out->approved_daroyar_rials, (long long)doc_out->deduction_rials,
-                rb[0] ? rb : "-");
-    }
+    if (c.tr)
+        rl_trace_doc_result(c.tr, set, doc_out);
     return ADJ_OK;
 }
 
@@ -833,17 +883,19 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
                             const struct seen_ops *seen, struct doc_decision *doc_out,
                             struct line_decision *lines_out, struct rules_trace *trace_or_null)
 {
-    if (trace_or_null || !set->vm)
+    if (!set->vm)
         return rl_eval_doc_tree(set, doc, lines, uids, seen, doc_out, lines_out, trace_or_null);
-    return rl_vm_eval_doc(set, doc, lines, uids, seen, doc_out, lines_out);
+    return rl_vm_eval_doc(set, doc, lines, uids, seen, doc_out, lines_out,
+                          trace_or_null ? trace_or_null->out : NULL);
 }
 
 enum adj_err rules_eval_doc_reference(const struct rules_set *set, const struct doc *doc,
                                       const struct doc_line *lines, const uint64_t *uids,
                                       const struct seen_ops *seen, struct doc_decision *doc_out,
-                                      struct line_decision *lines_out)
+                                      struct line_decision *lines_out,
+                                      struct rules_trace *trace_or_null)
 {
-    return rl_eval_doc_tree(set, doc, lines, uids, seen, doc_out, lines_out, NULL);
+    return rl_eval_doc_tree(set, doc, lines, uids, seen, doc_out, lines_out, trace_or_null);
 }
 
 /* ---- load-time shortcuts and prefetching ------------------------------- */

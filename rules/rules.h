@@ -78,15 +78,16 @@ enum adj_err rules_eval_doc(const struct rules_set *set, const struct doc *doc,
 
 /*
  * The same adjudication through the reference evaluator, which walks the
- * rule set's expression tree node by node (it also writes explain's trace).
- * rules_eval_doc runs the set compiled to flat register code (rules/vm.c);
- * the two must agree on every output and every error, which the
- * differential tests check. For tests and fuzzing.
+ * rule set's expression tree node by node. rules_eval_doc runs the set
+ * compiled to flat register code (rules/vm.c), explain's trace included;
+ * the two must agree on every output, every error and every line of the
+ * trace, which the differential tests check. For tests and fuzzing.
  */
 enum adj_err rules_eval_doc_reference(const struct rules_set *set, const struct doc *doc,
                                       const struct doc_line *lines, const uint64_t *uids,
                                       const struct seen_ops *seen, struct doc_decision *doc_out,
-                                      struct line_decision *lines_out);
+                                      struct line_decision *lines_out,
+                                      struct rules_trace *trace_or_null);
 
 /* Whether the set runs compiled (rules/vm.c); false only for a set beyond
  * the compiler's bounds, which then runs on the reference evaluator. */

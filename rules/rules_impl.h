@@ -279,6 +279,23 @@ enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc
                               const struct seen_ops *seen, struct doc_decision *doc_out,
                               struct line_decision *lines_out, struct rules_trace *trace_or_null);
 
+/* Explain's trace, one printer per event (eval.c), shared by both
+ * evaluators so that their traces are the same text. */
+void rl_trace_doc(FILE *tr, const struct doc *doc, bool seen_before);
+void rl_trace_rule(FILE *tr, const struct rules_set *set, const struct rl_rule *r);
+void rl_trace_value(FILE *tr, const struct rules_set *set, const char *what, const char *name,
+                    struct rtype t, struct rv v);
+void rl_trace_lookup(FILE *tr, const struct rules_set *set, uint32_t table, const struct rv *keys,
+                     uint32_t nkeys, int32_t day, uint32_t row);
+void rl_trace_reason(FILE *tr, const struct rules_set *set, const struct rl_rule *rule,
+                     const struct rl_node *n, bool doc_level);
+void rl_trace_exit(FILE *tr, const struct rules_set *set, const struct rl_node *n);
+void rl_trace_packs(FILE *tr, const int64_t packs[4]);
+void rl_trace_line(FILE *tr, const struct doc_line *l);
+void rl_trace_line_result(FILE *tr, const struct rules_set *set, const struct line_decision *o);
+void rl_trace_doc_result(FILE *tr, const struct rules_set *set, const struct doc_decision *d);
+void rl_trace_error(FILE *tr, const struct rules_set *set, enum adj_err e, const struct rl_node *n);
+
 /* ---- vm.c: the compiled evaluator ---- */
 
 /* Compiles a loaded, prepared set (set->vm; stays NULL if the set exceeds
@@ -289,7 +306,7 @@ void rl_vm_dump(const struct rules_set *set, FILE *out);
 enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
                             const struct doc_line *lines, const uint64_t *uids,
                             const struct seen_ops *seen, struct doc_decision *doc_out,
-                            struct line_decision *lines_out);
+                            struct line_decision *lines_out, FILE *trace_or_null);
 
 /* Diagnostics sink shared by the parser and the table loader. */
 struct rl_diag {

@@ -99,6 +99,10 @@ enum vm_op {
     V_ANY,    /* r[d] = any line j (kind letter imm & 0xff if not 0) for which
                  the code at x leaves r[b] true; filter: if a != VM_NONE and
                  table (imm >> 8 & 0xff) part (imm >> 16) cannot hold r[a], 0 */
+    /* explain's trace (only in the traced copy of the code) */
+    V_TRULE,  /* rule x fired */
+    V_TVAL,   /* statement x (let or set) stored r[a] */
+    V_TEXIT,  /* exit statement x */
     V_OP_COUNT
 };
 
@@ -107,6 +111,7 @@ struct vm_ins {
     uint8_t k;
     uint16_t d, a, b;
     int32_t x, y;
+    uint32_t node; /* the node it was compiled from: errors and the trace */
     int64_t imm;
 };
 
@@ -122,6 +127,9 @@ struct rl_vm {
     struct vm_ins *code;
     uint32_t ncode;
     uint32_t entry[RL_RULES_MAX]; /* first instruction of each rule */
+    /* The same rules compiled again with the trace instructions, for
+     * explain: same operations, same registers' meaning, plus V_T*. */
+    uint32_t tentry[RL_RULES_MAX];
     /* Registers: [0, nconst) constants, then doc vars, line vars, params
      * (the image copied at document start, up to image_end), then doc
      * fields, line fields, pack counts, per-rule locals and columns, temps. */
@@ -156,6 +164,9 @@ struct vm_frame {
     uint64_t doc_reasons;
     bool packs_done;
     uint32_t memo_valid;
+    FILE *tr;                   /* explain's trace, or NULL */
+    const struct rl_rule *rule; /* the rule running (trace) */
+    uint32_t err_node;          /* node of the first error (trace) */
     struct rl_memo memo[RL_TABLES_MAX];
     int64_t r[VM_REGS_MAX];
     const char *s[VM_REGS_MAX];
@@ -255,7 +266,8 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
         [V_EQT] = &&L_EQT,     [V_NET] = &&L_NET,       [V_NOT] = &&L_NOT,
         [V_COLD] = &&L_COLD,   [V_HAS] = &&L_HAS,       [V_PACKS] = &&L_PACKS,
         [V_LOOKUP] = &&L_LOOKUP, [V_EXISTS] = &&L_EXISTS, [V_REASON] = &&L_REASON,
-        [V_REJECT] = &&L_REJECT, [V_ANY] = &&L_ANY,
+        [V_REJECT] = &&L_REJECT, [V_ANY] = &&L_ANY,     [V_TRULE] = &&L_TRULE,
+        [V_TVAL] = &&L_TVAL,   [V_TEXIT] = &&L_TEXIT,
     };
     _Static_assert(sizeof ops / sizeof ops[0] == V_OP_COUNT, "every operation has a label");
     const struct rules_set *set = f->set;
@@ -269,6 +281,12 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
     do {                                                                                         \
         in = ip++;                                                                               \
         goto *ops[in->op];                                                                       \
+    } while (0)
+#define FAIL(err)                                                                                \
+    do {                                                                                         \
+        if (f->err_node == UINT32_MAX)                                                           \
+            f->err_node = in->node;                                                              \
+        return (err);                                                                            \
     } while (0)
 #define JUMP_IF(c)                                                                               \
     do {                                                                                         \
@@ -319,22 +337,22 @@ L_LDOF:
     NEXT();
 L_ADD:
     if (__builtin_add_overflow(r[in->a], r[in->b], &x))
-        return ADJ_E_RULE_OVERFLOW;
+        FAIL(ADJ_E_RULE_OVERFLOW);
     r[in->d] = x;
     NEXT();
 L_SUB:
     if (__builtin_sub_overflow(r[in->a], r[in->b], &x))
-        return ADJ_E_RULE_OVERFLOW;
+        FAIL(ADJ_E_RULE_OVERFLOW);
     r[in->d] = x;
     NEXT();
 L_MUL:
     if (__builtin_mul_overflow(r[in->a], r[in->b], &x))
-        return ADJ_E_RULE_OVERFLOW;
+        FAIL(ADJ_E_RULE_OVERFLOW);
     r[in->d] = x;
     NEXT();
 L_NEG:
     if (__builtin_sub_overflow((int64_t)0, r[in->a], &x))
-        return ADJ_E_RULE_OVERFLOW;
+        FAIL(ADJ_E_RULE_OVERFLOW);
     r[in->d] = x;
     NEXT();
 L_MIN:
@@ -373,7 +391,7 @@ L_NOT:
 L_COLD:
     e = rl_cold_op(in->k, r[in->a], r[in->b], &x);
     if (e != ADJ_OK)
-        return e;
+        FAIL(e);
     r[in->d] = x;
     NEXT();
 L_HAS:
@@ -383,6 +401,8 @@ L_PACKS:
     if (!f->packs_done) {
         f->packs_done = true;
         rl_count_packs(&f->lines[f->li], f->uids, f->seen, &r[f->vm->packs_base]);
+        if (f->tr)
+            rl_trace_packs(f->tr, &r[f->vm->packs_base]);
     }
     NEXT();
 L_LOOKUP: {
@@ -391,11 +411,15 @@ L_LOOKUP: {
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
     uint32_t row = in->y ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day)
                          : rl_table_find(&set->tables[in->x], keys, day);
+    if (f->tr)
+        rl_trace_lookup(f->tr, set, (uint32_t)in->x, keys, set->tables[in->x].nkeys, day, row);
     if (row == UINT32_MAX) {
         if (in->k == 1)
             f->line_reasons |= 1ull << in->b;
         else if (in->k == 2)
             f->doc_reasons |= 1ull << in->b;
+        if (f->tr && in->k != 0)
+            rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], in->k == 2);
         return ADJ_OK;
     }
     r[in->d] = row;
@@ -410,16 +434,36 @@ L_EXISTS: {
 }
 L_REASON:
     f->line_reasons |= 1ull << in->imm;
+    if (f->tr)
+        rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], false);
     NEXT();
 L_REJECT:
     f->doc_reasons |= 1ull << in->imm;
+    if (f->tr)
+        rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], true);
     NEXT();
 L_ANY:
     e = vm_any(f, in);
     if (e != ADJ_OK)
-        return e;
+        return e; /* the node was recorded where it failed */
+    NEXT();
+L_TRULE:
+    rl_trace_rule(f->tr, set, &set->rules[in->x]);
+    NEXT();
+L_TVAL: {
+    const struct rl_node *n = &set->nodes[in->x];
+    if (n->op == ST_LET)
+        rl_trace_value(f->tr, set, "let", f->rule->local_names[n->a], set->nodes[n->b].type,
+                       get(f, in->a));
+    else
+        rl_trace_value(f->tr, set, "set", set->vars[n->c].name, set->vars[n->c].type, get(f, in->a));
+    NEXT();
+}
+L_TEXIT:
+    rl_trace_exit(f->tr, set, &set->nodes[in->x]);
     NEXT();
 #undef NEXT
+#undef FAIL
 #undef JUMP_IF
 }
 
@@ -485,7 +529,8 @@ static enum adj_err run_list(struct vm_frame *f, const struct vm_list *list)
         const struct rl_rule *r = &set->rules[list->rules[i]];
         if (f->dos < r->from || f->dos > r->to)
             continue;
-        enum adj_err e = vm_run(f, f->vm->entry[list->rules[i]]);
+        f->rule = r;
+        enum adj_err e = vm_run(f, f->tr ? f->vm->tentry[list->rules[i]] : f->vm->entry[list->rules[i]]);
         if (e != ADJ_OK)
             return e;
     }
@@ -495,7 +540,7 @@ static enum adj_err run_list(struct vm_frame *f, const struct vm_list *list)
 enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
                             const struct doc_line *lines, const uint64_t *uids,
                             const struct seen_ops *seen, struct doc_decision *doc_out,
-                            struct line_decision *lines_out)
+                            struct line_decision *lines_out, FILE *trace_or_null)
 {
     const struct rl_vm *vm = set->vm;
     struct vm_frame f;
@@ -512,8 +557,13 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
     f.doc_reasons = 0;
     f.packs_done = false;
     f.memo_valid = 0;
+    f.tr = trace_or_null;
+    f.rule = NULL;
+    f.err_node = UINT32_MAX;
     /* Every adjudicated document is "seen", whatever its decision (K09). */
     bool seen_before = seen ? seen->doc_seen_mark(seen->ctx, doc->doc_id, doc->doc_id_len) : false;
+    if (f.tr)
+        rl_trace_doc(f.tr, doc, seen_before);
     /* The image: constants [0, nconst) and vars and parameters from docv_base. */
     const uint32_t vb = vm->docv_base, vn = vm->image_end - vm->docv_base;
     memcpy(f.r, vm->img_i, vm->nconst * sizeof f.r[0]);
@@ -549,6 +599,8 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
             uint32_t kind = enum_index(set, EN_LKIND, (char)l->kind);
             const struct vm_list *list = &vm->line_lists[kind];
             load_line(&f, list->field_mask, kind);
+            if (f.tr)
+                rl_trace_line(f.tr, l);
             err = run_list(&f, list);
             if (err != ADJ_OK)
                 break;
@@ -563,6 +615,8 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
             o->deduction_rials = f.r[b + LV_DEDUCTION];
             o->reasons = f.line_reasons;
             o->status = f.n[b + LV_STATUS] == 1 ? (uint8_t)f.s[b + LV_STATUS][0] : 0;
+            if (f.tr)
+                rl_trace_line_result(f.tr, set, o);
             if (!rl_line_ok(o, l)) {
                 err = ADJ_E_RULE_INVARIANT;
                 break;
@@ -573,9 +627,14 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
         if (!rl_doc_add_line(doc_out, o, l))
             err = ADJ_E_RULE_OVERFLOW;
     }
-    if (err != ADJ_OK)
+    if (err != ADJ_OK) {
+        if (f.tr)
+            rl_trace_error(f.tr, set, err, f.err_node != UINT32_MAX ? &set->nodes[f.err_node] : NULL);
         return err;
+    }
     doc_out->status = all_a ? STATUS_A : all_r ? STATUS_R : STATUS_P;
+    if (f.tr)
+        rl_trace_doc_result(f.tr, set, doc_out);
     return ADJ_OK;
 }
 
@@ -587,6 +646,8 @@ struct vmc {
     bool failed;
     uint32_t code_cap;
     uint32_t rule_first; /* first instruction of the rule being compiled */
+    bool trace;          /* compiling the traced copy */
+    uint32_t cur_node;   /* recorded in each instruction emitted */
     uint32_t top;        /* next free temporary register */
     uint32_t temp_base;
     uint32_t nlabels;
@@ -629,6 +690,7 @@ static uint32_t emit(struct vmc *k, uint8_t op, uint32_t d, uint32_t a, uint32_t
     in->b = (uint16_t)b;
     in->x = x;
     in->imm = imm;
+    in->node = k->cur_node;
     return vm->ncode++;
 }
 
@@ -881,6 +943,8 @@ static uint32_t move_to(struct vmc *k, uint32_t reg, uint32_t want, struct rtype
  * own register or a fresh temporary. */
 static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
 {
+    /* Each instruction records the node it computes (errors, trace). */
+#define EMIT(...) (k->cur_node = ni, emit(k, __VA_ARGS__))
     const struct rules_set *set = k->set;
     if (k->failed || ni >= set->nnodes)
         return k->failed = true, 0;
@@ -896,21 +960,21 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
                                     [OP_LE] = V_LE,   [OP_GT] = V_GT,   [OP_GE] = V_GE};
     switch (n->op) {
     case OP_OTHERF:
-        emit(k, V_LDOF, d, 0, 0, 0, 0);
+        EMIT(V_LDOF, d, 0, 0, 0, 0);
         if (!k->failed)
             k->vm->code[k->vm->ncode - 1].k = (uint8_t)n->aux;
         return d;
     case OP_NEG:
     case OP_NOT:
         a = cval(k, n->a, VM_NONE);
-        emit(k, n->op == OP_NEG ? V_NEG : V_NOT, d, a, 0, 0, 0);
+        EMIT(n->op == OP_NEG ? V_NEG : V_NOT, d, a, 0, 0, 0);
         return d;
     case OP_EQ:
     case OP_NE:
         if (!hash_comparable(set, set->nodes[n->a].type, set->nodes[n->b].type)) {
             a = cval(k, n->a, VM_NONE);
             b = cval(k, n->b, VM_NONE);
-            emit(k, n->op == OP_EQ ? V_EQT : V_NET, d, a, b, 0, 0);
+            EMIT(n->op == OP_EQ ? V_EQT : V_NET, d, a, b, 0, 0);
             return d;
         }
         /* fallthrough */
@@ -923,7 +987,7 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
     case OP_GE:
         a = cval(k, n->a, VM_NONE);
         b = cval(k, n->b, VM_NONE);
-        emit(k, arith[n->op], d, a, b, 0, 0);
+        EMIT(arith[n->op], d, a, b, 0, 0);
         return d;
     case OP_MIN:
     case OP_MAX:
@@ -933,7 +997,7 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
             k->failed = true;
             return d;
         }
-        emit(k, n->op == OP_MIN ? V_MIN : V_MAX, d, a, b, 0, 0);
+        EMIT(n->op == OP_MIN ? V_MIN : V_MAX, d, a, b, 0, 0);
         return d;
     case OP_RND:
     case OP_DIV_CEIL:
@@ -942,7 +1006,7 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
     case OP_AGE:
         a = cval(k, n->a, VM_NONE);
         b = cval(k, n->b, VM_NONE);
-        emit(k, V_COLD, d, a, b, 0, 0);
+        EMIT(V_COLD, d, a, b, 0, 0);
         if (!k->failed)
             k->vm->code[k->vm->ncode - 1].k = n->op;
         return d;
@@ -953,10 +1017,10 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         l1 = new_label(k);
         l2 = new_label(k);
         ccond(k, ni, false, l1);
-        emit(k, V_MOVI, d, 0, 0, 0, 1);
-        emit(k, V_JMP, 0, 0, 0, (int32_t)l2, 0);
+        EMIT(V_MOVI, d, 0, 0, 0, 1);
+        EMIT(V_JMP, 0, 0, 0, (int32_t)l2, 0);
         bind(k, l1);
-        emit(k, V_MOVI, d, 0, 0, 0, 0);
+        EMIT(V_MOVI, d, 0, 0, 0, 0);
         bind(k, l2);
         return d;
     case OP_COND:
@@ -965,17 +1029,17 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         l2 = new_label(k);
         ccond(k, n->a, false, l1);
         cval(k, n->b, d);
-        emit(k, V_JMP, 0, 0, 0, (int32_t)l2, 0);
+        EMIT(V_JMP, 0, 0, 0, (int32_t)l2, 0);
         bind(k, l1);
         cval(k, n->c, d);
         bind(k, l2);
         return d;
     case OP_HAS:
-        emit(k, V_HAS, d, 0, 0, 0, n->imm);
+        EMIT(V_HAS, d, 0, 0, 0, n->imm);
         return d;
     case OP_EXISTS:
         if (keys(k, n, kr)) {
-            uint32_t at = emit(k, V_EXISTS, d, 0, 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+            uint32_t at = EMIT(V_EXISTS, d, 0, 0, (int32_t)n->b, pack_keys(kr, n->nargs));
             if (!k->failed)
                 k->vm->code[at].y = k->lookup_sites[n->b] > 1;
         }
@@ -992,12 +1056,12 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         }
         uint32_t res = temp(k);
         uint32_t over = new_label(k), sub = new_label(k);
-        emit(k, V_JMP, 0, 0, 0, (int32_t)over, 0);
+        EMIT(V_JMP, 0, 0, 0, (int32_t)over, 0);
         bind(k, sub);
         cval(k, n->a, res);
-        emit(k, V_END, 0, 0, 0, 0, 0);
+        EMIT(V_END, 0, 0, 0, 0, 0);
         bind(k, over);
-        emit(k, V_ANY, d, fkey, res, (int32_t)sub, imm);
+        EMIT(V_ANY, d, fkey, res, (int32_t)sub, imm);
         return d;
     }
     default:
@@ -1006,10 +1070,13 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
     }
 }
 
+#undef EMIT
+
 static void cstmts(struct vmc *k, uint32_t first, uint32_t count);
 
 static void cstmt(struct vmc *k, uint32_t ni)
 {
+#define EMIT(...) (k->cur_node = ni, emit(k, __VA_ARGS__))
     const struct rules_set *set = k->set;
     const struct rl_vm *vm = k->vm;
     const struct rl_node *n = &set->nodes[ni];
@@ -1017,11 +1084,14 @@ static void cstmt(struct vmc *k, uint32_t ni)
     k->top = k->temp_base; /* temporaries live within one statement */
     switch (n->op) {
     case ST_LET:
-        cval(k, n->b, k->local_base + n->a);
+    case ST_SET: {
+        uint32_t to = n->op == ST_LET ? k->local_base + n->a
+                                      : (n->aux == SC_DOC ? vm->docv_base : vm->linev_base) + n->a;
+        cval(k, n->b, to);
+        if (k->trace)
+            EMIT(V_TVAL, 0, to, 0, (int32_t)ni, 0);
         return;
-    case ST_SET:
-        cval(k, n->b, (n->aux == SC_DOC ? vm->docv_base : vm->linev_base) + n->a);
-        return;
+    }
     case ST_LOOKUP: {
         uint32_t kr[RL_KEYS_MAX];
         if (!keys(k, n, kr))
@@ -1029,7 +1099,7 @@ static void cstmt(struct vmc *k, uint32_t ni)
         uint32_t day = n->c != UINT32_MAX ? cval(k, n->c, VM_NONE) : VM_NONE;
         uint32_t miss = n->aux == ST_REASON && n->imm >= 0 ? 1u : n->aux == ST_REJECT && n->imm >= 0 ? 2u : 0u;
         uint32_t row = k->local_base + n->a;
-        emit(k, V_LOOKUP, row, day, miss ? (uint32_t)n->imm : 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+        EMIT(V_LOOKUP, row, day, miss ? (uint32_t)n->imm : 0, (int32_t)n->b, pack_keys(kr, n->nargs));
         if (k->failed)
             return;
         k->vm->code[k->vm->ncode - 1].k = (uint8_t)miss;
@@ -1040,7 +1110,7 @@ static void cstmt(struct vmc *k, uint32_t ni)
         for (uint32_t c = 0; c < t->ncols && !k->failed; c++) {
             if (!(used & (1u << c)))
                 continue;
-            uint32_t at = emit(k, is_text(t->cols[c].type) ? V_LDFT : V_LDF, k->field_reg[n->a][c], row,
+            uint32_t at = EMIT(is_text(t->cols[c].type) ? V_LDFT : V_LDF, k->field_reg[n->a][c], row,
                                0, (int32_t)n->b, 0);
             if (!k->failed)
                 k->vm->code[at].y = (int32_t)c;
@@ -1054,25 +1124,27 @@ static void cstmt(struct vmc *k, uint32_t ni)
         skip = new_label(k);
         if (n->b)
             ccond(k, n->b - 1, false, skip);
-        emit(k, n->op == ST_REJECT ? V_REJECT : V_REASON, 0, 0, 0, 0, n->imm);
+        EMIT(n->op == ST_REJECT ? V_REJECT : V_REASON, 0, 0, 0, 0, n->imm);
         bind(k, skip);
         return;
     case ST_EXIT:
         skip = new_label(k);
         if (n->b)
             ccond(k, n->b - 1, false, skip);
-        emit(k, V_END, 0, 0, 0, 0, 0);
+        if (k->trace)
+            EMIT(V_TEXIT, 0, 0, 0, (int32_t)ni, 0);
+        EMIT(V_END, 0, 0, 0, 0, 0);
         bind(k, skip);
         return;
     case ST_PACKS:
-        emit(k, V_PACKS, 0, 0, 0, 0, 0);
+        EMIT(V_PACKS, 0, 0, 0, 0, 0);
         return;
     case ST_IF:
         skip = new_label(k);
         end = new_label(k);
         ccond(k, n->a, false, skip);
         cstmts(k, n->args, n->nargs);
-        emit(k, V_JMP, 0, 0, 0, (int32_t)end, 0);
+        EMIT(V_JMP, 0, 0, 0, (int32_t)end, 0);
         bind(k, skip);
         cstmts(k, n->b, n->c);
         bind(k, end);
@@ -1082,6 +1154,7 @@ static void cstmt(struct vmc *k, uint32_t ni)
         return;
     }
 }
+#undef EMIT
 
 static void cstmts(struct vmc *k, uint32_t first, uint32_t count)
 {
@@ -1124,10 +1197,12 @@ static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *l
     }
     k->nlabels = 0;
     k->rule_first = k->vm->ncode;
-    k->vm->entry[ri] = k->vm->ncode;
+    (k->trace ? k->vm->tentry : k->vm->entry)[ri] = k->vm->ncode;
     uint32_t end = new_label(k);
     if (r->when != UINT32_MAX)
         ccond(k, r->when, false, end);
+    if (k->trace)
+        emit(k, V_TRULE, 0, 0, 0, (int32_t)ri, 0);
     cstmts(k, r->body, r->nbody);
     bind(k, end);
     emit(k, V_END, 0, 0, 0, 0, 0);
@@ -1201,10 +1276,14 @@ void rl_vm_compile(struct rules_set *set)
         if ((n->op == ST_LOOKUP || n->op == OP_EXISTS) && n->b < RL_TABLES_MAX)
             k->lookup_sites[n->b]++;
     }
-    /* Rules, each with the line fields it reads. */
+    /* Rules, each with the line fields it reads; then all of them again
+     * with the trace instructions (explain). */
     uint32_t linef[RL_RULES_MAX] = {0};
-    for (uint32_t ri = 0; ri < set->nrules && ok && !k->failed; ri++)
-        compile_rule(k, ri, &next, &linef[ri]);
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        k->trace = pass == 1;
+        for (uint32_t ri = 0; ri < set->nrules && ok && !k->failed; ri++)
+            compile_rule(k, ri, &next, &linef[ri]);
+    }
     ok = ok && !k->failed && vm->nregs <= VM_REGS_MAX;
     /* Per value of doc.kind / line.kind, the rules whose kind filter lets
      * that value through (the tree's test, rl_prepare). */
@@ -1248,7 +1327,7 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
         "end", "jmp", "jz", "jnz", "jeq", "jne", "jlt", "jle", "jgt", "jge", "mov", "movt", "movi",
         "ldf", "ldft", "ldof", "add", "sub", "mul", "neg", "min", "max", "eq", "ne",
         "lt", "le", "gt", "ge", "eqt", "net", "not", "cold", "has", "packs", "lookup", "exists",
-        "reason", "reject", "any"};
+        "reason", "reject", "any", "t.rule", "t.val", "t.exit"};
     _Static_assert(sizeof names / sizeof names[0] == V_OP_COUNT, "a name per operation");
     const struct rl_vm *vm = set->vm;
     if (!vm) {
@@ -1258,8 +1337,8 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
     fprintf(out, "%u instructions, %u registers, %u constants\n", vm->ncode, vm->nregs, vm->nconst);
     for (uint32_t pc = 0; pc < vm->ncode; pc++) {
         for (uint32_t ri = 0; ri < set->nrules; ri++)
-            if (vm->entry[ri] == pc)
-                fprintf(out, "rule %s:\n", set->rules[ri].name);
+            if (vm->entry[ri] == pc || vm->tentry[ri] == pc)
+                fprintf(out, "rule %s%s:\n", set->rules[ri].name, vm->tentry[ri] == pc ? " (traced)" : "");
         const struct vm_ins *in = &vm->code[pc];
         fprintf(out, "%5u  %-7s d=%u a=%u b=%u k=%u x=%d y=%d imm=%lld\n", pc, names[in->op], in->d,
                 in->a, in->b, in->k, in->x, in->y, (long long)in->imm);

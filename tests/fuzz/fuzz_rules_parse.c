@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct doc_decision dd, dd_ref;
     struct line_decision ld[3], ld_ref[3];
     enum adj_err e = rules_eval_doc(set, &d, l, uids, &ops, &dd, ld, NULL);
-    enum adj_err e_ref = rules_eval_doc_reference(set, &d, l, uids, &ops, &dd_ref, ld_ref);
+    enum adj_err e_ref = rules_eval_doc_reference(set, &d, l, uids, &ops, &dd_ref, ld_ref, NULL);
     if (e != e_ref || (e == ADJ_OK && (memcmp(&dd, &dd_ref, sizeof dd) != 0 ||
                                        memcmp(ld, ld_ref, sizeof ld) != 0)))
         __builtin_trap();

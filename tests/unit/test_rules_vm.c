@@ -11,6 +11,7 @@
  *    nested conditions in value position, any(), exit, has(), checked
  *    arithmetic that overflows, divisions by zero, rnd of a negative),
  *    over a grid of varied documents.
+ * Both write explain's trace too, and the two traces must be the same text.
  * Plus: the SSO set is compiled (not silently left to the tree walker).
  */
 #include <criterion/criterion.h>
@@ -39,10 +40,24 @@ static void agree(const struct rules_set *set, const struct doc *doc, const stru
     struct line_decision *la = calloc(doc->line_count + 1u, sizeof *la);
     struct line_decision *lb = calloc(doc->line_count + 1u, sizeof *lb);
     cr_assert(la && lb);
-    enum adj_err ea = rules_eval_doc(set, doc, lines, uids, seen_vm, &a, la, NULL);
-    enum adj_err eb = rules_eval_doc_reference(set, doc, lines, uids, seen_ref, &b, lb);
+    /* Both with explain's trace: it must be the same text, line for line. */
+    char *ta = NULL, *tb = NULL;
+    size_t na = 0, nb = 0;
+    FILE *fa = open_memstream(&ta, &na), *fb = open_memstream(&tb, &nb);
+    cr_assert(fa && fb);
+    struct rules_trace tra = {fa}, trb = {fb};
+    enum adj_err ea = rules_eval_doc(set, doc, lines, uids, seen_vm, &a, la, &tra);
+    enum adj_err eb = rules_eval_doc_reference(set, doc, lines, uids, seen_ref, &b, lb, &trb);
+    fclose(fa);
+    fclose(fb);
     cr_assert_eq(ea, eb, "doc %.*s: compiled %s, reference %s", (int)doc->doc_id_len, doc->doc_id,
                  adj_err_name(ea), adj_err_name(eb));
+    cr_assert(na == nb && memcmp(ta, tb, na) == 0,
+              "doc %.*s: traces differ\n--- compiled\n%s--- reference\n%s", (int)doc->doc_id_len,
+              doc->doc_id, ta, tb);
+    cr_assert_gt(na, 0);
+    free(ta);
+    free(tb);
     st->docs++;
     if (ea != ADJ_OK) {
         st->errors++; /* outputs are unspecified on error */
