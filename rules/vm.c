@@ -140,6 +140,14 @@ struct rl_vm {
     int64_t img_i[VM_REGS_MAX];
     const char *img_s[VM_REGS_MAX];
     uint32_t img_n[VM_REGS_MAX];
+    /* The registers of the image whose text part (s, n) is read: text
+     * constants, vars and parameters; the others are copied as integers. */
+    uint32_t ntext_doc, ntext_line;
+    uint16_t text_doc[VM_REGS_MAX];
+    uint16_t text_line[RL_VARS_MAX];
+    /* Per table: key count, and bit k set if key part k is text. */
+    uint8_t nkeys[RL_TABLES_MAX];
+    uint8_t key_text[RL_TABLES_MAX];
     /* Parameters with a history, resolved on each document's date. */
     uint32_t ndyn;
     uint16_t dyn[RL_PARAMS_MAX];
@@ -202,10 +210,21 @@ static int32_t clamp_day(int64_t d)
     return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
 }
 
-static void keys_of(const struct vm_frame *f, int64_t packed, uint32_t nkeys, struct rv *keys)
+/* The key values of a lookup: text parts only for text columns (an integer
+ * register's text part is never written, and an integer key carries none). */
+static inline __attribute__((always_inline)) void keys_of(const struct vm_frame *f, uint32_t table,
+                                                        int64_t packed, struct rv *keys)
 {
-    for (uint32_t k = 0; k < nkeys; k++)
-        keys[k] = get(f, (uint32_t)((uint64_t)packed >> (16 * k)) & 0xFFFFu);
+    const struct rl_vm *vm = f->vm;
+    for (uint32_t k = 0; k < vm->nkeys[table]; k++) {
+        uint32_t reg = (uint32_t)((uint64_t)packed >> (16 * k)) & 0xFFFFu;
+        if (vm->key_text[table] & (1u << k)) {
+            keys[k] = get(f, reg);
+        } else {
+            struct rv v = {f->r[reg], NULL, 0};
+            keys[k] = v;
+        }
+    }
 }
 
 static bool text_eq(const struct vm_frame *f, uint32_t a, uint32_t b)
@@ -221,7 +240,8 @@ __attribute__((noinline)) static enum adj_err vm_any(struct vm_frame *f, const s
     const struct rules_set *set = f->set;
     if (in->a != VM_NONE) {
         const struct rl_table *t = &set->tables[((uint64_t)in->imm >> 8) & 0xFFu];
-        if (!rl_table_part_maybe(t, (uint32_t)((uint64_t)in->imm >> 16) & 0xFFu, get(f, in->a))) {
+        struct rv v = {f->r[in->a], NULL, 0}; /* the filter hashes .i only */
+        if (!rl_table_part_maybe(t, (uint32_t)((uint64_t)in->imm >> 16) & 0xFFu, v)) {
             f->r[in->d] = 0;
             return ADJ_OK;
         }
@@ -407,7 +427,7 @@ L_PACKS:
     NEXT();
 L_LOOKUP: {
     struct rv keys[RL_KEYS_MAX];
-    keys_of(f, in->imm, set->tables[in->x].nkeys, keys);
+    keys_of(f, (uint32_t)in->x, in->imm, keys);
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
     uint32_t row = in->y ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day)
                          : rl_table_find(&set->tables[in->x], keys, day);
@@ -427,7 +447,7 @@ L_LOOKUP: {
 }
 L_EXISTS: {
     struct rv keys[RL_KEYS_MAX];
-    keys_of(f, in->imm, set->tables[in->x].nkeys, keys);
+    keys_of(f, (uint32_t)in->x, in->imm, keys);
     r[in->d] = (in->y ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, f->dos)
                       : rl_table_find(&set->tables[in->x], keys, f->dos)) != UINT32_MAX;
     NEXT();
@@ -567,11 +587,11 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
     /* The image: constants [0, nconst) and vars and parameters from docv_base. */
     const uint32_t vb = vm->docv_base, vn = vm->image_end - vm->docv_base;
     memcpy(f.r, vm->img_i, vm->nconst * sizeof f.r[0]);
-    memcpy(f.s, vm->img_s, vm->nconst * sizeof f.s[0]);
-    memcpy(f.n, vm->img_n, vm->nconst * sizeof f.n[0]);
     memcpy(&f.r[vb], &vm->img_i[vb], vn * sizeof f.r[0]);
-    memcpy(&f.s[vb], &vm->img_s[vb], vn * sizeof f.s[0]);
-    memcpy(&f.n[vb], &vm->img_n[vb], vn * sizeof f.n[0]);
+    for (uint32_t i = 0; i < vm->ntext_doc; i++) {
+        f.s[vm->text_doc[i]] = vm->img_s[vm->text_doc[i]];
+        f.n[vm->text_doc[i]] = vm->img_n[vm->text_doc[i]];
+    }
     for (uint32_t i = 0; i < vm->ndyn; i++)
         put(&f, vm->param_base + vm->dyn[i], rl_param_on(&set->params[vm->dyn[i]], f.dos));
     load_doc(&f, vm->docf_mask, seen_before);
@@ -594,8 +614,10 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
             f.packs_done = false;
             memset(&f.r[vm->packs_base], 0, 4 * sizeof f.r[0]);
             memcpy(&f.r[vm->linev_base], &vm->img_i[vm->linev_base], nlinev * sizeof f.r[0]);
-            memcpy(&f.s[vm->linev_base], &vm->img_s[vm->linev_base], nlinev * sizeof f.s[0]);
-            memcpy(&f.n[vm->linev_base], &vm->img_n[vm->linev_base], nlinev * sizeof f.n[0]);
+            for (uint32_t v = 0; v < vm->ntext_line; v++) {
+                f.s[vm->text_line[v]] = vm->img_s[vm->text_line[v]];
+                f.n[vm->text_line[v]] = vm->img_n[vm->text_line[v]];
+            }
             uint32_t kind = enum_index(set, EN_LKIND, (char)l->kind);
             const struct vm_list *list = &vm->line_lists[kind];
             load_line(&f, list->field_mask, kind);
@@ -1222,6 +1244,24 @@ static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *l
     *next = k->vm->nregs;
 }
 
+/* The declaration index of the slot-th var of a scope (lang.c's var_slot
+ * inverted). */
+static uint32_t var_index(const struct rules_set *set, uint8_t scope, uint32_t slot)
+{
+    for (uint32_t v = 0; v < set->nvars; v++)
+        if (set->vars[v].scope == scope && slot-- == 0)
+            return v;
+    return 0;
+}
+static uint32_t doc_var_index(const struct rules_set *set, uint32_t slot)
+{
+    return var_index(set, SC_DOC, slot);
+}
+static uint32_t line_var_index(const struct rules_set *set, uint32_t slot)
+{
+    return var_index(set, SC_LINE, slot);
+}
+
 void rl_vm_compile(struct rules_set *set)
 {
     struct vmc *k = calloc(1, sizeof *k);
@@ -1276,6 +1316,13 @@ void rl_vm_compile(struct rules_set *set)
         if ((n->op == ST_LOOKUP || n->op == OP_EXISTS) && n->b < RL_TABLES_MAX)
             k->lookup_sites[n->b]++;
     }
+    for (uint32_t t = 0; t < set->ntables; t++) {
+        const struct rl_table *tb = &set->tables[t];
+        vm->nkeys[t] = (uint8_t)tb->nkeys;
+        for (uint32_t q = 0; q < tb->nkeys; q++)
+            if (is_text(tb->cols[tb->keys[q]].type))
+                vm->key_text[t] |= (uint8_t)(1u << q);
+    }
     /* Rules, each with the line fields it reads; then all of them again
      * with the trace instructions (explain). */
     uint32_t linef[RL_RULES_MAX] = {0};
@@ -1285,6 +1332,18 @@ void rl_vm_compile(struct rules_set *set)
             compile_rule(k, ri, &next, &linef[ri]);
     }
     ok = ok && !k->failed && vm->nregs <= VM_REGS_MAX;
+    for (uint32_t i = 0; i < vm->nconst; i++)
+        if (vm->img_s[i])
+            vm->text_doc[vm->ntext_doc++] = (uint16_t)i;
+    for (uint32_t i = 0; i < set->ndoc_defaults && ok; i++)
+        if (is_text(set->vars[doc_var_index(set, i)].type))
+            vm->text_doc[vm->ntext_doc++] = (uint16_t)(vm->docv_base + i);
+    for (uint32_t i = 0; i < set->nparams && ok; i++)
+        if (is_text(set->params[i].type))
+            vm->text_doc[vm->ntext_doc++] = (uint16_t)(vm->param_base + i);
+    for (uint32_t i = 0; i < set->nline_defaults && ok; i++)
+        if (is_text(set->vars[line_var_index(set, i)].type))
+            vm->text_line[vm->ntext_line++] = (uint16_t)(vm->linev_base + i);
     /* Per value of doc.kind / line.kind, the rules whose kind filter lets
      * that value through (the tree's test, rl_prepare). */
     for (uint32_t sc = 0; sc < 2 && ok; sc++) {
