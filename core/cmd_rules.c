@@ -75,6 +75,10 @@ static int rules_check(int argc, char **argv)
     if (!set)
         return 1;
     printf("%s: ok, %u reasons\n", path, rules_reason_count(set));
+    if (!rules_compiled(set))
+        fprintf(stderr, "%s: note: the set is too large for the compiled evaluator and runs on the "
+                        "reference evaluator, several times slower\n",
+                path);
     rules_free(set);
     return CLI_EXIT_OK;
 }
