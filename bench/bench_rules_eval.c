@@ -524,11 +524,9 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < c.ndocs; i++) {
             const struct doc *d = &c.docs[i];
             if (pf && i + 16 < c.ndocs)
-                rules_prefetch_doc(set, &c.docs[i + 16], c.lines + c.docs[i + 16].line_first, 0);
+                rules_prefetch_doc(set, &c.docs[i + 16], 0);
             if (pf && i + 8 < c.ndocs)
-                rules_prefetch_doc(set, &c.docs[i + 8], c.lines + c.docs[i + 8].line_first, 1);
-            if (pf && i + 4 < c.ndocs)
-                rules_prefetch_doc(set, &c.docs[i + 4], c.lines + c.docs[i + 4].line_first, 2);
+                rules_prefetch_doc(set, &c.docs[i + 8], 1);
             enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, &ops, &dd[i],
                                             lo + d->line_first, NULL);
             if (e != ADJ_OK) {
@@ -546,7 +544,7 @@ int main(int argc, char **argv)
            (double)best_all / 1e9, (double)c.nlines / ((double)best_all / 1e9) / 1e6,
            (double)best_all / (double)c.nlines);
     if (step == 1)
-        printf("compiled evaluator, all docs, rules_prefetch_doc 16/8/4 ahead: %.3f s cpu, %.2f M lines/s, "
+        printf("compiled evaluator, all docs, rules_prefetch_doc 16/8 ahead: %.3f s cpu, %.2f M lines/s, "
                "%.0f ns/line\n",
                (double)best_pf / 1e9, (double)c.nlines / ((double)best_pf / 1e9) / 1e6,
                (double)best_pf / (double)c.nlines);

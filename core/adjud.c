@@ -312,15 +312,6 @@ static void adjud_prefetch_history(const struct adjud_worker *worker, const stru
     }
 }
 
-static void adjud_prefetch_rules(const struct rules_set *rules, const struct doc_chunk *chunk,
-                                 uint32_t i, int stage)
-{
-    if (i < chunk->doc_count) {
-        const struct doc *doc = &chunk->docs[i];
-        rules_prefetch_doc(rules, doc, &chunk->lines[doc->line_first], stage);
-    }
-}
-
 enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk *chunk,
                             struct adjud_chunk *out, const char reason_text[][16])
 {
@@ -339,22 +330,21 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         .uid_consumed_mark = adjud_spec_uid_consumed,
     };
     /* Start the cache misses of later documents' lookups early: index
-     * slots 16 documents ahead, rows 8 ahead, key texts 4 ahead
-     * (rules_prefetch_doc), the settled-history slots of their pack ids 4
-     * ahead. */
-    for (uint32_t i = 0; i < 16; i++) {
-        adjud_prefetch_rules(worker->rules, chunk, i, 0);
-        if (i < 8) {
-            adjud_prefetch_rules(worker->rules, chunk, i, 1);
-        }
-        if (i < 4) {
-            adjud_prefetch_rules(worker->rules, chunk, i, 2);
-        }
+     * slots 16 documents ahead, rows 8 ahead (rules_prefetch_doc), the
+     * settled-history slots of their pack ids 4 ahead. */
+    for (uint32_t i = 0; i < chunk->doc_count && i < 16; i++) {
+        rules_prefetch_doc(worker->rules, &chunk->docs[i], 0);
+    }
+    for (uint32_t i = 0; i < chunk->doc_count && i < 8; i++) {
+        rules_prefetch_doc(worker->rules, &chunk->docs[i], 1);
     }
     for (uint32_t i = 0; i < chunk->doc_count; i++) {
-        adjud_prefetch_rules(worker->rules, chunk, i + 16, 0);
-        adjud_prefetch_rules(worker->rules, chunk, i + 8, 1);
-        adjud_prefetch_rules(worker->rules, chunk, i + 4, 2);
+        if (i + 16 < chunk->doc_count) {
+            rules_prefetch_doc(worker->rules, &chunk->docs[i + 16], 0);
+        }
+        if (i + 8 < chunk->doc_count) {
+            rules_prefetch_doc(worker->rules, &chunk->docs[i + 8], 1);
+        }
         if (i + ADJUD_PREFETCH_DOCS < chunk->doc_count) {
             adjud_prefetch_history(worker, chunk, &chunk->docs[i + ADJUD_PREFETCH_DOCS]);
         }

@@ -923,14 +923,11 @@ static char required_kind(const struct rules_set *set, uint32_t ni, uint8_t fiel
     return 0;
 }
 
-/* A lookup whose keys are literals and fields read by field_op (OP_DOCF or
- * OP_LINEF) only; doc.seen_before (9) is not known before the document
- * runs. */
-static bool key_only(const struct rules_set *set, const struct rl_node *n, uint8_t field_op)
+static bool doc_key_only(const struct rules_set *set, const struct rl_node *n)
 {
     for (uint32_t k = 0; k < n->nargs; k++) {
         const struct rl_node *a = &set->nodes[set->list[n->args + k]];
-        if (!(a->op == OP_LIT || (a->op == field_op && !(field_op == OP_DOCF && a->aux == 9))))
+        if (!(a->op == OP_LIT || (a->op == OP_DOCF && a->aux != 9))) /* 9: seen_before */
             return false;
     }
     return n->nargs > 0;
@@ -995,7 +992,7 @@ static bool find_invariant_exists(struct rules_set *set, uint32_t any_node, uint
 
 void rl_prepare(struct rules_set *set)
 {
-    set->nprefetch = set->nprefetch_line = 0;
+    set->nprefetch = 0;
     set->nscope_rules[0] = set->nscope_rules[1] = 0;
     for (uint32_t i = 0; i < set->nrules; i++) {
         uint32_t sc = set->rules[i].scope == SC_DOC ? 0 : 1;
@@ -1024,51 +1021,21 @@ void rl_prepare(struct rules_set *set)
         if (r->when != UINT32_MAX)
             r->kind_filter = r->scope == SC_DOC ? required_kind(set, r->when, OP_DOCF, 4, 0)
                                                 : required_kind(set, r->when, OP_LINEF, 2, 0);
-        /* Top-level lookups of the rule body (a prefetch of one that does
-         * not run costs a wasted miss, never a wrong result). Line lookups
-         * only in rules with a kind filter: the lines they concern are
-         * known before the document runs. */
-        bool doc = r->scope == SC_DOC;
-        if (!doc && !r->kind_filter)
+        if (r->scope != SC_DOC)
             continue;
-        for (uint32_t k = 0; k < r->nbody; k++) {
+        for (uint32_t k = 0; k < r->nbody && set->nprefetch < RL_PREFETCH_MAX; k++) {
             uint32_t ni = set->list[r->body + k];
             const struct rl_node *n = &set->nodes[ni];
-            if (n->op != ST_LOOKUP || n->c != UINT32_MAX || !key_only(set, n, doc ? OP_DOCF : OP_LINEF))
-                continue;
-            uint32_t *count = doc ? &set->nprefetch : &set->nprefetch_line;
-            struct rl_prefetch *list = doc ? set->prefetch : set->prefetch_line;
-            if (*count >= RL_PREFETCH_MAX)
-                break;
-            bool dup = false; /* services[line.code] in two rules: once */
-            for (uint32_t q = 0; q < *count && !dup; q++) {
-                const struct rl_node *m = &set->nodes[list[q].node];
-                dup = list[q].table == n->b && list[q].kind == r->kind_filter && m->nargs == n->nargs &&
-                      m->nargs == 1 && set->nodes[set->list[m->args]].op == set->nodes[set->list[n->args]].op &&
-                      set->nodes[set->list[m->args]].aux == set->nodes[set->list[n->args]].aux;
+            if (n->op == ST_LOOKUP && n->c == UINT32_MAX && doc_key_only(set, n)) {
+                set->prefetch[set->nprefetch].node = ni;
+                set->prefetch[set->nprefetch].table = n->b;
+                set->nprefetch++;
             }
-            if (dup)
-                continue;
-            list[*count].node = ni;
-            list[*count].table = n->b;
-            list[*count].kind = doc ? 0 : r->kind_filter;
-            (*count)++;
         }
     }
 }
 
-static void prefetch_stage(const struct rl_table *t, uint64_t h, int stage)
-{
-    if (stage == 0)
-        rl_table_prefetch(t, h);
-    else if (stage == 1)
-        rl_table_prefetch_row(t, h);
-    else
-        rl_table_prefetch_key(t, h);
-}
-
-void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc,
-                        const struct doc_line *lines, int stage)
+void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int stage)
 {
     int32_t dos = doc_dos_days(doc);
     for (uint32_t p = 0; p < set->nprefetch; p++) {
@@ -1084,30 +1051,10 @@ void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc,
                 keys[k] = rl_doc_field(set, doc, dos, false, a->aux);
             }
         }
-        prefetch_stage(t, rl_table_key_hash(t, keys), stage);
-    }
-    if (set->nprefetch_line == 0)
-        return;
-    /* Bounded by the document's lines (at most ADJ_DOC_LINES_MAX). */
-    for (uint32_t li = 0; li < doc->line_count; li++) {
-        struct rv kind = rl_enum_val(set, EN_LKIND, (char)lines[li].kind);
-        for (uint32_t p = 0; p < set->nprefetch_line; p++) {
-            const struct rl_prefetch *pf = &set->prefetch_line[p];
-            if (!(kind.n == 1 && kind.s[0] == pf->kind))
-                continue;
-            const struct rl_node *n = &set->nodes[pf->node];
-            struct rv keys[RL_KEYS_MAX];
-            for (uint32_t k = 0; k < n->nargs && k < RL_KEYS_MAX; k++) {
-                const struct rl_node *a = &set->nodes[set->list[n->args + k]];
-                if (a->op == OP_LIT) {
-                    struct rv v = {a->imm, a->s, a->n};
-                    keys[k] = v;
-                } else {
-                    keys[k] = rl_line_field(set, lines, li, a->aux);
-                }
-            }
-            prefetch_stage(&set->tables[pf->table], rl_table_key_hash(&set->tables[pf->table], keys),
-                           stage);
-        }
+        uint64_t h = rl_table_key_hash(t, keys);
+        if (stage == 0)
+            rl_table_prefetch(t, h);
+        else
+            rl_table_prefetch_row(t, h);
     }
 }

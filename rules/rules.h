@@ -94,18 +94,14 @@ enum adj_err rules_eval_doc_reference(const struct rules_set *set, const struct 
 bool rules_compiled(const struct rules_set *set);
 
 /*
- * Optional: starts the cache misses of the lookups doc will do, so they
- * overlap with the work on earlier documents: the document-level ones whose
- * keys are document fields (the patient in a 3.1 M-row insured table, its
- * center, its prescriber) and the line-level ones whose keys are line fields
- * (a drug, a service, a supply by its code). lines = the document's lines.
- * stage 0 prefetches the index slots; stage 1 reads the slots (prefetched by
- * stage 0 some documents before) and prefetches the rows; stage 2 reads the
- * rows and prefetches the text of their keys. A pipeline evaluating document
- * i calls stage 0 for document i + 16, stage 1 for i + 8 and stage 2 for
- * i + 4. Reads only immutable data; changes no result.
+ * Optional: starts the cache misses of the document-level lookups doc will
+ * do (the patient in a 3.1 M-row insured table, its center, its prescriber:
+ * lookups whose keys are document fields), so they overlap with the work on
+ * earlier documents. stage 0 prefetches the index slots; stage 1 reads the
+ * slots (prefetched by stage 0 some documents before) and prefetches the
+ * rows. A pipeline evaluating document i calls stage 0 for document i + 16
+ * and stage 1 for i + 8. Reads only immutable data; changes no result.
  */
-void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc,
-                        const struct doc_line *lines, int stage);
+void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int stage);
 
 #endif

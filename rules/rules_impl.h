@@ -178,14 +178,12 @@ struct rl_rule {
     char local_names[RL_LOCALS_MAX][RL_NAME_MAX]; /* for the trace */
 };
 
-/* A lookup whose keys are document fields and literals only (doc rules), or
- * line fields and literals only (line rules with a kind filter), so
- * rules_prefetch_doc can compute its slot before the document runs. */
+/* A document-level lookup whose keys are document fields and literals only,
+ * so rules_prefetch_doc can compute its slot before the document runs. */
 #define RL_PREFETCH_MAX 8u
 struct rl_prefetch {
     uint32_t node;  /* the ST_LOOKUP */
     uint32_t table;
-    char kind;      /* line lookups: the line kind letter their rule requires */
 };
 
 /* Built-in line outputs are the first line vars, in this order. */
@@ -220,9 +218,8 @@ struct rules_set {
     char *strpool;          /* literal text, stable: chunked, never moved */
     size_t strpool_len, strpool_cap;
     bool uses_packs;
-    uint32_t nprefetch, nprefetch_line;
+    uint32_t nprefetch;
     struct rl_prefetch prefetch[RL_PREFETCH_MAX];
-    struct rl_prefetch prefetch_line[RL_PREFETCH_MAX];
     /* Set by rl_prepare: the rules of each scope in order, and the initial
      * values of the doc and line vars, so a line starts with one copy. */
     uint32_t nscope_rules[2];
@@ -340,9 +337,6 @@ uint64_t rl_table_part_hash(const struct rl_table *t, uint32_t k, struct rv v);
 bool rl_table_part_maybe(const struct rl_table *t, uint32_t k, struct rv v);
 /* Reads the slot (prefetched before) and prefetches the group's first row. */
 void rl_table_prefetch_row(const struct rl_table *t, uint64_t hash);
-/* Reads the slot and the row (prefetched before) and prefetches the text
- * entries of the row's key cells, which the key compare reads. */
-void rl_table_prefetch_key(const struct rl_table *t, uint64_t hash);
 /* The value of a cell as a runtime value. */
 struct rv rl_table_cell(const struct rl_table *t, uint32_t row, uint32_t col);
 void rl_table_free(struct rl_table *t);

@@ -917,23 +917,3 @@ void rl_tables_load(struct rules_set *set, const char *dir, struct rl_diag *d)
     for (uint32_t i = 0; i < set->ntables; i++)
         table_load(set, &set->tables[i], dir, d);
 }
-
-void rl_table_prefetch_key(const struct rl_table *t, uint64_t hash)
-{
-    if (!t->slots)
-        return;
-    uint32_t i = (uint32_t)hash & t->slot_mask;
-    for (uint32_t probes = 0; probes < 8; probes++) {
-        const struct rl_slot *s = &t->slots[i];
-        if (s->count == 0)
-            return;
-        if (s->hash == hash) {
-            const int64_t *row = t->cells + (size_t)s->first * t->ncols;
-            for (uint32_t k = 0; k < t->nkeys; k++)
-                if (is_text_type(t->cols[t->keys[k]].type))
-                    __builtin_prefetch(t->pool + row[t->keys[k]]);
-            return;
-        }
-        i = (i + 1) & t->slot_mask;
-    }
-}
