@@ -62,28 +62,50 @@ static const char adjud_digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/* Decimal digits of v (1..20): the bit length gives the count to within
+ * one (log10(2) ~ 1233 / 4096), a table of powers of ten settles it. */
+static uint32_t adjud_digits(uint64_t v)
+{
+    static const uint64_t pow10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+                                       1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+                                       10000000000ull, 100000000000ull, 1000000000000ull,
+                                       10000000000000ull, 100000000000000ull, 1000000000000000ull,
+                                       10000000000000000ull, 100000000000000000ull,
+                                       1000000000000000000ull, 10000000000000000000ull};
+    uint32_t t = ((uint32_t)(64 - __builtin_clzll(v | 1)) * 1233u) >> 12;
+    return t + 1 - (v < pow10[t]);
+}
+
+/* Writes value in decimal at p, two digits per step from the end backwards
+ * straight into the output (no scratch copy); returns the end. */
 static char *adjud_put_i64(char *p, int64_t value)
 {
-    char digits[24];
-    size_t n = sizeof digits;
     uint64_t v = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
-    while (v >= 100) {
-        uint64_t pair = (v % 100) * 2;
-        v /= 100;
-        digits[--n] = adjud_digit_pairs[pair + 1];
-        digits[--n] = adjud_digit_pairs[pair];
-    }
-    if (v >= 10) {
-        digits[--n] = adjud_digit_pairs[v * 2 + 1];
-        digits[--n] = adjud_digit_pairs[v * 2];
-    } else {
-        digits[--n] = (char)('0' + v);
-    }
     if (value < 0) {
         *p++ = '-';
     }
-    memcpy(p, digits + n, sizeof digits - n);
-    return p + (sizeof digits - n);
+    if (v < 10) {
+        *p++ = (char)('0' + v);
+        return p;
+    }
+    char *end = p + adjud_digits(v);
+    char *q = end;
+    while (v >= 100) {
+        uint64_t pair = (v % 100) * 2;
+        v /= 100;
+        q -= 2;
+        q[0] = adjud_digit_pairs[pair];
+        q[1] = adjud_digit_pairs[pair + 1];
+    }
+    if (v >= 10) {
+        q -= 2;
+        q[0] = adjud_digit_pairs[v * 2];
+        q[1] = adjud_digit_pairs[v * 2 + 1];
+    } else {
+        *--q = (char)('0' + v);
+    }
+    ADJ_ASSERT(q == p);
+    return end;
 }
 
 static char *adjud_put_tab_i64(char *p, int64_t value)
