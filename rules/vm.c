@@ -25,9 +25,11 @@
  * Semantics are the tree walker's (eval.c) exactly: same order of
  * evaluation, same side effects (doc seen, packs consumed), same first
  * error. The differential tests (tests/unit/test_rules_vm.c, the rules fuzz
- * target) compare the two on every output. All jumps go forward, so a
- * program always ends; the only loop, any(), is bounded by the document's
- * lines. Explain's trace still walks the tree (rules_eval_doc).
+ * target) compare the two on every output and on explain's trace, which the
+ * VM writes from a second, traced copy of the code (the same instructions
+ * plus V_TRULE, V_TVAL and V_TEXIT). All jumps go forward, so a program
+ * always ends; the only loop, any(), is bounded by the document's lines.
+ * rl_vm_dump prints the code (tuning, and a reader's first look).
  *
  * A frame is one stack struct (registers included): a shared immutable set
  * serves any number of threads and a document allocates nothing.
