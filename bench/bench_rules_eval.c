@@ -505,6 +505,13 @@ int main(int argc, char **argv)
     struct line_decision *lo2 = malloc((c.nlines + 1) * sizeof *lo2);
     struct doc_decision *dd2 = malloc((c.ndocs + 1) * sizeof *dd2);
     struct seen sn;
+    if (lo && dd && lo2 && dd2) {
+        /* Fault the output pages in now, not inside the first timed pass. */
+        memset(lo, 0, (c.nlines + 1) * sizeof *lo);
+        memset(dd, 0, (c.ndocs + 1) * sizeof *dd);
+        memset(lo2, 0, (c.nlines + 1) * sizeof *lo2);
+        memset(dd2, 0, (c.ndocs + 1) * sizeof *dd2);
+    }
     if (!lo || !dd || !lo2 || !dd2 || !idset_u64_init(&sn.packs, c.nuids + 16) ||
         !idset_str_init(&sn.docs, c.ndocs + 16, c.ndocs * 20 + 64))
         return 1;
