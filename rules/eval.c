@@ -504,9 +504,12 @@ static const char *base_name(const char *path)
 void rl_trace_doc(FILE *tr, const struct doc *doc, bool seen_before)
 {
     char b[11];
-    fprintf(tr, "doc %.*s: %c, center %.*s, date of service %s%s\n", (int)doc->doc_id_len,
-            doc->doc_id_raw, doc->kind, (int)doc->center_len, doc->center,
-            jdate_format(doc_dos(doc), b), seen_before ? ", seen before" : "");
+    /* The national code as written (10 digits, leading zeros kept); a
+     * lookup keyed by it shows the integer the table is keyed by. */
+    fprintf(tr, "doc %.*s: %c, center %.*s, patient %010llu, date of service %s%s\n",
+            (int)doc->doc_id_len, doc->doc_id_raw, doc->kind, (int)doc->center_len, doc->center,
+            (unsigned long long)doc->patient_nid, jdate_format(doc_dos(doc), b),
+            seen_before ? ", seen before" : "");
 }
 
 void rl_trace_rule(FILE *tr, const struct rules_set *set, const struct rl_rule *r)
