@@ -83,14 +83,16 @@ static void run_history_on_packs(void *ctx, const uint64_t *keys, size_t count)
 /* Loads into history->packs/docs the settled ids of the ledger (known ==
  * NULL) or those of the batches not in `known` (*known_kept false: known
  * no longer fits; nothing loaded). Sizes the sets from the counts given. */
-static enum adj_err run_history_fill(struct run_history *h, uint64_t doc_count, uint64_t pack_count,
-                                     const char *known, bool *known_kept, struct adj_diag *diag)
+static enum adj_err run_history_fill(struct run_history *h, bool init_sets, uint64_t doc_count,
+                                     uint64_t pack_count, const char *known, bool *known_kept,
+                                     struct adj_diag *diag)
 {
     /* Size the sets once: growing a 45 M key table by doubling would rehash
      * it several times at startup. The slack is small because the sets
      * become the index's tables when it is written. */
-    if (!idset_u64_init_dense(&h->packs, pack_count + pack_count / 32 + 4096) ||
-        !idset_str_init_dense(&h->docs, doc_count + doc_count / 32 + 4096, doc_count * 16 + 4096)) {
+    if (init_sets &&
+        (!idset_u64_init_dense(&h->packs, pack_count + pack_count / 32 + 4096) ||
+         !idset_str_init_dense(&h->docs, doc_count + doc_count / 32 + 4096, doc_count * 16 + 4096))) {
         adj_diag_set(diag, ADJ_E_NOMEM, h->ledger_path, 0, 0, NULL);
         return ADJ_E_NOMEM;
     }
@@ -148,7 +150,7 @@ static bool run_history_from_index(struct run_history *h, struct adj_diag *diag,
     doc_count = doc_count > h->base->docs.count ? doc_count - h->base->docs.count : 0;
     pack_count = pack_count > h->base->packs.count ? pack_count - h->base->packs.count : 0;
     bool kept = false;
-    *err = run_history_fill(h, doc_count, pack_count, known, &kept, diag);
+    *err = run_history_fill(h, true, doc_count, pack_count, known, &kept, diag);
     free(known);
     if (*err != ADJ_OK || !kept) {
         if (*err == ADJ_OK) {
@@ -190,7 +192,7 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     if (!run_history_from_index(history, &diag, &err) && err == ADJ_OK) {
         uint64_t doc_count = 0, pack_count = 0;
         ledger_settled_counts(history->ledger, &doc_count, &pack_count);
-        err = run_history_fill(history, doc_count, pack_count, NULL, NULL, &diag);
+        err = run_history_fill(history, true, doc_count, pack_count, NULL, NULL, &diag);
         history->index_rebuild = true;
     }
     if (err != ADJ_OK) {
@@ -199,6 +201,14 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     }
     history->view.packs = &history->packs;
     history->view.docs = &history->docs;
+    /* Nothing posted since the index: ask it directly (one probe, and the
+     * pipeline prefetches history slots only for a set that counts keys). */
+    if (history->base != NULL && history->packs.count == 0) {
+        history->view.packs = &history->base->packs;
+    }
+    if (history->base != NULL && history->docs.count == 0) {
+        history->view.docs = &history->base->docs;
+    }
     if (getenv("DADRAS_INDEX_TRACE") != NULL) {
         /* For tests and for an operator asking why a startup was slow. */
         fprintf(stderr, "settled-id index: %s, %llu ids loaded from the ledger, rewrite at end: %s\n",
@@ -234,14 +244,25 @@ static void run_history_save_index(struct run_history *h, const enum run_post_ou
     struct adj_diag diag;
     memset(&diag, 0, sizeof diag);
     enum adj_err err = ADJ_OK;
-    if (any_posted || h->base != NULL) {
-        /* The sets are not the whole settled state now: reload it. */
+    bool kept = false;
+    if (any_posted && h->base == NULL) {
+        /* The sets hold the startup state, in memory of their own: add the
+         * batches posted since (this run's, and any other process's), read
+         * in one snapshot with the state they make. */
+        char *before = h->state;
+        h->state = NULL;
+        err = run_history_fill(h, false, 0, 0, before, &kept, &diag);
+        free(before);
+    }
+    if (err == ADJ_OK && (any_posted || h->base != NULL) && !kept) {
+        /* The sets are not the whole settled state now (a mapped index and
+         * the batches since, or a batch reversed meanwhile): reload it. */
         run_history_drop_sets(h);
         h->view.packs = NULL;
         h->view.docs = NULL;
         uint64_t doc_count = 0, pack_count = 0;
         ledger_settled_counts(h->ledger, &doc_count, &pack_count);
-        err = run_history_fill(h, doc_count, pack_count, NULL, NULL, &diag);
+        err = run_history_fill(h, true, doc_count, pack_count, NULL, NULL, &diag);
     }
     if (err == ADJ_OK) {
         err = ledger_index_write(h->ledger_path, h->state, &h->packs, &h->docs, &diag);
