@@ -14,6 +14,8 @@
  * to the Persian letters (text_canonical_key), so keys match batch keys.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -210,20 +212,27 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
 #define RL_TEXT_HDR 12u
 static size_t text_entry_size(size_t n) { return (RL_TEXT_HDR + n + 1 + 7) & ~(size_t)7; }
 
-static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t *cell)
+/* A text pool being filled: the table's own, or a second part's (see
+ * struct tl_part), appended to the table's when the parts are joined. */
+struct tl_pool {
+    char *buf;
+    size_t len, cap;
+};
+
+static bool pool_add_text(struct tl_pool *p, const char *s, size_t n, int64_t *cell)
 {
     size_t need = text_entry_size(n);
-    if (t->pool_len + need > t->pool_cap) {
-        size_t cap = t->pool_cap ? t->pool_cap * 2 : 65536;
-        while (cap < t->pool_len + need)
+    if (p->len + need > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 65536;
+        while (cap < p->len + need)
             cap *= 2;
-        char *np = realloc(t->pool, cap);
+        char *np = realloc(p->buf, cap);
         if (!np)
             return false;
-        t->pool = np;
-        t->pool_cap = cap;
+        p->buf = np;
+        p->cap = cap;
     }
-    char *e = t->pool + t->pool_len;
+    char *e = p->buf + p->len;
     char *b = e + RL_TEXT_HDR;
     memcpy(b, s, n);
     b[n] = '\0';
@@ -232,8 +241,8 @@ static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t 
     uint32_t len = (uint32_t)n;
     memcpy(e, &h, sizeof h);
     memcpy(e + 8, &len, sizeof len);
-    *cell = (int64_t)t->pool_len;
-    t->pool_len += need;
+    *cell = (int64_t)p->len;
+    p->len += need;
     return true;
 }
 
@@ -632,6 +641,289 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
 
 static uint32_t cp_col(const char *line, size_t off) { return (uint32_t)text_codepoints(line, off) + 1; }
 
+/* ---- Parsing rows, in one part or two --------------------------------------
+ * The insured table of a province (3.1 M rows, 114 MB) is most of a rule
+ * set's load, so a big file's rows are split at a line boundary near the
+ * middle and the two parts are parsed on two threads. Each part writes its
+ * rows into its own region of the cell array, its text entries into its own
+ * pool, and its diagnostics: the first part straight to the sink, the
+ * second into a list replayed after the first, so they print in line order
+ * exactly as one pass would print them (same text, same cap). */
+
+/* Files smaller than this are parsed in one part (a thread costs more). */
+#define RL_TABLE_SPLIT_BYTES (8u * 1024u * 1024u)
+
+struct tl_diag_rec {
+    enum adj_err code;
+    bool with_text;
+    uint32_t line, col;
+    char msg[400]; /* rl_diag_report's detail buffer */
+};
+
+struct tl_part {
+    struct rules_set *set;
+    struct rl_table *t;
+    const char *path, *text; /* the whole file, for diagnostics */
+    size_t len;
+    size_t pos, end;         /* the part: whole lines in [pos, end) */
+    uint32_t ln;             /* lines before pos */
+    int64_t *cells;          /* its rows go here, */
+    uint32_t *src_line;
+    uint32_t nrows;          /* this many */
+    struct tl_pool pool;
+    int64_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX]; /* -1: none yet */
+    struct rl_diag *d;       /* NULL: record into recs instead */
+    struct tl_diag_rec *recs;
+    uint32_t nrecs, cap_recs;
+    uint64_t unrecorded;     /* past RL_DIAG_MAX: counted, never printed */
+};
+
+static void tl_report(struct tl_part *p, enum adj_err code, bool with_text, uint32_t line,
+                      uint32_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void tl_report(struct tl_part *p, enum adj_err code, bool with_text, uint32_t line,
+                      uint32_t col, const char *fmt, ...)
+{
+    struct tl_diag_rec tmp, *r = &tmp;
+    if (!p->d) {
+        if (p->nrecs >= RL_DIAG_MAX) {
+            p->unrecorded++;
+            return;
+        }
+        if (p->nrecs == p->cap_recs) {
+            uint32_t cap = p->cap_recs ? p->cap_recs * 2 : 16;
+            struct tl_diag_rec *n = realloc(p->recs, cap * sizeof *n);
+            if (!n) {
+                p->unrecorded++; /* still counted; the load fails anyway */
+                return;
+            }
+            p->recs = n;
+            p->cap_recs = cap;
+        }
+        r = &p->recs[p->nrecs++];
+    }
+    r->code = code;
+    r->with_text = with_text;
+    r->line = line;
+    r->col = col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    if (p->d)
+        rl_diag_report(p->d, code, p->path, with_text ? p->text : NULL, with_text ? p->len : 0, line,
+                       col, "%s", r->msg);
+}
+
+/* Replays a recorded part's diagnostics into the sink. */
+static void tl_replay(const struct tl_part *p, struct rl_diag *d)
+{
+    for (uint32_t i = 0; i < p->nrecs; i++) {
+        const struct tl_diag_rec *r = &p->recs[i];
+        rl_diag_report(d, r->code, p->path, r->with_text ? p->text : NULL, r->with_text ? p->len : 0,
+                       r->line, r->col, "%s", r->msg);
+    }
+    for (uint64_t i = 0; i < p->unrecorded; i++)
+        rl_diag_report(d, ADJ_E_TABLE_VALUE, p->path, NULL, 0, 0, 0, "-"); /* counted only */
+}
+
+static void *tl_parse_rows(void *arg)
+{
+    struct tl_part *p = arg;
+    struct rl_table *t = p->t;
+    struct rules_set *set = p->set;
+    const char *text = p->text;
+    uint32_t ln = p->ln;
+    size_t pos = p->pos;
+    /* Bounded by the part: every pass moves pos past one line. */
+    while (pos < p->end) {
+        size_t end = pos;
+        while (end < p->end && text[end] != '\n')
+            end++;
+        size_t next = end + 1;
+        size_t lend = end;
+        if (lend > pos && text[lend - 1] == '\r')
+            lend--;
+        ln++;
+        const char *line = text + pos;
+        size_t llen = lend - pos;
+        if (llen > 0) {
+            int64_t *row = p->cells + (size_t)p->nrows * t->ncols;
+            bool row_ok = true;
+            uint32_t f = 0;
+            size_t s = 0;
+            for (;;) {
+                size_t e = s;
+                while (e < llen && line[e] != '\t')
+                    e++;
+                if (f < t->ncols) {
+                    const struct rl_col *c = &t->cols[f];
+                    const char *why = NULL;
+                    struct rv v;
+                    if (rl_parse_value(set, c->type, c->optional, line + s, e - s, &v, &why) != ADJ_OK) {
+                        tl_report(p, ADJ_E_TABLE_VALUE, true, ln, cp_col(line, s),
+                                  "column %s (%s): %s", c->name,
+                                  c->type.kind == RT_ENUM ? set->enums[c->type.sub].name
+                                  : c->type.kind == RT_RIAL ? "rial"
+                                  : c->type.kind == RT_BP ? "bp"
+                                  : c->type.kind == RT_DATE ? "date"
+                                  : c->type.kind == RT_BOOL ? "bool"
+                                  : c->type.kind == RT_CODE ? "code" : "int",
+                                  why);
+                        row_ok = false;
+                    } else if (c->type.kind == RT_ENUM) {
+                        const char *v0 = set->enums[c->type.sub].values[0];
+                        uint32_t k = (uint32_t)((size_t)(v.s - v0) / RL_NAME_MAX);
+                        int64_t cell = 0;
+                        if (p->enum_text[f][k] >= 0) {
+                            row[f] = p->enum_text[f][k];
+                        } else if (pool_add_text(&p->pool, line + s, e - s, &cell)) {
+                            p->enum_text[f][k] = cell;
+                            row[f] = cell;
+                        } else {
+                            tl_report(p, ADJ_E_NOMEM, false, ln, 0, "table text");
+                            row_ok = false;
+                        }
+                    } else if (is_text_type(c->type)) {
+                        if (!pool_add_text(&p->pool, line + s, e - s, &row[f])) {
+                            tl_report(p, ADJ_E_NOMEM, false, ln, 0, "table text");
+                            row_ok = false;
+                        }
+                    } else {
+                        row[f] = v.i;
+                    }
+                }
+                f++;
+                if (e >= llen)
+                    break;
+                s = e + 1;
+            }
+            if (f != t->ncols) {
+                tl_report(p, ADJ_E_TABLE_FIELD_COUNT, true, ln, 1, "%u fields, table %s has %u columns",
+                          f, t->name, t->ncols);
+                row_ok = false;
+            }
+            if (row_ok && t->valid_from >= 0 && row[t->valid_to] < row[t->valid_from]) {
+                size_t cs = 0;
+                for (int32_t k = 0; k < t->valid_to; k++) {
+                    while (cs < llen && line[cs] != '\t')
+                        cs++;
+                    cs++;
+                }
+                tl_report(p, ADJ_E_TABLE_RANGE_ORDER, true, ln, cp_col(line, cs), "%s is before %s",
+                          t->cols[t->valid_to].name, t->cols[t->valid_from].name);
+                row_ok = false;
+            }
+            if (row_ok) {
+                p->src_line[p->nrows] = ln;
+                p->nrows++;
+            }
+        }
+        pos = next;
+    }
+    return NULL;
+}
+
+/* Parses the rows in [pos, len) (line `ln` ends before pos) into t, on two
+ * threads for a big file; a failure (memory) is reported to d. */
+static void tl_parse_all(struct rules_set *set, struct rl_table *t, const char *path, const char *text,
+                         size_t len, size_t pos, uint32_t ln, size_t nlines, struct rl_diag *d)
+{
+    struct tl_part a, b;
+    memset(&a, 0, sizeof a);
+    a.set = set;
+    a.t = t;
+    a.path = path;
+    a.text = text;
+    a.len = len;
+    a.pos = pos;
+    a.end = len;
+    a.ln = ln;
+    a.cells = t->cells;
+    a.src_line = t->src_line;
+    a.pool = (struct tl_pool){t->pool, t->pool_len, t->pool_cap};
+    memset(a.enum_text, 0xff, sizeof a.enum_text);
+    a.d = d;
+    b = a;
+    b.d = NULL;
+    /* The split: the line start nearest past the middle of the rows. The
+     * threshold may be set by DADRAS_TABLE_SPLIT_BYTES, so that tests can
+     * split small files, or forbid splitting, and compare. */
+    size_t split = RL_TABLE_SPLIT_BYTES;
+    const char *env = getenv("DADRAS_TABLE_SPLIT_BYTES");
+    if (env && *env)
+        split = (size_t)strtoull(env, NULL, 10);
+    size_t mid = len;
+    if (len - pos > split) {
+        const char *nl = memchr(text + pos + (len - pos) / 2, '\n', len - pos - (len - pos) / 2);
+        mid = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    bool threaded = false;
+    pthread_t thread;
+    if (mid < len) {
+        /* Part a's rows are at most its lines: part b's region starts there. */
+        uint32_t a_lines = 1;
+        for (size_t i = pos; i < mid; i++)
+            a_lines += text[i] == '\n';
+        a.end = mid;
+        b.pos = mid;
+        b.ln = ln + a_lines - 1;
+        b.cells = t->cells + (size_t)a_lines * t->ncols;
+        b.src_line = t->src_line + a_lines;
+        b.pool = (struct tl_pool){NULL, 0, 0};
+        size_t ncode = 0;
+        for (uint32_t f = 0; f < t->ncols; f++)
+            ncode += t->cols[f].type.kind == RT_CODE;
+        size_t cap = (len - mid) + (nlines - a_lines) * ncode * (RL_TEXT_HDR + 8) + 65536;
+        b.pool.buf = malloc(cap);
+        b.pool.cap = b.pool.buf ? cap : 0;
+        threaded = pthread_create(&thread, NULL, tl_parse_rows, &b) == 0;
+        if (!threaded)
+            tl_parse_rows(&b); /* one thread after all: same result */
+    }
+    tl_parse_rows(&a);
+    if (threaded)
+        pthread_join(thread, NULL);
+    t->pool = a.pool.buf;
+    t->pool_len = a.pool.len;
+    t->pool_cap = a.pool.cap;
+    t->nrows = a.nrows;
+    if (mid < len) {
+        tl_replay(&b, d);
+        free(b.recs);
+        /* Join: b's rows follow a's; its text cells move by a's pool. */
+        bool ok = true;
+        if (b.pool.len > 0 && t->pool_len + b.pool.len > t->pool_cap) {
+            char *np = realloc(t->pool, t->pool_len + b.pool.len);
+            if (np) {
+                t->pool = np;
+                t->pool_cap = t->pool_len + b.pool.len;
+            } else {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s text", t->name);
+        } else {
+            if (b.pool.len > 0)
+                memcpy(t->pool + t->pool_len, b.pool.buf, b.pool.len);
+            int64_t shift = (int64_t)t->pool_len;
+            int64_t *dst = t->cells + (size_t)t->nrows * t->ncols;
+            if (dst != b.cells)
+                memmove(dst, b.cells, (size_t)b.nrows * t->ncols * sizeof *dst);
+            for (uint32_t f = 0; f < t->ncols; f++) {
+                if (!is_text_type(t->cols[f].type))
+                    continue;
+                for (uint32_t r = 0; r < b.nrows; r++)
+                    dst[(size_t)r * t->ncols + f] += shift;
+            }
+            memmove(t->src_line + t->nrows, b.src_line, (size_t)b.nrows * sizeof *b.src_line);
+            t->pool_len += b.pool.len;
+            t->nrows += b.nrows;
+        }
+        free(b.pool.buf);
+    }
+}
+
 /* Loads one table: header check, typed rows, index. */
 static void table_load(struct rules_set *set, struct rl_table *t, const char *dir,
                        struct rl_diag *d)
@@ -694,135 +986,49 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         t->pool = malloc(cap);
         t->pool_cap = t->pool ? cap : 0;
     }
-    /* Enum cells holding the same value share one text entry: the insured
-     * table's 3.1 M sex cells are three texts. */
-    int64_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX];
-    memset(enum_text, 0xff, sizeof enum_text); /* -1: none yet */
     t->nrows = 0;
     bool header_ok = false;
-    uint32_t ln = 0;
-    size_t pos = 0;
-    while (pos < len || (pos == 0 && len == 0)) {
-        size_t end = pos;
+    uint32_t ln = 1;
+    {
+        /* Line 1, the header: exactly the declared column names, in order. */
+        size_t end = 0;
         while (end < len && text[end] != '\n')
             end++;
         size_t next = end + 1;
-        size_t lend = end;
-        if (lend > pos && text[lend - 1] == '\r')
-            lend--;
-        ln++;
-        const char *line = text + pos;
-        size_t llen = lend - pos;
-        if (ln == 1) {
-            /* Header: exactly the declared column names, in order. */
-            uint32_t f = 0;
-            size_t s = 0;
-            header_ok = true;
-            for (;;) {
-                size_t e = s;
-                while (e < llen && line[e] != '\t')
-                    e++;
-                if (f >= t->ncols) {
-                    rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
-                                   "table %s has %u columns; extra column '%.*s'", t->name,
-                                   t->ncols, (int)(e - s), line + s);
-                    header_ok = false;
-                    break;
-                }
-                if (strlen(t->cols[f].name) != e - s || memcmp(t->cols[f].name, line + s, e - s) != 0) {
-                    rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
-                                   "expected column '%s', found '%.*s'", t->cols[f].name,
-                                   (int)(e - s), line + s);
-                    header_ok = false;
-                }
-                f++;
-                if (e >= llen)
-                    break;
-                s = e + 1;
+        size_t llen = end > 0 && text[end - 1] == '\r' ? end - 1 : end;
+        const char *line = text;
+        uint32_t f = 0;
+        size_t s = 0;
+        header_ok = true;
+        for (;;) {
+            size_t e = s;
+            while (e < llen && line[e] != '\t')
+                e++;
+            if (f >= t->ncols) {
+                rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
+                               "table %s has %u columns; extra column '%.*s'", t->name,
+                               t->ncols, (int)(e - s), line + s);
+                header_ok = false;
+                break;
             }
-            if (header_ok && f < t->ncols) {
-                rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, llen) ,
-                               "missing column '%s'", t->cols[f].name);
+            if (strlen(t->cols[f].name) != e - s || memcmp(t->cols[f].name, line + s, e - s) != 0) {
+                rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
+                               "expected column '%s', found '%.*s'", t->cols[f].name,
+                               (int)(e - s), line + s);
                 header_ok = false;
             }
-            if (!header_ok)
+            f++;
+            if (e >= llen)
                 break;
-        } else if (llen > 0) {
-            int64_t *row = t->cells + (size_t)t->nrows * t->ncols;
-            bool row_ok = true;
-            uint32_t f = 0;
-            size_t s = 0;
-            for (;;) {
-                size_t e = s;
-                while (e < llen && line[e] != '\t')
-                    e++;
-                if (f < t->ncols) {
-                    const struct rl_col *c = &t->cols[f];
-                    const char *why = NULL;
-                    struct rv v;
-                    if (rl_parse_value(set, c->type, c->optional, line + s, e - s, &v, &why) != ADJ_OK) {
-                        rl_diag_report(d, ADJ_E_TABLE_VALUE, path, text, len, ln, cp_col(line, s),
-                                       "column %s (%s): %s", c->name,
-                                       c->type.kind == RT_ENUM ? set->enums[c->type.sub].name
-                                       : c->type.kind == RT_RIAL ? "rial"
-                                       : c->type.kind == RT_BP ? "bp"
-                                       : c->type.kind == RT_DATE ? "date"
-                                       : c->type.kind == RT_BOOL ? "bool"
-                                       : c->type.kind == RT_CODE ? "code" : "int",
-                                       why);
-                        row_ok = false;
-                    } else if (c->type.kind == RT_ENUM) {
-                        const char *v0 = set->enums[c->type.sub].values[0];
-                        uint32_t k = (uint32_t)((size_t)(v.s - v0) / RL_NAME_MAX);
-                        int64_t cell = 0;
-                        if (enum_text[f][k] >= 0) {
-                            row[f] = enum_text[f][k];
-                        } else if (table_add_text(t, line + s, e - s, &cell)) {
-                            enum_text[f][k] = cell;
-                            row[f] = cell;
-                        } else {
-                            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
-                            row_ok = false;
-                        }
-                    } else if (is_text_type(c->type)) {
-                        if (!table_add_text(t, line + s, e - s, &row[f])) {
-                            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
-                            row_ok = false;
-                        }
-                    } else {
-                        row[f] = v.i;
-                    }
-                }
-                f++;
-                if (e >= llen)
-                    break;
-                s = e + 1;
-            }
-            if (f != t->ncols) {
-                rl_diag_report(d, ADJ_E_TABLE_FIELD_COUNT, path, text, len, ln, 1,
-                               "%u fields, table %s has %u columns", f, t->name, t->ncols);
-                row_ok = false;
-            }
-            if (row_ok && t->valid_from >= 0 && row[t->valid_to] < row[t->valid_from]) {
-                size_t cs = 0;
-                for (int32_t k = 0; k < t->valid_to; k++) {
-                    while (cs < llen && line[cs] != '\t')
-                        cs++;
-                    cs++;
-                }
-                rl_diag_report(d, ADJ_E_TABLE_RANGE_ORDER, path, text, len, ln, cp_col(line, cs),
-                               "%s is before %s", t->cols[t->valid_to].name,
-                               t->cols[t->valid_from].name);
-                row_ok = false;
-            }
-            if (row_ok) {
-                t->src_line[t->nrows] = ln;
-                t->nrows++;
-            }
+            s = e + 1;
         }
-        if (next > len)
-            break;
-        pos = next;
+        if (header_ok && f < t->ncols) {
+            rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, llen) ,
+                           "missing column '%s'", t->cols[f].name);
+            header_ok = false;
+        }
+        if (header_ok && next < len)
+            tl_parse_all(set, t, path, text, len, next, ln, nlines, d);
     }
     if (ln == 0 || (ln == 1 && len == 0)) {
         rl_diag_report(d, ADJ_E_TABLE_HEADER, path, NULL, 0, 1, 1, "table %s: empty file, no header",
