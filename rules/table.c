@@ -505,7 +505,10 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
      * the random slot of row r + 16 can be prefetched while row r probes:
      * on a 3.1 M-row table the probes' misses are most of the build. */
     uint64_t *hashes = malloc(((size_t)n + 1) * sizeof *hashes);
-    if (!hashes) {
+    uint64_t *first_row = calloc((size_t)n / 64 + 1, sizeof *first_row);
+    if (!hashes || !first_row) {
+        free(hashes);
+        free(first_row);
         free(slot_of);
         free(perm);
         return false;
@@ -531,6 +534,7 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             if (s->count == 0) {
                 s->hash = h;
                 s->first = r; /* the group's first row, until laid out */
+                first_row[r >> 6] |= 1ull << (r & 63);
                 s->count = 1;
                 t->ngroups++;
                 slot_of[r] = i;
@@ -550,18 +554,28 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             i = (i + 1) & t->slot_mask;
         }
     }
-    free(hashes);
-    /* Groups in slot order: first = end of the group, then rows are placed
-     * backwards so each group keeps file order before its sort. */
+    /* Groups in the file order of their first rows: first = end of the
+     * group, then rows are placed backwards so each group keeps file order
+     * before its sort. A table of one row per key (the insured table, nearly)
+     * then keeps every row where it was parsed, and the rows of the few
+     * longer groups shift by a little: the move below is sequential instead
+     * of a random copy of every row. (A slot's first is still its group's
+     * first file row here.) */
     uint32_t placed = 0, longest = 0;
-    for (uint32_t i = 0; i <= t->slot_mask; i++) {
-        struct rl_slot *s = &t->slots[i];
-        if (s->count == 0)
+    for (uint32_t r = 0; r < n; r++) {
+        if (r + 16 < n && slot_of[r + 16] != UINT32_MAX)
+            __builtin_prefetch(&t->slots[slot_of[r + 16]], 1);
+        if (slot_of[r] == UINT32_MAX)
             continue;
+        struct rl_slot *s = &t->slots[slot_of[r]];
+        if (!((first_row[r >> 6] >> (r & 63)) & 1u))
+            continue; /* not the group's first row */
         placed += s->count;
         s->first = placed;
         longest = s->count > longest ? s->count : longest;
     }
+    free(hashes);
+    free(first_row);
     for (uint32_t r = n; r-- > 0;)
         if (slot_of[r] != UINT32_MAX)
             perm[--t->slots[slot_of[r]].first] = r;
@@ -596,6 +610,8 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
         size_t rb = t->ncols * sizeof *t->cells;
         for (uint32_t start = 0; start < n; start++) {
             if ((seen[start >> 6] >> (start & 63)) & 1u)
+                continue;
+            if (perm[start] == start) /* in place already: most rows */
                 continue;
             memcpy(tmp_row, t->cells + (size_t)start * t->ncols, rb);
             uint32_t tmp_src = t->src_line[start];
