@@ -694,6 +694,61 @@ struct tl_part {
     uint64_t unrecorded;     /* past RL_DIAG_MAX: counted, never printed */
 };
 
+/* The size past which a file is split (DADRAS_TABLE_SPLIT_BYTES may set it,
+ * so that tests can split small files, or forbid splitting, and compare). */
+static size_t tl_split_bytes(void)
+{
+    const char *env = getenv("DADRAS_TABLE_SPLIT_BYTES");
+    return env && *env ? (size_t)strtoull(env, NULL, 10) : RL_TABLE_SPLIT_BYTES;
+}
+
+/* The start of the line that follows the middle of [from, len), or len. */
+static size_t tl_mid_line(const char *text, size_t from, size_t len)
+{
+    size_t half = from + (len - from) / 2;
+    const char *nl = memchr(text + half, '\n', len - half);
+    return nl ? (size_t)(nl - text) + 1 : len;
+}
+
+struct tl_utf8_job {
+    const char *s;
+    size_t n, bad;
+    bool ok;
+};
+
+static void *tl_utf8_run(void *arg)
+{
+    struct tl_utf8_job *j = arg;
+    j->ok = text_utf8_valid(j->s, j->n, &j->bad);
+    return NULL;
+}
+
+/* text_utf8_valid, on two threads for a big file. Split after a '\n' (an
+ * ASCII byte, never inside a sequence), the first half reports the same
+ * first bad byte as one pass would, and the second half is checked from a
+ * sequence start. */
+static bool tl_utf8_valid(const char *text, size_t len, size_t *bad)
+{
+    size_t mid = len > tl_split_bytes() ? tl_mid_line(text, 0, len) : len;
+    struct tl_utf8_job a = {text, mid, 0, false}, b = {text + mid, len - mid, 0, true};
+    pthread_t thread;
+    bool threaded = mid < len && pthread_create(&thread, NULL, tl_utf8_run, &b) == 0;
+    if (mid < len && !threaded)
+        tl_utf8_run(&b);
+    tl_utf8_run(&a);
+    if (threaded)
+        pthread_join(thread, NULL);
+    if (!a.ok) {
+        *bad = a.bad;
+        return false;
+    }
+    if (!b.ok) {
+        *bad = mid + b.bad;
+        return false;
+    }
+    return true;
+}
+
 static void tl_report(struct tl_part *p, enum adj_err code, bool with_text, uint32_t line,
                       uint32_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static void tl_report(struct tl_part *p, enum adj_err code, bool with_text, uint32_t line,
@@ -861,18 +916,8 @@ static void tl_parse_all(struct rules_set *set, struct rl_table *t, const char *
     a.d = d;
     b = a;
     b.d = NULL;
-    /* The split: the line start nearest past the middle of the rows. The
-     * threshold may be set by DADRAS_TABLE_SPLIT_BYTES, so that tests can
-     * split small files, or forbid splitting, and compare. */
-    size_t split = RL_TABLE_SPLIT_BYTES;
-    const char *env = getenv("DADRAS_TABLE_SPLIT_BYTES");
-    if (env && *env)
-        split = (size_t)strtoull(env, NULL, 10);
-    size_t mid = len;
-    if (len - pos > split) {
-        const char *nl = memchr(text + pos + (len - pos) / 2, '\n', len - pos - (len - pos) / 2);
-        mid = nl ? (size_t)(nl - text) + 1 : len;
-    }
+    /* The split: the line start nearest past the middle of the rows. */
+    size_t mid = len - pos > tl_split_bytes() ? tl_mid_line(text, pos, len) : len;
     bool threaded = false;
     pthread_t thread;
     if (mid < len) {
@@ -960,7 +1005,7 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         return;
     }
     size_t bad = 0;
-    if (!text_utf8_valid(text, len, &bad)) {
+    if (!tl_utf8_valid(text, len, &bad)) {
         uint32_t ln = 1;
         size_t ls = 0;
         for (size_t i = 0; i < bad; i++)

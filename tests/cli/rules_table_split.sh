@@ -8,6 +8,7 @@
 #    insured.tsv and drugs.tsv (bad values, field counts, ranges out of
 #    order, a duplicate key and an overlap across the halves), and with more
 #    errors than are printed (the cap of 200 must fall on the same one);
+#  - invalid UTF-8 in either half (the first bad byte is the same);
 #  - `dadras run` decisions on the valid generated tables (text cells of
 #    the second part are moved into the table's pool at the join).
 set -euo pipefail
@@ -71,6 +72,19 @@ check bad
 grep -q . <(cd bad && "$DADRAS" rules check . 2>&1 | grep 'E_TABLE_DUP_KEY') ||
   { echo "FAIL: the injected duplicate was not found"; exit 1; }
 echo "ok: errors in both halves: same diagnostics, same order"
+
+# Invalid UTF-8 (checked on two threads too): in the second half, then also
+# in the first, then a sequence cut by the end of a line.
+rules_with utf8
+ins=utf8/tables/insured.tsv
+lines=$(wc -l < "$ins")
+awk -v n="$lines" 'NR == int(n * 0.7) { $0 = $0 "\xff" } { print }' "$ins" > tmp && mv tmp "$ins"
+check utf8
+awk 'NR == 50 { $0 = $0 "\xc3" } { print }' "$ins" > tmp && mv tmp "$ins"
+check utf8
+grep -q 'E_UTF8_INVALID' <(cd utf8 && "$DADRAS" rules check . 2>&1) ||
+  { echo "FAIL: invalid UTF-8 not reported"; exit 1; }
+echo "ok: invalid UTF-8 in either half: the same first bad byte"
 
 # More errors than are printed.
 rules_with many
