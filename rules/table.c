@@ -481,8 +481,8 @@ static void check_pair(struct rl_table *t, uint32_t p, uint32_t r, const char *p
  * lays the groups out in slot order with each group's rows sorted by from,
  * reports duplicate keys and overlaps naming both rows, and stores the rows
  * in that order so a group is a run of consecutive rows. */
-static bool table_index(struct rl_table *t, const char *path, const char *text, size_t len,
-                        struct rl_diag *d)
+static bool table_index(struct rl_table *t, uint64_t *hashes, const char *path, const char *text,
+                        size_t len, struct rl_diag *d)
 {
     uint32_t n = t->nrows;
     uint32_t cap = 16;
@@ -501,26 +501,15 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
     t->ngroups = 0;
     struct rv key[RL_KEYS_MAX];
     memset(key, 0, sizeof key);
-    /* Hashes first (a sequential pass), so
-     * the random slot of row r + 16 can be prefetched while row r probes:
-     * on a 3.1 M-row table the probes' misses are most of the build. */
-    uint64_t *hashes = malloc(((size_t)n + 1) * sizeof *hashes);
+    /* The key hashes were computed while parsing (a sequential pass, on
+     * two threads for a big file), so the random slot of row r + 16 can be
+     * prefetched while row r probes: on a 3.1 M-row table the probes'
+     * misses are most of the build. */
     uint64_t *first_row = calloc((size_t)n / 64 + 1, sizeof *first_row);
-    if (!hashes || !first_row) {
-        free(hashes);
-        free(first_row);
+    if (!first_row) {
         free(slot_of);
         free(perm);
         return false;
-    }
-    memset(t->key_filter, 0, sizeof t->key_filter);
-    for (uint32_t r = 0; r < n; r++) {
-        row_key(t, r, key);
-        hashes[r] = key_hash_of_values(t, key);
-        for (uint32_t k = 0; k < t->nkeys; k++) {
-            uint32_t bit = (uint32_t)(rl_table_part_hash(t, k, key[k]) >> 52);
-            t->key_filter[k][bit >> 6] |= 1ull << (bit & 63);
-        }
     }
     for (uint32_t r = 0; r < n; r++) {
         if (r + 16 < n)
@@ -574,7 +563,6 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
         s->first = placed;
         longest = s->count > longest ? s->count : longest;
     }
-    free(hashes);
     free(first_row);
     for (uint32_t r = n; r-- > 0;)
         if (slot_of[r] != UINT32_MAX)
@@ -686,8 +674,10 @@ struct tl_part {
     int64_t *cells;          /* its rows go here, */
     uint32_t *src_line;
     uint32_t nrows;          /* this many */
+    uint64_t *hashes;        /* each row's key hash (table_index) */
     struct tl_pool pool;
     int64_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX]; /* -1: none yet */
+    uint64_t key_filter[RL_KEYS_MAX][64]; /* as rl_table's, of its rows */
     struct rl_diag *d;       /* NULL: record into recs instead */
     struct tl_diag_rec *recs;
     uint32_t nrecs, cap_recs;
@@ -885,6 +875,21 @@ static void *tl_parse_rows(void *arg)
                 row_ok = false;
             }
             if (row_ok) {
+                /* The key hash, as key_hash_of_values computes it from
+                 * the stored cells (a text part's hash is in its entry). */
+                uint64_t h = 0;
+                for (uint32_t k = 0; k < t->nkeys; k++) {
+                    int64_t cell = row[t->keys[k]];
+                    uint64_t part;
+                    if (is_text_type(t->cols[t->keys[k]].type))
+                        memcpy(&part, p->pool.buf + cell, sizeof part);
+                    else
+                        part = rl_hash_int(cell);
+                    h = rl_hash_combine(h, part);
+                    uint32_t bit = (uint32_t)(part >> 52);
+                    p->key_filter[k][bit >> 6] |= 1ull << (bit & 63);
+                }
+                p->hashes[p->nrows] = h;
                 p->src_line[p->nrows] = ln;
                 p->nrows++;
             }
@@ -896,8 +901,9 @@ static void *tl_parse_rows(void *arg)
 
 /* Parses the rows in [pos, len) (line `ln` ends before pos) into t, on two
  * threads for a big file; a failure (memory) is reported to d. */
-static void tl_parse_all(struct rules_set *set, struct rl_table *t, const char *path, const char *text,
-                         size_t len, size_t pos, uint32_t ln, size_t nlines, struct rl_diag *d)
+static void tl_parse_all(struct rules_set *set, struct rl_table *t, uint64_t *hashes, const char *path,
+                         const char *text, size_t len, size_t pos, uint32_t ln, size_t nlines,
+                         struct rl_diag *d)
 {
     struct tl_part a, b;
     memset(&a, 0, sizeof a);
@@ -911,6 +917,7 @@ static void tl_parse_all(struct rules_set *set, struct rl_table *t, const char *
     a.ln = ln;
     a.cells = t->cells;
     a.src_line = t->src_line;
+    a.hashes = hashes;
     a.pool = (struct tl_pool){t->pool, t->pool_len, t->pool_cap};
     memset(a.enum_text, 0xff, sizeof a.enum_text);
     a.d = d;
@@ -930,6 +937,8 @@ static void tl_parse_all(struct rules_set *set, struct rl_table *t, const char *
         b.ln = ln + a_lines - 1;
         b.cells = t->cells + (size_t)a_lines * t->ncols;
         b.src_line = t->src_line + a_lines;
+        b.hashes = hashes + a_lines;
+        memset(b.key_filter, 0, sizeof b.key_filter);
         b.pool = (struct tl_pool){NULL, 0, 0};
         size_t ncode = 0;
         for (uint32_t f = 0; f < t->ncols; f++)
@@ -948,7 +957,11 @@ static void tl_parse_all(struct rules_set *set, struct rl_table *t, const char *
     t->pool_len = a.pool.len;
     t->pool_cap = a.pool.cap;
     t->nrows = a.nrows;
+    memcpy(t->key_filter, a.key_filter, sizeof t->key_filter);
     if (mid < len) {
+        for (uint32_t k = 0; k < RL_KEYS_MAX; k++)
+            for (uint32_t w = 0; w < 64; w++)
+                t->key_filter[k][w] |= b.key_filter[k][w];
         tl_replay(&b, d);
         free(b.recs);
         /* Join: b's rows follow a's; its text cells move by a's pool. */
@@ -978,6 +991,7 @@ static void tl_parse_all(struct rules_set *set, struct rl_table *t, const char *
                     dst[(size_t)r * t->ncols + f] += shift;
             }
             memmove(t->src_line + t->nrows, b.src_line, (size_t)b.nrows * sizeof *b.src_line);
+            memmove(hashes + t->nrows, b.hashes, (size_t)b.nrows * sizeof *b.hashes);
             t->pool_len += b.pool.len;
             t->nrows += b.nrows;
         }
@@ -1029,8 +1043,10 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
     }
     t->cells = big_alloc(nlines * t->ncols * sizeof *t->cells + 8);
     t->src_line = malloc(nlines * sizeof *t->src_line + 4);
-    if (!t->cells || !t->src_line) {
+    uint64_t *hashes = malloc(nlines * sizeof *hashes + 8);
+    if (!t->cells || !t->src_line || !hashes) {
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s", t->name);
+        free(hashes);
         free(text);
         return;
     }
@@ -1048,6 +1064,7 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         t->pool_cap = t->pool ? cap : 0;
     }
     t->nrows = 0;
+    memset(t->key_filter, 0, sizeof t->key_filter);
     bool header_ok = false;
     uint32_t ln = 1;
     {
@@ -1089,15 +1106,16 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
             header_ok = false;
         }
         if (header_ok && next < len)
-            tl_parse_all(set, t, path, text, len, next, ln, nlines, d);
+            tl_parse_all(set, t, hashes, path, text, len, next, ln, nlines, d);
     }
     if (ln == 0 || (ln == 1 && len == 0)) {
         rl_diag_report(d, ADJ_E_TABLE_HEADER, path, NULL, 0, 1, 1, "table %s: empty file, no header",
                        t->name);
         header_ok = false;
     }
-    if (header_ok && !t->is_params && !table_index(t, path, text, len, d))
+    if (header_ok && !t->is_params && !table_index(t, hashes, path, text, len, d))
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s index", t->name);
+    free(hashes);
     if (header_ok && t->is_params) {
         /* Distribute rows to the declared parameters, typed by the rules. */
         for (uint32_t r = 0; r < t->nrows; r++) {
