@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # A big table file is parsed in two parts on two threads (rules/table.c);
+# (named run_* so that it also runs under TSan, tools/test stage 3)
 # the result must not depend on it. DADRAS_TABLE_SPLIT_BYTES=1 splits every
 # table with two or more rows, a huge value splits none. Compared, in full
 # (every diagnostic with its source line and caret, and the exit status):
