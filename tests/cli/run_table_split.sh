@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # A big table file is parsed in two parts on two threads (rules/table.c);
-# (named run_* so that it also runs under TSan, tools/test stage 3)
 # the result must not depend on it. DADRAS_TABLE_SPLIT_BYTES=1 splits every
 # table with two or more rows, a huge value splits none. Compared, in full
 # (every diagnostic with its source line and caret, and the exit status):
@@ -12,6 +11,7 @@
 #  - invalid UTF-8 in either half (the first bad byte is the same);
 #  - `dadras run` decisions on the valid generated tables (text cells of
 #    the second part are moved into the table's pool at the join).
+# Named run_* so that it runs under TSan too (tools/test stage 3).
 set -euo pipefail
 : "${DADRAS:?}" "${SRC:?}" "${WORK:?}"
 rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
