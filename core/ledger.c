@@ -1299,6 +1299,80 @@ enum adj_err ledger_post_batch(struct ledger *l, const struct ledger_batch *b,
 
 /* ---- Loading settled ids ------------------------------------------------------ */
 
+/* The settled state (ledger.h): one line per batch whose ids are loaded.
+ * The sums come from the chunk rows themselves (their count column, read
+ * without touching the BLOBs), so a chunk appended behind the program's
+ * back changes the state as surely as a new batch does. */
+static const char lg_state_sql[] =
+    "SELECT b.batch_id, b.totals_digest, b.doc_count, b.pack_count,"
+    " (SELECT count(*) FROM settled_docs d WHERE d.batch_id = b.batch_id),"
+    " (SELECT coalesce(sum(d.count), 0) FROM settled_docs d WHERE d.batch_id = b.batch_id),"
+    " (SELECT count(*) FROM settled_packs p WHERE p.batch_id = b.batch_id),"
+    " (SELECT coalesce(sum(p.count), 0) FROM settled_packs p WHERE p.batch_id = b.batch_id)"
+    " FROM batch b WHERE b.batch_id NOT IN (SELECT b2.batch_id FROM batch b2 JOIN reversal r"
+    " ON r.entry_id = b2.entry_id) ORDER BY b.batch_id";
+
+/* Reads the state inside the caller's transaction. */
+static enum adj_err lg_settled_state_read(struct ledger *l, char **state, struct adj_diag *diag)
+{
+    *state = NULL;
+    size_t len = 0, cap = 256;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        adj_diag_set(diag, ADJ_E_NOMEM, l->path, 0, 0, NULL);
+        return ADJ_E_NOMEM;
+    }
+    buf[0] = '\0';
+    sqlite3_stmt *stmt = NULL;
+    int rc = lg_prepare(l, lg_state_sql, &stmt);
+    while (rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(stmt, 0);
+        const unsigned char *digest = sqlite3_column_text(stmt, 1);
+        /* Bounded: ids are at most 32 bytes, digests 32, six integers. */
+        char line[256];
+        int n = snprintf(line, sizeof line, "%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n",
+                         id != NULL ? (const char *)id : "", digest != NULL ? (const char *)digest : "",
+                         (long long)sqlite3_column_int64(stmt, 2), (long long)sqlite3_column_int64(stmt, 3),
+                         (long long)sqlite3_column_int64(stmt, 4), (long long)sqlite3_column_int64(stmt, 5),
+                         (long long)sqlite3_column_int64(stmt, 6), (long long)sqlite3_column_int64(stmt, 7));
+        if (n < 0 || (size_t)n >= sizeof line) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        if (len + (size_t)n + 1 > cap) {
+            cap = (len + (size_t)n + 1) * 2;
+            char *grown = realloc(buf, cap);
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            buf = grown;
+        }
+        memcpy(buf + len, line, (size_t)n + 1);
+        len += (size_t)n;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+        free(buf);
+        return lg_fail(l, rc, diag, "reading the settled state");
+    }
+    *state = buf;
+    return ADJ_OK;
+}
+
+enum adj_err ledger_settled_state(struct ledger *l, char **state, struct adj_diag *diag)
+{
+    *state = NULL;
+    int rc = lg_exec(l, "BEGIN");
+    if (rc != SQLITE_OK) {
+        return lg_fail(l, rc, diag, "begin read");
+    }
+    enum adj_err err = lg_settled_state_read(l, state, diag);
+    (void)lg_exec(l, "COMMIT");
+    return err;
+}
+
 enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
                                  void (*on_doc_ids)(void *ctx, const char *ids, size_t bytes,
                                                     size_t count),
@@ -1306,27 +1380,150 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
                                                      size_t count),
                                  struct adj_diag *diag)
 {
-    /* One read transaction so both tables are one snapshot. */
+    return ledger_load_settled_state(l, ctx, on_doc_ids, on_pack_ids, NULL, NULL, NULL, diag);
+}
+
+/* Whether the line [line, line + len) (with its LF) is a line of text. */
+static bool lg_state_has_line(const char *text, const char *line, size_t len)
+{
+    /* Bounded by text's length: each pass moves past one line. */
+    for (const char *at = text; *at != '\0';) {
+        const char *lf = strchr(at, '\n');
+        size_t n = lf != NULL ? (size_t)(lf - at) + 1 : strlen(at);
+        if (n == len && memcmp(at, line, len) == 0) {
+            return true;
+        }
+        at += n;
+    }
+    return false;
+}
+
+/* Every line of `sub` is a line of `text`. */
+static bool lg_state_lines_within(const char *sub, const char *text)
+{
+    for (const char *at = sub; *at != '\0';) {
+        const char *lf = strchr(at, '\n');
+        size_t n = lf != NULL ? (size_t)(lf - at) + 1 : strlen(at);
+        if (!lg_state_has_line(text, at, n)) {
+            return false;
+        }
+        at += n;
+    }
+    return true;
+}
+
+/* Batches to load: the lines of state that are not lines of known (all of
+ * them when known is NULL); their batch ids, as pointers into state. */
+struct lg_wanted {
+    const char **ids;
+    size_t *lens;
+    size_t count;
+    bool all;
+};
+
+static bool lg_wanted_build(struct lg_wanted *w, const char *state, const char *known)
+{
+    memset(w, 0, sizeof w[0]);
+    if (known == NULL) {
+        w->all = true;
+        return true;
+    }
+    size_t lines = 0;
+    for (const char *at = state; *at != '\0'; at++) {
+        lines += *at == '\n';
+    }
+    w->ids = calloc(lines + 1, sizeof *w->ids);
+    w->lens = calloc(lines + 1, sizeof *w->lens);
+    if (w->ids == NULL || w->lens == NULL) {
+        free(w->ids);
+        free(w->lens);
+        w->ids = NULL;
+        w->lens = NULL;
+        return false;
+    }
+    for (const char *at = state; *at != '\0';) {
+        const char *lf = strchr(at, '\n');
+        size_t n = lf != NULL ? (size_t)(lf - at) + 1 : strlen(at);
+        if (!lg_state_has_line(known, at, n)) {
+            w->ids[w->count] = at;
+            w->lens[w->count] = strcspn(at, "\t\n");
+            w->count++;
+        }
+        at += n;
+    }
+    return true;
+}
+
+static bool lg_wanted_has(const struct lg_wanted *w, const unsigned char *batch_id, int len)
+{
+    if (w->all) {
+        return true;
+    }
+    for (size_t i = 0; batch_id != NULL && i < w->count; i++) {
+        if (w->lens[i] == (size_t)len && memcmp(w->ids[i], batch_id, (size_t)len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum adj_err ledger_load_settled_state(struct ledger *l, void *ctx,
+                                       void (*on_doc_ids)(void *ctx, const char *ids, size_t bytes,
+                                                          size_t count),
+                                       void (*on_pack_ids)(void *ctx, const uint64_t *keys,
+                                                           size_t count),
+                                       const char *known, bool *known_kept, char **state,
+                                       struct adj_diag *diag)
+{
+    ADJ_ASSERT(known == NULL || (state != NULL && known_kept != NULL));
+    /* One read transaction so both tables (and the state) are one snapshot. */
     int rc = lg_exec(l, "BEGIN");
     if (rc != SQLITE_OK) {
         return lg_fail(l, rc, diag, "begin read");
     }
     sqlite3_stmt *stmt = NULL;
     enum adj_err err = ADJ_OK;
-    if (on_doc_ids != NULL) {
-        rc = lg_prepare(l, "SELECT count, ids FROM settled_docs WHERE batch_id NOT IN (SELECT b.batch_id"
-                           " FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
+    struct lg_wanted wanted;
+    memset(&wanted, 0, sizeof wanted);
+    wanted.all = true;
+    if (state != NULL) {
+        err = lg_settled_state_read(l, state, diag);
+        if (err != ADJ_OK) {
+            (void)lg_exec(l, "COMMIT");
+            return err;
+        }
+        if (known != NULL) {
+            *known_kept = lg_state_lines_within(known, *state);
+            if (!*known_kept) {
+                /* A batch of `known` was reversed (or the ledger is not the
+                 * one `known` describes): the caller loads everything. */
+                (void)lg_exec(l, "COMMIT");
+                return ADJ_OK;
+            }
+            if (!lg_wanted_build(&wanted, *state, known)) {
+                err = ADJ_E_NOMEM;
+            }
+        }
+    }
+    if (err == ADJ_OK && on_doc_ids != NULL) {
+        rc = lg_prepare(l, "SELECT batch_id, count, ids FROM settled_docs WHERE batch_id NOT IN"
+                           " (SELECT b.batch_id FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
                            " ORDER BY batch_id, chunk", &stmt);
         while (rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
-            int64_t count = sqlite3_column_int64(stmt, 0);
-            const char *ids = sqlite3_column_blob(stmt, 1);
-            int bytes = sqlite3_column_bytes(stmt, 1);
+            rc = SQLITE_OK;
+            /* Skipped rows' BLOBs are never read (SQLite reads a column
+             * when it is asked for). */
+            if (!lg_wanted_has(&wanted, sqlite3_column_text(stmt, 0), sqlite3_column_bytes(stmt, 0))) {
+                continue;
+            }
+            int64_t count = sqlite3_column_int64(stmt, 1);
+            const char *ids = sqlite3_column_blob(stmt, 2);
+            int bytes = sqlite3_column_bytes(stmt, 2);
             if (count <= 0 || bytes <= 0 || ids == NULL || ids[bytes - 1] != '\0') {
                 err = ADJ_E_LEDGER_CORRUPT;
                 break;
             }
             on_doc_ids(ctx, ids, (size_t)bytes, (size_t)count);
-            rc = SQLITE_OK;
         }
         sqlite3_finalize(stmt);
         stmt = NULL;
@@ -1337,13 +1534,17 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
         if (buf == NULL) {
             err = ADJ_E_NOMEM;
         }
-        rc = lg_prepare(l, "SELECT count, keys FROM settled_packs WHERE batch_id NOT IN (SELECT b.batch_id"
-                           " FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
+        rc = lg_prepare(l, "SELECT batch_id, count, keys FROM settled_packs WHERE batch_id NOT IN"
+                           " (SELECT b.batch_id FROM batch b JOIN reversal r ON r.entry_id = b.entry_id)"
                            " ORDER BY batch_id, chunk", &stmt);
         while (err == ADJ_OK && rc == SQLITE_OK && (rc = lg_step(l, stmt)) == SQLITE_ROW) {
-            int64_t count = sqlite3_column_int64(stmt, 0);
-            const void *keys = sqlite3_column_blob(stmt, 1);
-            int bytes = sqlite3_column_bytes(stmt, 1);
+            rc = SQLITE_OK;
+            if (!lg_wanted_has(&wanted, sqlite3_column_text(stmt, 0), sqlite3_column_bytes(stmt, 0))) {
+                continue;
+            }
+            int64_t count = sqlite3_column_int64(stmt, 1);
+            const void *keys = sqlite3_column_blob(stmt, 2);
+            int bytes = sqlite3_column_bytes(stmt, 2);
             if (count <= 0 || (uint64_t)count > LEDGER_PACK_CHUNK_KEYS || keys == NULL ||
                 (int64_t)bytes != count * 8) {
                 err = ADJ_E_LEDGER_CORRUPT;
@@ -1357,11 +1558,12 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
             }
 #endif
             on_pack_ids(ctx, buf, (size_t)count);
-            rc = SQLITE_OK;
         }
         sqlite3_finalize(stmt);
     }
     free(buf);
+    free(wanted.ids);
+    free(wanted.lens);
     if (err == ADJ_OK && rc != SQLITE_OK && rc != SQLITE_DONE) {
         err = lg_fail(l, rc, diag, "loading settled ids");
     } else if (err == ADJ_E_LEDGER_CORRUPT) {
@@ -1370,6 +1572,10 @@ enum adj_err ledger_load_settled(struct ledger *l, void *ctx,
         adj_diag_set(diag, err, l->path, 0, 0, NULL);
     }
     (void)lg_exec(l, "COMMIT");
+    if (err != ADJ_OK && state != NULL) {
+        free(*state);
+        *state = NULL;
+    }
     return err;
 }
 

@@ -125,10 +125,96 @@ enum adj_err ledger_load_settled(struct ledger *ledger, void *ctx,
                                                      size_t count),
                                  struct adj_diag *diag);
 
+/* As ledger_load_settled, and *state (malloc'd, NUL-terminated; see
+ * ledger_settled_state) says what the ledger settles, read in the same
+ * snapshot (state may be NULL). *state is NULL after an error.
+ * known != NULL (then state and known_kept too): a state whose ids the
+ * caller holds already (its settled-id index's). If every line of known is
+ * a line of the snapshot's state, *known_kept is true and only the batches
+ * of the other lines are handed out (those posted since); otherwise (a
+ * batch of known was reversed since, or known is of another ledger)
+ * *known_kept is false and nothing is handed out. */
+enum adj_err ledger_load_settled_state(struct ledger *ledger, void *ctx,
+                                       void (*on_doc_ids)(void *ctx, const char *ids, size_t bytes,
+                                                          size_t count),
+                                       void (*on_pack_ids)(void *ctx, const uint64_t *keys,
+                                                           size_t count),
+                                       const char *known, bool *known_kept, char **state,
+                                       struct adj_diag *diag);
+
+/* The settled state: which settled ids ledger_load_settled would hand out
+ * now, as text (malloc'd into *state): one line per batch not reversed, in
+ * batch_id order,
+ *   batch_id TAB totals_digest TAB doc_count TAB pack_count TAB
+ *   doc_chunks TAB doc_ids_in_chunks TAB pack_chunks TAB pack_keys_in_chunks LF
+ * totals_digest covers the batch's doc ids and pack keys (ledger_post_batch)
+ * and the journal is append-only, so two equal states load equal sets. The
+ * settled-id index (below) records the state it was built from. */
+enum adj_err ledger_settled_state(struct ledger *ledger, char **state, struct adj_diag *diag);
+
 /* Settled doc ids and pack ids over every posted batch (reversed ones
  * included: an upper bound), so a run can size its sets before
  * ledger_load_settled. Zeros if the ledger cannot say. */
 void ledger_settled_counts(struct ledger *ledger, uint64_t *doc_count, uint64_t *pack_count);
+
+/* ---- The settled-id index (sidecar file LEDGER.idx) -----------------------
+ * Loading a year of settled ids from the ledger (45 M pack keys, 12 M doc
+ * ids) means reading 560 MB of BLOBs and hashing every id into fresh
+ * tables: ~3.5 s at `dadras run` startup. The index is those tables as
+ * they sit in memory (the layout of core/base/idset.h), written to
+ * `LEDGER.idx` beside the ledger and mapped by the next run instead of
+ * rebuilt. It is a cache: never the only copy of anything, rebuilt from the
+ * ledger whenever it is missing, stale or damaged, and deleting it is
+ * always safe.
+ *
+ * Why it is never trusted when wrong:
+ *  - It records the settled state (ledger_settled_state) it was built
+ *    from, read in the same snapshot as the ids it holds. A run uses it
+ *    only if every line of that state is still a line of the ledger's
+ *    state (one per batch: id, digest of its ids, counts), and loads the
+ *    batches of the other lines, those posted since by any process, from
+ *    the ledger into a small set consulted with it (idset `also`). A batch
+ *    reversed since makes it stale: the run loads everything.
+ *  - Every section (state, pack table, doc table, doc bytes) carries an
+ *    XXH3-128 checksum verified on every map, and the header its own: a
+ *    truncated, torn or bit-flipped file is DAMAGED, never used.
+ *  - It is written to a temporary name (LEDGER.idx.XXXXXX) and renamed
+ *    over LEDGER.idx, so a reader sees an old file or a new one. Not
+ *    fsynced: after a crash the checksums catch whatever did not reach the
+ *    disk. A crash may leave a LEDGER.idx.XXXXXX behind; delete it.
+ *  - Lookups stay exact: the tables hold whole keys and whole doc ids.
+ * Layout (native byte order and struct layout; a file from another kind of
+ * machine is DAMAGED): a 4 KiB header, then the state text, the pack
+ * table, the doc slots and the doc bytes, each at a 4 KiB boundary. */
+
+struct idset_u64;
+struct idset_str;
+struct ledger_index;
+
+enum ledger_index_status {
+    LEDGER_INDEX_OK,      /* mapped; checksums verified */
+    LEDGER_INDEX_MISSING, /* no LEDGER.idx */
+    LEDGER_INDEX_STALE,   /* valid, but a batch it holds is no longer settled */
+    LEDGER_INDEX_DAMAGED, /* unreadable, wrong size, checksum mismatch */
+};
+const char *ledger_index_status_name(enum ledger_index_status status);
+
+/* Maps ledger_path + ".idx" and verifies it (checksums on two threads).
+ * OK: *packs and *docs are read-only views of it (idset_*_borrow), valid
+ * until ledger_index_unmap(*out); *state (malloc'd) is the settled state
+ * the index holds the ids of. The caller compares it with the ledger's
+ * (ledger_load_settled_state with known = *state loads what was posted
+ * since). Otherwise *out and *state are NULL and the sets zeroed. */
+enum ledger_index_status ledger_index_map(const char *ledger_path, struct ledger_index **out,
+                                          struct idset_u64 *packs, struct idset_str *docs,
+                                          char **state);
+void ledger_index_unmap(struct ledger_index *index);
+/* Writes the index of `state` holding exactly packs and docs (which must be
+ * the ids that state settles, read in one snapshot with it) to
+ * ledger_path + ".idx", atomically (temporary name, rename). */
+enum adj_err ledger_index_write(const char *ledger_path, const char *state,
+                                const struct idset_u64 *packs, const struct idset_str *docs,
+                                struct adj_diag *diag);
 
 /* Whether batch_id was posted, and with which content hash (32 hex digits
  * and NUL into hash_hex). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/base/assert.h"
+#include "core/base/idset.h"
 #include "core/base/text.h"
 
 const char *run_post_outcome_name(enum run_post_outcome outcome)
@@ -79,6 +80,93 @@ static void run_history_on_packs(void *ctx, const uint64_t *keys, size_t count)
     }
 }
 
+/* Loads into history->packs/docs the settled ids of the ledger (known ==
+ * NULL) or those of the batches not in `known` (*known_kept false: known
+ * no longer fits; nothing loaded). Sizes the sets from the counts given. */
+static enum adj_err run_history_fill(struct run_history *h, bool init_sets, uint64_t doc_count,
+                                     uint64_t pack_count, const char *known, bool *known_kept,
+                                     struct adj_diag *diag)
+{
+    /* Size the sets once: growing a 45 M key table by doubling would rehash
+     * it several times at startup. The slack is small because the sets
+     * become the index's tables when it is written. */
+    if (init_sets &&
+        (!idset_u64_init_dense(&h->packs, pack_count + pack_count / 32 + 4096) ||
+         !idset_str_init_dense(&h->docs, doc_count + doc_count / 32 + 4096, doc_count * 16 + 4096))) {
+        adj_diag_set(diag, ADJ_E_NOMEM, h->ledger_path, 0, 0, NULL);
+        return ADJ_E_NOMEM;
+    }
+    h->doc_insert_ok = true;
+    enum adj_err err = ledger_load_settled_state(h->ledger, h, run_history_on_docs, run_history_on_packs,
+                                                 known, known_kept, &h->state, diag);
+    if (h->doc_thread_started) {
+        pthread_join(h->doc_thread, NULL);
+        h->doc_thread_started = false;
+    } else if (h->doc_buf_count > 0) {
+        run_history_start_docs(h, true);
+    }
+    ADJ_ASSERT(h->doc_insert_ok && "out of memory loading settled doc ids");
+    free(h->doc_buf);
+    h->doc_buf = NULL;
+    h->doc_buf_bytes = h->doc_buf_cap = h->doc_buf_count = 0;
+    return err;
+}
+
+static void run_history_drop_sets(struct run_history *h)
+{
+    idset_u64_free(&h->packs);
+    idset_str_free(&h->docs);
+    if (h->base != NULL) {
+        idset_u64_free(&h->base->packs);
+        idset_str_free(&h->base->docs);
+        free(h->base);
+        h->base = NULL;
+    }
+    ledger_index_unmap(h->index);
+    h->index = NULL;
+    free(h->state);
+    h->state = NULL;
+}
+
+/* Uses the index beside the ledger if it can: true when history's sets
+ * are ready (base + what was posted since). */
+static bool run_history_from_index(struct run_history *h, struct adj_diag *diag, enum adj_err *err)
+{
+    *err = ADJ_OK;
+    h->base = calloc(1, sizeof *h->base);
+    if (h->base == NULL) {
+        return false;
+    }
+    char *known = NULL;
+    h->index_status = ledger_index_map(h->ledger_path, &h->index, &h->base->packs, &h->base->docs, &known);
+    if (h->index_status != LEDGER_INDEX_OK) {
+        run_history_drop_sets(h);
+        return false;
+    }
+    /* The ids posted since: the ledger's totals less the index's (an upper
+     * bound: reversed batches count in the totals). */
+    uint64_t doc_count = 0, pack_count = 0;
+    ledger_settled_counts(h->ledger, &doc_count, &pack_count);
+    doc_count = doc_count > h->base->docs.count ? doc_count - h->base->docs.count : 0;
+    pack_count = pack_count > h->base->packs.count ? pack_count - h->base->packs.count : 0;
+    bool kept = false;
+    *err = run_history_fill(h, true, doc_count, pack_count, known, &kept, diag);
+    free(known);
+    if (*err != ADJ_OK || !kept) {
+        if (*err == ADJ_OK) {
+            h->index_status = LEDGER_INDEX_STALE;
+        }
+        run_history_drop_sets(h);
+        return false;
+    }
+    h->packs.also = &h->base->packs;
+    h->docs.also = &h->base->docs;
+    uint64_t since = h->packs.count + h->docs.count;
+    uint64_t in_index = h->base->packs.count + h->base->docs.count;
+    h->index_rebuild = since > in_index / RUN_INDEX_REBUILD_SHARE;
+    return true;
+}
+
 enum adj_err run_history_load(struct run_history *history, const char *path)
 {
     memset(history, 0, sizeof *history);
@@ -97,32 +185,37 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
         adj_diag_print(stderr, &diag);
         return err;
     }
-    /* Size the sets once from the batch table's counts: growing a 45 M
-     * key table by doubling would rehash it several times at startup. */
-    uint64_t doc_count = 0, pack_count = 0;
-    ledger_settled_counts(history->ledger, &doc_count, &pack_count);
-    if (!idset_u64_init_dense(&history->packs, pack_count + (1u << 20)) ||
-        !idset_str_init_dense(&history->docs, doc_count + (1u << 18), doc_count * 16 + (1u << 22))) {
+    history->ledger_path = strdup(path);
+    if (history->ledger_path == NULL) {
         return ADJ_E_NOMEM;
     }
-    history->doc_insert_ok = true;
-    err = ledger_load_settled(history->ledger, history, run_history_on_docs, run_history_on_packs,
-                              &diag);
-    if (history->doc_thread_started) {
-        pthread_join(history->doc_thread, NULL);
-        history->doc_thread_started = false;
-    } else if (history->doc_buf_count > 0) {
-        run_history_start_docs(history, true);
+    if (!run_history_from_index(history, &diag, &err) && err == ADJ_OK) {
+        uint64_t doc_count = 0, pack_count = 0;
+        ledger_settled_counts(history->ledger, &doc_count, &pack_count);
+        err = run_history_fill(history, true, doc_count, pack_count, NULL, NULL, &diag);
+        history->index_rebuild = true;
     }
-    ADJ_ASSERT(history->doc_insert_ok && "out of memory loading settled doc ids");
-    free(history->doc_buf);
-    history->doc_buf = NULL;
     if (err != ADJ_OK) {
         adj_diag_print(stderr, &diag);
         return err;
     }
     history->view.packs = &history->packs;
     history->view.docs = &history->docs;
+    /* Nothing posted since the index: ask it directly (one probe, and the
+     * pipeline prefetches history slots only for a set that counts keys). */
+    if (history->base != NULL && history->packs.count == 0) {
+        history->view.packs = &history->base->packs;
+    }
+    if (history->base != NULL && history->docs.count == 0) {
+        history->view.docs = &history->base->docs;
+    }
+    if (getenv("DADRAS_INDEX_TRACE") != NULL) {
+        /* For tests and for an operator asking why a startup was slow. */
+        fprintf(stderr, "settled-id index: %s, %llu ids loaded from the ledger, rewrite at end: %s\n",
+                ledger_index_status_name(history->index_status),
+                (unsigned long long)(history->packs.count + history->docs.count),
+                history->index_rebuild ? "yes" : "no");
+    }
     return ADJ_OK;
 }
 
@@ -130,10 +223,59 @@ void run_history_free(struct run_history *history)
 {
     if (history->ledger != NULL) {
         ledger_close(history->ledger);
-        idset_u64_free(&history->packs);
-        idset_str_free(&history->docs);
     }
+    run_history_drop_sets(history);
+    free(history->doc_buf);
+    free(history->ledger_path);
     memset(history, 0, sizeof *history);
+}
+
+/* The end of a run: writes the index when it is due (runpost.h). */
+static void run_history_save_index(struct run_history *h, const enum run_post_outcome *outcomes,
+                                   uint32_t count)
+{
+    bool any_posted = false;
+    for (uint32_t i = 0; i < count; i++) {
+        any_posted |= outcomes[i] == RUN_POST_POSTED;
+    }
+    if (h->ledger == NULL || !h->index_rebuild) {
+        return;
+    }
+    struct adj_diag diag;
+    memset(&diag, 0, sizeof diag);
+    enum adj_err err = ADJ_OK;
+    bool kept = false;
+    if (any_posted && h->base == NULL) {
+        /* The sets hold the startup state, in memory of their own: add the
+         * batches posted since (this run's, and any other process's), read
+         * in one snapshot with the state they make. */
+        char *before = h->state;
+        h->state = NULL;
+        err = run_history_fill(h, false, 0, 0, before, &kept, &diag);
+        free(before);
+    }
+    if (err == ADJ_OK && (any_posted || h->base != NULL) && !kept) {
+        /* The sets are not the whole settled state now (a mapped index and
+         * the batches since, or a batch reversed meanwhile): reload it. */
+        run_history_drop_sets(h);
+        h->view.packs = NULL;
+        h->view.docs = NULL;
+        uint64_t doc_count = 0, pack_count = 0;
+        ledger_settled_counts(h->ledger, &doc_count, &pack_count);
+        err = run_history_fill(h, true, doc_count, pack_count, NULL, NULL, &diag);
+    }
+    if (err == ADJ_OK) {
+        err = ledger_index_write(h->ledger_path, h->state, &h->packs, &h->docs, &diag);
+    }
+    if (err == ADJ_OK && getenv("DADRAS_INDEX_TRACE") != NULL) {
+        fprintf(stderr, "settled-id index: written, %llu ids\n",
+                (unsigned long long)(h->packs.count + h->docs.count));
+    }
+    if (err != ADJ_OK) {
+        fprintf(stderr, "dadras run: warning: the settled-id index was not written (the next run "
+                        "loads the history from the ledger):\n");
+        adj_diag_print(stderr, &diag);
+    }
 }
 
 /* Reads the sector column of centers.tsv for the given center. The file is
@@ -287,6 +429,7 @@ enum adj_err run_post_all(struct run_history *history, const char *out_dir,
     }
     free(lbs);
     free(verified);
+    run_history_save_index(history, outcomes, count);
     return err;
 }
 

@@ -17,6 +17,16 @@
 #include "core/pipeline.h"
 #include "core/runstats.h"
 
+struct run_history_base {
+    struct idset_u64 packs;
+    struct idset_str docs;
+};
+
+/* Past this share of ids outside the index (posted since it was written),
+ * the run writes the index anew at its end: the ids since are loaded from
+ * the ledger at every startup (~0.1 s per million) until then. */
+#define RUN_INDEX_REBUILD_SHARE 4 /* one quarter */
+
 struct run_history {
     struct ledger *ledger;      /* NULL when the run has no --ledger. */
     struct idset_u64 packs;
@@ -32,6 +42,16 @@ struct run_history {
     bool doc_thread_started;
     bool doc_insert_ok;
     pthread_t doc_thread;
+    /* The settled-id index (core/ledger.h). When it could be used, `base`
+     * holds views of its mapping and packs/docs hold only the batches
+     * posted since it was written (their `also` is base); otherwise base
+     * is NULL and packs/docs hold everything, loaded from the ledger. */
+    char *ledger_path;
+    char *state;                /* The settled state packs/docs answer for. */
+    struct ledger_index *index;
+    struct run_history_base *base;
+    enum ledger_index_status index_status;
+    bool index_rebuild;         /* Write the index anew at the end of the run. */
 };
 
 /* Opens (creating if absent) the ledger at path and loads its settled ids;
@@ -68,7 +88,13 @@ enum adj_err run_record_centers(struct run_batch_record *rec, const struct runst
 
 /* Writes OUT/totals.tsv, settled_docs.txt, settled_packs.u64 for every
  * batch, then posts each verified one when the history has a ledger.
- * outcomes[i] receives what happened to batch i. */
+ * outcomes[i] receives what happened to batch i. Last, if the settled-id
+ * index was missing, stale or damaged at startup, or too much was posted
+ * since it was written (RUN_INDEX_REBUILD_SHARE), writes it anew: from the
+ * sets loaded at startup when they are whole and nothing was posted,
+ * otherwise reloaded from the ledger in one snapshot (the history sets are
+ * freed first; the run is done with them). A failure to write the index
+ * is a warning, never an error. */
 enum adj_err run_post_all(struct run_history *history, const char *out_dir,
                           const struct adjud_commit *commit, struct run_batch_record *records,
                           uint32_t count, enum run_post_outcome *outcomes);

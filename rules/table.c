@@ -14,10 +14,14 @@
  * to the Persian letters (text_canonical_key), so keys match batch keys.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/base/jdate.h"
 #include "core/base/limits.h"
@@ -210,20 +214,27 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
 #define RL_TEXT_HDR 12u
 static size_t text_entry_size(size_t n) { return (RL_TEXT_HDR + n + 1 + 7) & ~(size_t)7; }
 
-static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t *cell)
+/* A text pool being filled: the table's own, or a second part's (see
+ * struct tl_part), appended to the table's when the parts are joined. */
+struct tl_pool {
+    char *buf;
+    size_t len, cap;
+};
+
+static bool pool_add_text(struct tl_pool *p, const char *s, size_t n, int64_t *cell)
 {
     size_t need = text_entry_size(n);
-    if (t->pool_len + need > t->pool_cap) {
-        size_t cap = t->pool_cap ? t->pool_cap * 2 : 65536;
-        while (cap < t->pool_len + need)
+    if (p->len + need > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 65536;
+        while (cap < p->len + need)
             cap *= 2;
-        char *np = realloc(t->pool, cap);
+        char *np = realloc(p->buf, cap);
         if (!np)
             return false;
-        t->pool = np;
-        t->pool_cap = cap;
+        p->buf = np;
+        p->cap = cap;
     }
-    char *e = t->pool + t->pool_len;
+    char *e = p->buf + p->len;
     char *b = e + RL_TEXT_HDR;
     memcpy(b, s, n);
     b[n] = '\0';
@@ -232,8 +243,8 @@ static bool table_add_text(struct rl_table *t, const char *s, size_t n, int64_t 
     uint32_t len = (uint32_t)n;
     memcpy(e, &h, sizeof h);
     memcpy(e + 8, &len, sizeof len);
-    *cell = (int64_t)t->pool_len;
-    t->pool_len += need;
+    *cell = (int64_t)p->len;
+    p->len += need;
     return true;
 }
 
@@ -472,8 +483,8 @@ static void check_pair(struct rl_table *t, uint32_t p, uint32_t r, const char *p
  * lays the groups out in slot order with each group's rows sorted by from,
  * reports duplicate keys and overlaps naming both rows, and stores the rows
  * in that order so a group is a run of consecutive rows. */
-static bool table_index(struct rl_table *t, const char *path, const char *text, size_t len,
-                        struct rl_diag *d)
+static bool table_index(struct rl_table *t, uint64_t *hashes, const char *path, const char *text,
+                        size_t len, struct rl_diag *d)
 {
     uint32_t n = t->nrows;
     uint32_t cap = 16;
@@ -492,28 +503,19 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
     t->ngroups = 0;
     struct rv key[RL_KEYS_MAX];
     memset(key, 0, sizeof key);
-    /* Hashes first (a sequential pass), so
-     * the random slot of row r + 16 can be prefetched while row r probes:
-     * on a 3.1 M-row table the probes' misses are most of the build. */
-    uint64_t *hashes = malloc(((size_t)n + 1) * sizeof *hashes);
-    if (!hashes) {
+    /* The key hashes were computed while parsing (a sequential pass, on
+     * two threads for a big file), so the random slot of row r + 16 can be
+     * prefetched while row r probes: on a 3.1 M-row table the probes'
+     * misses are most of the build. */
+    uint64_t *first_row = calloc((size_t)n / 64 + 1, sizeof *first_row);
+    if (!first_row) {
         free(slot_of);
         free(perm);
         return false;
     }
-    memset(t->key_filter, 0, sizeof t->key_filter);
-    for (uint32_t r = 0; r < n; r++) {
-        row_key(t, r, key);
-        hashes[r] = key_hash_of_values(t, key);
-        for (uint32_t k = 0; k < t->nkeys; k++) {
-            uint32_t bit = (uint32_t)(rl_table_part_hash(t, k, key[k]) >> 52);
-            t->key_filter[k][bit >> 6] |= 1ull << (bit & 63);
-        }
-    }
     for (uint32_t r = 0; r < n; r++) {
         if (r + 16 < n)
             __builtin_prefetch(&t->slots[(uint32_t)hashes[r + 16] & t->slot_mask], 1);
-        row_key(t, r, key);
         uint64_t h = hashes[r];
         uint32_t i = (uint32_t)h & t->slot_mask;
         slot_of[r] = UINT32_MAX;
@@ -522,12 +524,14 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             if (s->count == 0) {
                 s->hash = h;
                 s->first = r; /* the group's first row, until laid out */
+                first_row[r >> 6] |= 1ull << (r & 63);
                 s->count = 1;
                 t->ngroups++;
                 slot_of[r] = i;
                 break;
             }
             if (s->hash == h) {
+                row_key(t, r, key); /* only now: most rows meet a free slot */
                 if (key_equal(t, s->first, key)) {
                     s->count++;
                     slot_of[r] = i;
@@ -541,18 +545,27 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
             i = (i + 1) & t->slot_mask;
         }
     }
-    free(hashes);
-    /* Groups in slot order: first = end of the group, then rows are placed
-     * backwards so each group keeps file order before its sort. */
+    /* Groups in the file order of their first rows: first = end of the
+     * group, then rows are placed backwards so each group keeps file order
+     * before its sort. A table of one row per key (the insured table, nearly)
+     * then keeps every row where it was parsed, and the rows of the few
+     * longer groups shift by a little: the move below is sequential instead
+     * of a random copy of every row. (A slot's first is still its group's
+     * first file row here.) */
     uint32_t placed = 0, longest = 0;
-    for (uint32_t i = 0; i <= t->slot_mask; i++) {
-        struct rl_slot *s = &t->slots[i];
-        if (s->count == 0)
+    for (uint32_t r = 0; r < n; r++) {
+        if (r + 16 < n && slot_of[r + 16] != UINT32_MAX)
+            __builtin_prefetch(&t->slots[slot_of[r + 16]], 1);
+        if (slot_of[r] == UINT32_MAX)
             continue;
+        struct rl_slot *s = &t->slots[slot_of[r]];
+        if (!((first_row[r >> 6] >> (r & 63)) & 1u))
+            continue; /* not the group's first row */
         placed += s->count;
         s->first = placed;
         longest = s->count > longest ? s->count : longest;
     }
+    free(first_row);
     for (uint32_t r = n; r-- > 0;)
         if (slot_of[r] != UINT32_MAX)
             perm[--t->slots[slot_of[r]].first] = r;
@@ -587,6 +600,8 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
         size_t rb = t->ncols * sizeof *t->cells;
         for (uint32_t start = 0; start < n; start++) {
             if ((seen[start >> 6] >> (start & 63)) & 1u)
+                continue;
+            if (perm[start] == start) /* in place already: most rows */
                 continue;
             memcpy(tmp_row, t->cells + (size_t)start * t->ncols, rb);
             uint32_t tmp_src = t->src_line[start];
@@ -632,6 +647,428 @@ static bool table_index(struct rl_table *t, const char *path, const char *text, 
 
 static uint32_t cp_col(const char *line, size_t off) { return (uint32_t)text_codepoints(line, off) + 1; }
 
+/* ---- Parsing rows, in one part or two --------------------------------------
+ * The insured table of a province (3.1 M rows, 114 MB) is most of a rule
+ * set's load, so a big file's rows are split at a line boundary near the
+ * middle and the two parts are parsed on two threads. Each part writes its
+ * rows into its own region of the cell array, its text entries into its own
+ * pool, and its diagnostics: the first part straight to the sink, the
+ * second into a list replayed after the first, so they print in line order
+ * exactly as one pass would print them (same text, same cap). */
+
+/* Files smaller than this are parsed in one part (a thread costs more). */
+#define RL_TABLE_SPLIT_BYTES (8u * 1024u * 1024u)
+
+struct tl_diag_rec {
+    enum adj_err code;
+    bool with_text;
+    uint32_t line, col;
+    char msg[400]; /* rl_diag_report's detail buffer */
+};
+
+struct tl_part {
+    struct rules_set *set;
+    struct rl_table *t;
+    const char *path, *text; /* the whole file, for diagnostics */
+    size_t len;
+    size_t pos, end;         /* the part: whole lines in [pos, end) */
+    uint32_t ln;             /* lines before pos */
+    int64_t *cells;          /* its rows go here, */
+    uint32_t *src_line;
+    uint32_t nrows;          /* this many */
+    uint64_t *hashes;        /* each row's key hash (table_index) */
+    struct tl_pool pool;
+    int64_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX]; /* -1: none yet */
+    uint64_t key_filter[RL_KEYS_MAX][64]; /* as rl_table's, of its rows */
+    struct rl_diag *d;       /* NULL: record into recs instead */
+    struct tl_diag_rec *recs;
+    uint32_t nrecs, cap_recs;
+    uint64_t unrecorded;     /* past RL_DIAG_MAX: counted, never printed */
+};
+
+/* The size past which a file is split (DADRAS_TABLE_SPLIT_BYTES may set it,
+ * so that tests can split small files, or forbid splitting, and compare). */
+static size_t tl_split_bytes(void)
+{
+    const char *env = getenv("DADRAS_TABLE_SPLIT_BYTES");
+    return env && *env ? (size_t)strtoull(env, NULL, 10) : RL_TABLE_SPLIT_BYTES;
+}
+
+/* The start of the line that follows the middle of [from, len), or len. */
+static size_t tl_mid_line(const char *text, size_t from, size_t len)
+{
+    size_t half = from + (len - from) / 2;
+    const char *nl = memchr(text + half, '\n', len - half);
+    return nl ? (size_t)(nl - text) + 1 : len;
+}
+
+struct tl_utf8_job {
+    const char *s;
+    size_t n, bad;
+    bool ok;
+};
+
+static void *tl_utf8_run(void *arg)
+{
+    struct tl_utf8_job *j = arg;
+    j->ok = text_utf8_valid(j->s, j->n, &j->bad);
+    return NULL;
+}
+
+/* text_utf8_valid, on two threads for a big file. Split after a '\n' (an
+ * ASCII byte, never inside a sequence), the first half reports the same
+ * first bad byte as one pass would, and the second half is checked from a
+ * sequence start. */
+static bool tl_utf8_valid(const char *text, size_t len, size_t *bad)
+{
+    size_t mid = len > tl_split_bytes() ? tl_mid_line(text, 0, len) : len;
+    struct tl_utf8_job a = {text, mid, 0, false}, b = {text + mid, len - mid, 0, true};
+    pthread_t thread;
+    bool threaded = mid < len && pthread_create(&thread, NULL, tl_utf8_run, &b) == 0;
+    if (mid < len && !threaded)
+        tl_utf8_run(&b);
+    tl_utf8_run(&a);
+    if (threaded)
+        pthread_join(thread, NULL);
+    if (!a.ok) {
+        *bad = a.bad;
+        return false;
+    }
+    if (!b.ok) {
+        *bad = mid + b.bad;
+        return false;
+    }
+    return true;
+}
+
+static void tl_report(struct tl_part *p, enum adj_err code, bool with_text, uint32_t line,
+                      uint32_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void tl_report(struct tl_part *p, enum adj_err code, bool with_text, uint32_t line,
+                      uint32_t col, const char *fmt, ...)
+{
+    struct tl_diag_rec tmp, *r = &tmp;
+    if (!p->d) {
+        if (p->nrecs >= RL_DIAG_MAX) {
+            p->unrecorded++;
+            return;
+        }
+        if (p->nrecs == p->cap_recs) {
+            uint32_t cap = p->cap_recs ? p->cap_recs * 2 : 16;
+            struct tl_diag_rec *n = realloc(p->recs, cap * sizeof *n);
+            if (!n) {
+                p->unrecorded++; /* still counted; the load fails anyway */
+                return;
+            }
+            p->recs = n;
+            p->cap_recs = cap;
+        }
+        r = &p->recs[p->nrecs++];
+    }
+    r->code = code;
+    r->with_text = with_text;
+    r->line = line;
+    r->col = col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    if (p->d)
+        rl_diag_report(p->d, code, p->path, with_text ? p->text : NULL, with_text ? p->len : 0, line,
+                       col, "%s", r->msg);
+}
+
+/* Replays a recorded part's diagnostics into the sink. */
+static void tl_replay(const struct tl_part *p, struct rl_diag *d)
+{
+    for (uint32_t i = 0; i < p->nrecs; i++) {
+        const struct tl_diag_rec *r = &p->recs[i];
+        rl_diag_report(d, r->code, p->path, r->with_text ? p->text : NULL, r->with_text ? p->len : 0,
+                       r->line, r->col, "%s", r->msg);
+    }
+    for (uint64_t i = 0; i < p->unrecorded; i++)
+        rl_diag_report(d, ADJ_E_TABLE_VALUE, p->path, NULL, 0, 0, 0, "-"); /* counted only */
+}
+
+static void *tl_parse_rows(void *arg)
+{
+    struct tl_part *p = arg;
+    struct rl_table *t = p->t;
+    struct rules_set *set = p->set;
+    const char *text = p->text;
+    uint32_t ln = p->ln;
+    size_t pos = p->pos;
+    /* Bounded by the part: every pass moves pos past one line. */
+    while (pos < p->end) {
+        size_t end = pos;
+        while (end < p->end && text[end] != '\n')
+            end++;
+        size_t next = end + 1;
+        size_t lend = end;
+        if (lend > pos && text[lend - 1] == '\r')
+            lend--;
+        ln++;
+        const char *line = text + pos;
+        size_t llen = lend - pos;
+        if (llen > 0) {
+            int64_t *row = p->cells + (size_t)p->nrows * t->ncols;
+            bool row_ok = true;
+            uint32_t f = 0;
+            size_t s = 0;
+            for (;;) {
+                size_t e = s;
+                while (e < llen && line[e] != '\t')
+                    e++;
+                if (f < t->ncols) {
+                    const struct rl_col *c = &t->cols[f];
+                    const char *why = NULL;
+                    struct rv v;
+                    if (rl_parse_value(set, c->type, c->optional, line + s, e - s, &v, &why) != ADJ_OK) {
+                        tl_report(p, ADJ_E_TABLE_VALUE, true, ln, cp_col(line, s),
+                                  "column %s (%s): %s", c->name,
+                                  c->type.kind == RT_ENUM ? set->enums[c->type.sub].name
+                                  : c->type.kind == RT_RIAL ? "rial"
+                                  : c->type.kind == RT_BP ? "bp"
+                                  : c->type.kind == RT_DATE ? "date"
+                                  : c->type.kind == RT_BOOL ? "bool"
+                                  : c->type.kind == RT_CODE ? "code" : "int",
+                                  why);
+                        row_ok = false;
+                    } else if (c->type.kind == RT_ENUM) {
+                        const char *v0 = set->enums[c->type.sub].values[0];
+                        uint32_t k = (uint32_t)((size_t)(v.s - v0) / RL_NAME_MAX);
+                        int64_t cell = 0;
+                        if (p->enum_text[f][k] >= 0) {
+                            row[f] = p->enum_text[f][k];
+                        } else if (pool_add_text(&p->pool, line + s, e - s, &cell)) {
+                            p->enum_text[f][k] = cell;
+                            row[f] = cell;
+                        } else {
+                            tl_report(p, ADJ_E_NOMEM, false, ln, 0, "table text");
+                            row_ok = false;
+                        }
+                    } else if (is_text_type(c->type)) {
+                        if (!pool_add_text(&p->pool, line + s, e - s, &row[f])) {
+                            tl_report(p, ADJ_E_NOMEM, false, ln, 0, "table text");
+                            row_ok = false;
+                        }
+                    } else {
+                        row[f] = v.i;
+                    }
+                }
+                f++;
+                if (e >= llen)
+                    break;
+                s = e + 1;
+            }
+            if (f != t->ncols) {
+                tl_report(p, ADJ_E_TABLE_FIELD_COUNT, true, ln, 1, "%u fields, table %s has %u columns",
+                          f, t->name, t->ncols);
+                row_ok = false;
+            }
+            if (row_ok && t->valid_from >= 0 && row[t->valid_to] < row[t->valid_from]) {
+                size_t cs = 0;
+                for (int32_t k = 0; k < t->valid_to; k++) {
+                    while (cs < llen && line[cs] != '\t')
+                        cs++;
+                    cs++;
+                }
+                tl_report(p, ADJ_E_TABLE_RANGE_ORDER, true, ln, cp_col(line, cs), "%s is before %s",
+                          t->cols[t->valid_to].name, t->cols[t->valid_from].name);
+                row_ok = false;
+            }
+            if (row_ok) {
+                /* The key hash, as key_hash_of_values computes it from
+                 * the stored cells (a text part's hash is in its entry). */
+                uint64_t h = 0;
+                for (uint32_t k = 0; k < t->nkeys; k++) {
+                    int64_t cell = row[t->keys[k]];
+                    uint64_t part;
+                    if (is_text_type(t->cols[t->keys[k]].type))
+                        memcpy(&part, p->pool.buf + cell, sizeof part);
+                    else
+                        part = rl_hash_int(cell);
+                    h = rl_hash_combine(h, part);
+                    uint32_t bit = (uint32_t)(part >> 52);
+                    p->key_filter[k][bit >> 6] |= 1ull << (bit & 63);
+                }
+                p->hashes[p->nrows] = h;
+                p->src_line[p->nrows] = ln;
+                p->nrows++;
+            }
+        }
+        pos = next;
+    }
+    return NULL;
+}
+
+/* Parses the rows in [pos, len) (line `ln` ends before pos) into t, on two
+ * threads for a big file; a failure (memory) is reported to d. */
+static void tl_parse_all(struct rules_set *set, struct rl_table *t, uint64_t *hashes, const char *path,
+                         const char *text, size_t len, size_t pos, uint32_t ln, size_t nlines,
+                         struct rl_diag *d)
+{
+    struct tl_part a, b;
+    memset(&a, 0, sizeof a);
+    a.set = set;
+    a.t = t;
+    a.path = path;
+    a.text = text;
+    a.len = len;
+    a.pos = pos;
+    a.end = len;
+    a.ln = ln;
+    a.cells = t->cells;
+    a.src_line = t->src_line;
+    a.hashes = hashes;
+    a.pool = (struct tl_pool){t->pool, t->pool_len, t->pool_cap};
+    memset(a.enum_text, 0xff, sizeof a.enum_text);
+    a.d = d;
+    b = a;
+    b.d = NULL;
+    /* The split: the line start nearest past the middle of the rows. */
+    size_t mid = len - pos > tl_split_bytes() ? tl_mid_line(text, pos, len) : len;
+    bool threaded = false;
+    pthread_t thread;
+    if (mid < len) {
+        /* Part a's rows are at most its lines: part b's region starts there. */
+        uint32_t a_lines = 1;
+        for (size_t i = pos; i < mid; i++)
+            a_lines += text[i] == '\n';
+        a.end = mid;
+        b.pos = mid;
+        b.ln = ln + a_lines - 1;
+        b.cells = t->cells + (size_t)a_lines * t->ncols;
+        b.src_line = t->src_line + a_lines;
+        b.hashes = hashes + a_lines;
+        memset(b.key_filter, 0, sizeof b.key_filter);
+        b.pool = (struct tl_pool){NULL, 0, 0};
+        size_t ncode = 0;
+        for (uint32_t f = 0; f < t->ncols; f++)
+            ncode += t->cols[f].type.kind == RT_CODE;
+        size_t cap = (len - mid) + (nlines - a_lines) * ncode * (RL_TEXT_HDR + 8) + 65536;
+        b.pool.buf = malloc(cap);
+        b.pool.cap = b.pool.buf ? cap : 0;
+        threaded = pthread_create(&thread, NULL, tl_parse_rows, &b) == 0;
+        if (!threaded)
+            tl_parse_rows(&b); /* one thread after all: same result */
+    }
+    tl_parse_rows(&a);
+    if (threaded)
+        pthread_join(thread, NULL);
+    t->pool = a.pool.buf;
+    t->pool_len = a.pool.len;
+    t->pool_cap = a.pool.cap;
+    t->nrows = a.nrows;
+    memcpy(t->key_filter, a.key_filter, sizeof t->key_filter);
+    if (mid < len) {
+        for (uint32_t k = 0; k < RL_KEYS_MAX; k++)
+            for (uint32_t w = 0; w < 64; w++)
+                t->key_filter[k][w] |= b.key_filter[k][w];
+        tl_replay(&b, d);
+        free(b.recs);
+        /* Join: b's rows follow a's; its text cells move by a's pool. */
+        bool ok = true;
+        if (b.pool.len > 0 && t->pool_len + b.pool.len > t->pool_cap) {
+            char *np = realloc(t->pool, t->pool_len + b.pool.len);
+            if (np) {
+                t->pool = np;
+                t->pool_cap = t->pool_len + b.pool.len;
+            } else {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s text", t->name);
+        } else {
+            if (b.pool.len > 0)
+                memcpy(t->pool + t->pool_len, b.pool.buf, b.pool.len);
+            int64_t shift = (int64_t)t->pool_len;
+            int64_t *dst = t->cells + (size_t)t->nrows * t->ncols;
+            if (dst != b.cells)
+                memmove(dst, b.cells, (size_t)b.nrows * t->ncols * sizeof *dst);
+            for (uint32_t f = 0; f < t->ncols; f++) {
+                if (!is_text_type(t->cols[f].type))
+                    continue;
+                for (uint32_t r = 0; r < b.nrows; r++)
+                    dst[(size_t)r * t->ncols + f] += shift;
+            }
+            memmove(t->src_line + t->nrows, b.src_line, (size_t)b.nrows * sizeof *b.src_line);
+            memmove(hashes + t->nrows, b.hashes, (size_t)b.nrows * sizeof *b.hashes);
+            t->pool_len += b.pool.len;
+            t->nrows += b.nrows;
+        }
+        free(b.pool.buf);
+    }
+}
+
+struct tl_read_job {
+    int fd;
+    char *buf;
+    size_t n, off;
+    bool ok;
+};
+
+static void *tl_read_run(void *arg)
+{
+    struct tl_read_job *j = arg;
+    size_t done = 0;
+    j->ok = true;
+    /* Bounded: every pass reads at least one byte or stops. */
+    while (done < j->n) {
+        ssize_t got = pread(j->fd, j->buf + done, j->n - done, (off_t)(j->off + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            j->ok = false;
+            break;
+        }
+        done += (size_t)got;
+    }
+    return NULL;
+}
+
+/* rl_read_file for a table: a big regular file is read in two halves on
+ * two threads (the copy and the fresh pages it fills are a fifth of the
+ * insured table's load). Anything unusual (not a regular file, a short
+ * read, a file that grew meanwhile, an error) falls back to rl_read_file,
+ * which also sets errno for the message. */
+static char *tl_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return rl_read_file(path, len);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= tl_split_bytes() ||
+        (uint64_t)st.st_size >= RL_TABLE_FILE_MAX / 2) {
+        close(fd);
+        return rl_read_file(path, len);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 2);
+    if (!buf) {
+        close(fd);
+        return rl_read_file(path, len);
+    }
+    struct tl_read_job a = {fd, buf, n / 2, 0, false}, b = {fd, buf + n / 2, n - n / 2, n / 2, false};
+    pthread_t thread;
+    bool threaded = pthread_create(&thread, NULL, tl_read_run, &b) == 0;
+    if (!threaded)
+        tl_read_run(&b);
+    tl_read_run(&a);
+    if (threaded)
+        pthread_join(thread, NULL);
+    char extra;
+    bool ok = a.ok && b.ok && pread(fd, &extra, 1, (off_t)n) == 0;
+    close(fd);
+    if (!ok) {
+        free(buf);
+        return rl_read_file(path, len);
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
 /* Loads one table: header check, typed rows, index. */
 static void table_load(struct rules_set *set, struct rl_table *t, const char *dir,
                        struct rl_diag *d)
@@ -645,14 +1082,14 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
     snprintf(path, sizeof path, "%s/%s", dir, t->file);
     /* The path string must outlive diagnostics printed now only. */
     size_t len = 0;
-    char *text = rl_read_file(path, &len);
+    char *text = tl_read_file(path, &len);
     if (!text) {
         rl_diag_report(d, ADJ_E_RULE_FILE, set->files[t->decl_file], NULL, 0, t->decl_line,
                        t->decl_col, "table %s: cannot read %s: %s", t->name, path, strerror(errno));
         return;
     }
     size_t bad = 0;
-    if (!text_utf8_valid(text, len, &bad)) {
+    if (!tl_utf8_valid(text, len, &bad)) {
         uint32_t ln = 1;
         size_t ls = 0;
         for (size_t i = 0; i < bad; i++)
@@ -676,8 +1113,10 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
     }
     t->cells = big_alloc(nlines * t->ncols * sizeof *t->cells + 8);
     t->src_line = malloc(nlines * sizeof *t->src_line + 4);
-    if (!t->cells || !t->src_line) {
+    uint64_t *hashes = malloc(nlines * sizeof *hashes + 8);
+    if (!t->cells || !t->src_line || !hashes) {
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s", t->name);
+        free(hashes);
         free(text);
         return;
     }
@@ -694,143 +1133,59 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         t->pool = malloc(cap);
         t->pool_cap = t->pool ? cap : 0;
     }
-    /* Enum cells holding the same value share one text entry: the insured
-     * table's 3.1 M sex cells are three texts. */
-    int64_t enum_text[RL_COLS_MAX][RL_ENUM_VALUES_MAX];
-    memset(enum_text, 0xff, sizeof enum_text); /* -1: none yet */
     t->nrows = 0;
+    memset(t->key_filter, 0, sizeof t->key_filter);
     bool header_ok = false;
-    uint32_t ln = 0;
-    size_t pos = 0;
-    while (pos < len || (pos == 0 && len == 0)) {
-        size_t end = pos;
+    uint32_t ln = 1;
+    {
+        /* Line 1, the header: exactly the declared column names, in order. */
+        size_t end = 0;
         while (end < len && text[end] != '\n')
             end++;
         size_t next = end + 1;
-        size_t lend = end;
-        if (lend > pos && text[lend - 1] == '\r')
-            lend--;
-        ln++;
-        const char *line = text + pos;
-        size_t llen = lend - pos;
-        if (ln == 1) {
-            /* Header: exactly the declared column names, in order. */
-            uint32_t f = 0;
-            size_t s = 0;
-            header_ok = true;
-            for (;;) {
-                size_t e = s;
-                while (e < llen && line[e] != '\t')
-                    e++;
-                if (f >= t->ncols) {
-                    rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
-                                   "table %s has %u columns; extra column '%.*s'", t->name,
-                                   t->ncols, (int)(e - s), line + s);
-                    header_ok = false;
-                    break;
-                }
-                if (strlen(t->cols[f].name) != e - s || memcmp(t->cols[f].name, line + s, e - s) != 0) {
-                    rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
-                                   "expected column '%s', found '%.*s'", t->cols[f].name,
-                                   (int)(e - s), line + s);
-                    header_ok = false;
-                }
-                f++;
-                if (e >= llen)
-                    break;
-                s = e + 1;
+        size_t llen = end > 0 && text[end - 1] == '\r' ? end - 1 : end;
+        const char *line = text;
+        uint32_t f = 0;
+        size_t s = 0;
+        header_ok = true;
+        for (;;) {
+            size_t e = s;
+            while (e < llen && line[e] != '\t')
+                e++;
+            if (f >= t->ncols) {
+                rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
+                               "table %s has %u columns; extra column '%.*s'", t->name,
+                               t->ncols, (int)(e - s), line + s);
+                header_ok = false;
+                break;
             }
-            if (header_ok && f < t->ncols) {
-                rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, llen) ,
-                               "missing column '%s'", t->cols[f].name);
+            if (strlen(t->cols[f].name) != e - s || memcmp(t->cols[f].name, line + s, e - s) != 0) {
+                rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, s),
+                               "expected column '%s', found '%.*s'", t->cols[f].name,
+                               (int)(e - s), line + s);
                 header_ok = false;
             }
-            if (!header_ok)
+            f++;
+            if (e >= llen)
                 break;
-        } else if (llen > 0) {
-            int64_t *row = t->cells + (size_t)t->nrows * t->ncols;
-            bool row_ok = true;
-            uint32_t f = 0;
-            size_t s = 0;
-            for (;;) {
-                size_t e = s;
-                while (e < llen && line[e] != '\t')
-                    e++;
-                if (f < t->ncols) {
-                    const struct rl_col *c = &t->cols[f];
-                    const char *why = NULL;
-                    struct rv v;
-                    if (rl_parse_value(set, c->type, c->optional, line + s, e - s, &v, &why) != ADJ_OK) {
-                        rl_diag_report(d, ADJ_E_TABLE_VALUE, path, text, len, ln, cp_col(line, s),
-                                       "column %s (%s): %s", c->name,
-                                       c->type.kind == RT_ENUM ? set->enums[c->type.sub].name
-                                       : c->type.kind == RT_RIAL ? "rial"
-                                       : c->type.kind == RT_BP ? "bp"
-                                       : c->type.kind == RT_DATE ? "date"
-                                       : c->type.kind == RT_BOOL ? "bool"
-                                       : c->type.kind == RT_CODE ? "code" : "int",
-                                       why);
-                        row_ok = false;
-                    } else if (c->type.kind == RT_ENUM) {
-                        const char *v0 = set->enums[c->type.sub].values[0];
-                        uint32_t k = (uint32_t)((size_t)(v.s - v0) / RL_NAME_MAX);
-                        int64_t cell = 0;
-                        if (enum_text[f][k] >= 0) {
-                            row[f] = enum_text[f][k];
-                        } else if (table_add_text(t, line + s, e - s, &cell)) {
-                            enum_text[f][k] = cell;
-                            row[f] = cell;
-                        } else {
-                            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
-                            row_ok = false;
-                        }
-                    } else if (is_text_type(c->type)) {
-                        if (!table_add_text(t, line + s, e - s, &row[f])) {
-                            rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, ln, 0, "table text");
-                            row_ok = false;
-                        }
-                    } else {
-                        row[f] = v.i;
-                    }
-                }
-                f++;
-                if (e >= llen)
-                    break;
-                s = e + 1;
-            }
-            if (f != t->ncols) {
-                rl_diag_report(d, ADJ_E_TABLE_FIELD_COUNT, path, text, len, ln, 1,
-                               "%u fields, table %s has %u columns", f, t->name, t->ncols);
-                row_ok = false;
-            }
-            if (row_ok && t->valid_from >= 0 && row[t->valid_to] < row[t->valid_from]) {
-                size_t cs = 0;
-                for (int32_t k = 0; k < t->valid_to; k++) {
-                    while (cs < llen && line[cs] != '\t')
-                        cs++;
-                    cs++;
-                }
-                rl_diag_report(d, ADJ_E_TABLE_RANGE_ORDER, path, text, len, ln, cp_col(line, cs),
-                               "%s is before %s", t->cols[t->valid_to].name,
-                               t->cols[t->valid_from].name);
-                row_ok = false;
-            }
-            if (row_ok) {
-                t->src_line[t->nrows] = ln;
-                t->nrows++;
-            }
+            s = e + 1;
         }
-        if (next > len)
-            break;
-        pos = next;
+        if (header_ok && f < t->ncols) {
+            rl_diag_report(d, ADJ_E_TABLE_HEADER, path, text, len, ln, cp_col(line, llen) ,
+                           "missing column '%s'", t->cols[f].name);
+            header_ok = false;
+        }
+        if (header_ok && next < len)
+            tl_parse_all(set, t, hashes, path, text, len, next, ln, nlines, d);
     }
     if (ln == 0 || (ln == 1 && len == 0)) {
         rl_diag_report(d, ADJ_E_TABLE_HEADER, path, NULL, 0, 1, 1, "table %s: empty file, no header",
                        t->name);
         header_ok = false;
     }
-    if (header_ok && !t->is_params && !table_index(t, path, text, len, d))
+    if (header_ok && !t->is_params && !table_index(t, hashes, path, text, len, d))
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s index", t->name);
+    free(hashes);
     if (header_ok && t->is_params) {
         /* Distribute rows to the declared parameters, typed by the rules. */
         for (uint32_t r = 0; r < t->nrows; r++) {

@@ -81,6 +81,8 @@ static bool idset_u64_init_load(struct idset_u64 *set, uint64_t expected_count,
     set->load_quarters = load_quarters;
     set->grow_at = capacity / 4 * load_quarters;
     set->shift = 64 - idset_log2(capacity);
+    set->borrowed = false;
+    set->also = NULL;
     return true;
 }
 
@@ -94,9 +96,29 @@ bool idset_u64_init_dense(struct idset_u64 *set, uint64_t expected_count)
     return idset_u64_init_load(set, expected_count, 3);
 }
 
+bool idset_u64_borrow(struct idset_u64 *set, uint64_t *slots, uint64_t capacity, uint64_t count,
+                      uint32_t load_quarters)
+{
+    memset(set, 0, sizeof *set);
+    if (slots == NULL || capacity < 2 || (capacity & (capacity - 1)) != 0 ||
+        (load_quarters != 2 && load_quarters != 3) || count > capacity / 4 * load_quarters) {
+        return false;
+    }
+    set->slots = slots;
+    set->mask = capacity - 1;
+    set->count = count;
+    set->load_quarters = load_quarters;
+    set->grow_at = capacity / 4 * load_quarters;
+    set->shift = 64 - idset_log2(capacity);
+    set->borrowed = true;
+    return true;
+}
+
 void idset_u64_free(struct idset_u64 *set)
 {
-    idset_free_table(set->slots, (set->mask + 1) * sizeof(uint64_t));
+    if (!set->borrowed) {
+        idset_free_table(set->slots, (set->mask + 1) * sizeof(uint64_t));
+    }
     memset(set, 0, sizeof *set);
 }
 
@@ -111,13 +133,24 @@ void idset_u64_clear(struct idset_u64 *set)
 void idset_u64_prefetch(const struct idset_u64 *set, uint64_t key)
 {
     __builtin_prefetch(&set->slots[idset_u64_slot(set, key)]);
+    if (set->also != NULL) {
+        __builtin_prefetch(&set->also->slots[idset_u64_slot(set->also, key)]);
+    }
 }
 
 /* Slots hold key + 1 so that a zero slot is free (fresh memory is a ready
  * empty table); key + 1 cannot wrap because IDSET_EMPTY_U64 is never a key. */
 #define IDSET_FREE 0u
 
+static bool idset_u64_contains_own(const struct idset_u64 *set, uint64_t key);
+
 bool idset_u64_contains(const struct idset_u64 *set, uint64_t key)
+{
+    return idset_u64_contains_own(set, key) ||
+           (set->also != NULL && idset_u64_contains_own(set->also, key));
+}
+
+static bool idset_u64_contains_own(const struct idset_u64 *set, uint64_t key)
 {
     ADJ_ASSERT(key != IDSET_EMPTY_U64);
     uint64_t stored = key + 1;
@@ -275,12 +308,64 @@ bool idset_str_init_dense(struct idset_str *set, uint64_t expected_count, uint64
     return idset_str_init_load(set, expected_count, expected_bytes, 3);
 }
 
+bool idset_str_borrow(struct idset_str *set, struct idset_str_slot *slots, uint64_t capacity,
+                      uint64_t count, char *arena, uint64_t arena_bytes, uint32_t load_quarters)
+{
+    memset(set, 0, sizeof *set);
+    if (slots == NULL || arena == NULL || capacity < 2 || (capacity & (capacity - 1)) != 0 ||
+        (load_quarters != 2 && load_quarters != 3) || count > capacity / 4 * load_quarters) {
+        return false;
+    }
+    set->slots = slots;
+    set->mask = capacity - 1;
+    set->count = count;
+    set->load_quarters = load_quarters;
+    set->grow_at = capacity / 4 * load_quarters;
+    set->arena = arena;
+    set->arena_bytes = arena_bytes;
+    set->arena_cap = arena_bytes;
+    set->slots_borrowed = true;
+    set->arena_borrowed = true;
+    return true;
+}
+
+/* Makes room for `more` arena bytes; a borrowed arena is copied out first
+ * (it cannot be realloc'd). */
+static bool idset_str_arena_reserve(struct idset_str *set, uint64_t more)
+{
+    if (set->arena_bytes + more <= set->arena_cap && !(set->arena_borrowed && more > 0)) {
+        return true;
+    }
+    uint64_t cap = set->arena_cap > 4096 ? set->arena_cap : 4096;
+    while (cap < set->arena_bytes + more) {
+        cap *= 2;
+    }
+    char *arena;
+    if (set->arena_borrowed) {
+        arena = malloc(cap);
+        if (arena != NULL) {
+            memcpy(arena, set->arena, set->arena_bytes);
+        }
+    } else {
+        arena = realloc(set->arena, cap);
+    }
+    if (arena == NULL) {
+        return false;
+    }
+    set->arena = arena;
+    set->arena_cap = cap;
+    set->arena_borrowed = false;
+    return true;
+}
+
 void idset_str_free(struct idset_str *set)
 {
-    if (set->slots != NULL) {
+    if (set->slots != NULL && !set->slots_borrowed) {
         idset_free_table(set->slots, (set->mask + 1) * sizeof(struct idset_str_slot));
     }
-    free(set->arena);
+    if (!set->arena_borrowed) {
+        free(set->arena);
+    }
     memset(set, 0, sizeof *set);
 }
 
@@ -325,7 +410,11 @@ static uint64_t idset_str_find(const struct idset_str *set, uint64_t hash, const
 bool idset_str_contains(const struct idset_str *set, const char *id, uint32_t len)
 {
     bool found;
-    (void)idset_str_find(set, idset_str_hash(id, len), id, len, &found);
+    uint64_t hash = idset_str_hash(id, len);
+    (void)idset_str_find(set, hash, id, len, &found);
+    if (!found && set->also != NULL) {
+        (void)idset_str_find(set->also, hash, id, len, &found);
+    }
     return found;
 }
 
@@ -345,7 +434,10 @@ static bool idset_str_grow(struct idset_str *set)
             slots[j] = set->slots[i];
         }
     }
-    idset_free_table(set->slots, (set->mask + 1) * sizeof *slots);
+    if (!set->slots_borrowed) {
+        idset_free_table(set->slots, (set->mask + 1) * sizeof *slots);
+    }
+    set->slots_borrowed = false;
     set->slots = slots;
     set->mask = capacity - 1;
     set->grow_at = capacity / 4 * set->load_quarters;
@@ -365,14 +457,8 @@ bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool 
         *was_present = true;
         return true;
     }
-    if (set->arena_bytes + len > set->arena_cap) {
-        uint64_t cap = set->arena_cap * 2;
-        char *arena = realloc(set->arena, cap);
-        if (arena == NULL) {
-            return false;
-        }
-        set->arena = arena;
-        set->arena_cap = cap;
+    if (!idset_str_arena_reserve(set, len)) {
+        return false;
     }
     memcpy(set->arena + set->arena_bytes, id, len);
     set->slots[i].hash = hash;
@@ -398,17 +484,8 @@ bool idset_str_insert_many(struct idset_str *set, const char *ids, size_t bytes,
             return false;
         }
     }
-    if (set->arena_bytes + bytes > set->arena_cap) {
-        uint64_t cap = set->arena_cap;
-        while (cap < set->arena_bytes + bytes) {
-            cap *= 2;
-        }
-        char *arena = realloc(set->arena, cap);
-        if (arena == NULL) {
-            return false;
-        }
-        set->arena = arena;
-        set->arena_cap = cap;
+    if (!idset_str_arena_reserve(set, bytes)) {
+        return false;
     }
     size_t pos = 0;
     size_t queued = 0;

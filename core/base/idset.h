@@ -31,6 +31,12 @@ struct idset_u64 {
     uint64_t grow_at; /* Count beyond which the table doubles. */
     uint32_t shift;   /* 64 - log2(capacity), for the multiplicative hash. */
     uint32_t load_quarters; /* Most load kept: 2 = one half, 3 = three quarters. */
+    bool borrowed;    /* slots belong to someone else (idset_u64_borrow). */
+    /* A read-only set whose keys this one holds too: contains and prefetch
+     * consult both; insert and count see only this one's own keys. The
+     * settled history is a mapped index (core/ledger.h) plus the few
+     * batches posted since it was written. NULL: none. */
+    const struct idset_u64 *also;
 };
 
 struct idset_str_slot {
@@ -47,6 +53,9 @@ struct idset_str {
     char *arena;      /* The ids' bytes, back to back. */
     uint64_t arena_bytes;
     uint64_t arena_cap;
+    bool slots_borrowed; /* slots / arena belong to someone else */
+    bool arena_borrowed; /* (idset_str_borrow). */
+    const struct idset_str *also; /* As idset_u64.also. */
 };
 
 bool idset_u64_init(struct idset_u64 *set, uint64_t expected_count);
@@ -82,5 +91,17 @@ bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool 
  * hashing and prefetching ahead (the settled-history load). Ids of length 0
  * or over 255 are skipped. False on out of memory. */
 bool idset_str_insert_many(struct idset_str *set, const char *ids, size_t bytes, size_t count);
+
+/* Views of tables laid out by these sets elsewhere (the ledger's settled-id
+ * index maps them from a file, core/ledger.h). Nothing is copied; the
+ * memory stays the lender's: free leaves it alone, and an insert that must
+ * grow the table or the arena moves the set into memory of its own first.
+ * An insert that fits writes into the borrowed memory, which must then be
+ * writable. False if the layout is not one these sets could have made
+ * (capacity not a power of two, count past the load limit). */
+bool idset_u64_borrow(struct idset_u64 *set, uint64_t *slots, uint64_t capacity, uint64_t count,
+                      uint32_t load_quarters);
+bool idset_str_borrow(struct idset_str *set, struct idset_str_slot *slots, uint64_t capacity,
+                      uint64_t count, char *arena, uint64_t arena_bytes, uint32_t load_quarters);
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/base/idset.h"
@@ -196,6 +198,82 @@ static void *ring_test_producer(void *arg)
     }
     ring_close(&t->ring);
     return NULL;
+}
+
+/* A set borrowed from another set's memory (the settled-id index maps its
+ * tables from a file) answers as the original; a set chained to it with
+ * `also` answers for both; inserting past the borrowed capacity or arena
+ * moves into memory of its own and leaves the lender's bytes unchanged. */
+Test(idset, borrowed_and_chained_sets_answer_exactly)
+{
+    struct idset_u64 owner, view, delta;
+    cr_assert(idset_u64_init_dense(&owner, 3000));
+    uint64_t rng = 7;
+    static uint64_t keys[6000];
+    for (int i = 0; i < 6000; i++) {
+        keys[i] = test_rng_next(&rng) % UINT64_C(10000000000000000000);
+    }
+    cr_assert(idset_u64_insert_many(&owner, keys, 3000));
+    uint64_t capacity = owner.mask + 1;
+    uint64_t *copy = malloc(capacity * sizeof *copy);
+    cr_assert(copy != NULL);
+    memcpy(copy, owner.slots, capacity * sizeof *copy);
+    cr_assert_not(idset_u64_borrow(&view, copy, capacity - 1, owner.count, 3), "not a power of two");
+    cr_assert_not(idset_u64_borrow(&view, copy, capacity, capacity, 3), "over the load limit");
+    cr_assert(idset_u64_borrow(&view, copy, capacity, owner.count, owner.load_quarters));
+    cr_assert(idset_u64_init(&delta, 0));
+    cr_assert(idset_u64_insert_many(&delta, keys + 3000, 1000));
+    delta.also = &view;
+    for (int i = 0; i < 6000; i++) {
+        cr_assert_eq(idset_u64_contains(&view, keys[i]), i < 3000, "view, key %d", i);
+        cr_assert_eq(idset_u64_contains(&delta, keys[i]), i < 4000, "chained, key %d", i);
+    }
+    /* Growing a borrowed table leaves the lender alone. */
+    cr_assert(idset_u64_insert_many(&view, keys + 3000, 3000));
+    cr_assert_not(view.borrowed);
+    cr_assert(memcmp(copy, owner.slots, capacity * sizeof *copy) == 0);
+    for (int i = 0; i < 6000; i++) {
+        cr_assert(idset_u64_contains(&view, keys[i]));
+    }
+    idset_u64_free(&view);
+    idset_u64_free(&delta);
+    idset_u64_free(&owner);
+    free(copy);
+
+    struct idset_str sowner, sview, sdelta;
+    cr_assert(idset_str_init_dense(&sowner, 100, 1000));
+    char id[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "DOC-%d", i);
+        cr_assert(idset_str_insert(&sowner, id, (uint32_t)strlen(id), &(bool){false}));
+    }
+    uint64_t scap = sowner.mask + 1;
+    struct idset_str_slot *sslots = malloc(scap * sizeof *sslots);
+    char *arena = malloc(sowner.arena_bytes);
+    cr_assert(sslots != NULL && arena != NULL);
+    memcpy(sslots, sowner.slots, scap * sizeof *sslots);
+    memcpy(arena, sowner.arena, sowner.arena_bytes);
+    cr_assert(idset_str_borrow(&sview, sslots, scap, sowner.count, arena, sowner.arena_bytes,
+                               sowner.load_quarters));
+    cr_assert(idset_str_init(&sdelta, 0, 0));
+    cr_assert(idset_str_insert(&sdelta, "NEW-1", 5, &(bool){false}));
+    sdelta.also = &sview;
+    cr_assert(idset_str_contains(&sdelta, "DOC-7", 5));
+    cr_assert(idset_str_contains(&sdelta, "NEW-1", 5));
+    cr_assert_not(idset_str_contains(&sdelta, "DOC-100", 7));
+    cr_assert_not(idset_str_contains(&sview, "NEW-1", 5));
+    /* An insert into the borrowed set copies the arena out first. */
+    bool was = true;
+    cr_assert(idset_str_insert(&sview, "DOC-100", 7, &was));
+    cr_assert_not(was);
+    cr_assert(memcmp(arena, sowner.arena, sowner.arena_bytes) == 0);
+    cr_assert(idset_str_contains(&sview, "DOC-100", 7));
+    cr_assert(idset_str_contains(&sview, "DOC-99", 6));
+    idset_str_free(&sview);
+    idset_str_free(&sdelta);
+    idset_str_free(&sowner);
+    free(sslots);
+    free(arena);
 }
 
 Test(ring, spsc_delivers_everything_in_order)
