@@ -280,6 +280,16 @@ static void run_history_save_index(struct run_history *h, const enum run_post_ou
 
 /* Reads the sector column of centers.tsv for the given center. The file is
  * small (a few thousand rows); read once per batch record. */
+_Static_assert(sizeof(((struct ledger_center_total *)0)->center) > ADJ_ID_BYTES_MAX,
+               "a center id and its NUL fit the totals record");
+
+static int run_center_cmp(const void *a, const void *b)
+{
+    const struct ledger_center_total *x = *(const struct ledger_center_total *const *)a;
+    const struct ledger_center_total *y = *(const struct ledger_center_total *const *)b;
+    return strcmp(x->center, y->center);
+}
+
 static void run_center_sector(const char *tables_dir, struct ledger_center_total *centers,
                               uint32_t count)
 {
@@ -288,6 +298,16 @@ static void run_center_sector(const char *tables_dir, struct ledger_center_total
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         return;
+    }
+    /* The batch's centers by id, so each row of centers.tsv is one binary
+     * search (a province has thousands of centers and rows). Ids are unique
+     * in the batch's list. */
+    struct ledger_center_total **by_id = malloc(((size_t)count + 1) * sizeof *by_id);
+    if (by_id != NULL) {
+        for (uint32_t i = 0; i < count; i++) {
+            by_id[i] = &centers[i];
+        }
+        qsort(by_id, count, sizeof *by_id, run_center_cmp);
     }
     char line[4096];
     bool header = true;
@@ -310,14 +330,25 @@ static void run_center_sector(const char *tables_dir, struct ledger_center_total
         char key[ADJ_ID_BYTES_MAX + 1];
         text_canonical_key(key, line, id_len);
         key[id_len] = '\0';
-        for (uint32_t i = 0; i < count; i++) {
-            if (strcmp(centers[i].center, key) == 0) {
-                memcpy(centers[i].sector, sector, sector_len);
-                centers[i].sector[sector_len] = '\0';
+        struct ledger_center_total probe;
+        memcpy(probe.center, key, id_len + 1);
+        struct ledger_center_total *const want = &probe;
+        struct ledger_center_total **hit =
+            by_id ? bsearch(&want, by_id, count, sizeof *by_id, run_center_cmp) : NULL;
+        if (hit != NULL) {
+            memcpy((*hit)->sector, sector, sector_len);
+            (*hit)->sector[sector_len] = '\0';
+        } else if (by_id == NULL) {
+            for (uint32_t i = 0; i < count; i++) { /* no memory for the index: scan */
+                if (strcmp(centers[i].center, key) == 0) {
+                    memcpy(centers[i].sector, sector, sector_len);
+                    centers[i].sector[sector_len] = '\0';
+                }
             }
         }
     }
     fclose(f);
+    free(by_id);
 }
 
 enum adj_err run_record_centers(struct run_batch_record *rec, const struct runstats *batch_stats,
