@@ -15,14 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "core/base/assert.h"
 #include "core/base/ids.h"
 #include "core/base/money.h"
 #include "core/base/text.h"
+#include "io/batch_scan.h"
 
 /* ---- arrays ---- */
 
@@ -109,143 +107,7 @@ void batch_chunk_rebase(struct doc_chunk *chunk, uint64_t base)
     }
 }
 
-/* ---- fields ---- */
-
-struct field {
-    uint32_t off; /* Offset in the line. */
-    uint32_t len;
-};
-
-struct line_view {
-    const char *s;
-    uint32_t len;          /* Without LF and the CR before it. */
-    uint32_t nfields;      /* Fields seen (capped at ADJ_FIELDS_PER_LINE_MAX). */
-    bool too_many;         /* More than ADJ_FIELDS_PER_LINE_MAX fields. */
-    uint32_t ctrl_at;      /* Offset of the first control byte, or UINT32_MAX. */
-    bool nonascii;
-    struct field f[ADJ_FIELDS_PER_LINE_MAX];
-};
-
-/* Bytes the scanner must look at: C0 controls (TAB, LF and CR among them),
- * DEL, and non-ASCII (>= 0x80, negative as signed char). Everything else is
- * printable ASCII and skipped 16 bytes at a time. */
-static inline void scan_byte(struct line_view *lv, const char *data, size_t len, size_t j,
-                             size_t begin, size_t *fstart, bool *eol)
-{
-    unsigned char c = (unsigned char)data[j];
-    if (c == '\t') { /* Most special bytes are tabs: test them first. */
-        if (lv->nfields < ADJ_FIELDS_PER_LINE_MAX) {
-            lv->f[lv->nfields].off = (uint32_t)(*fstart - begin);
-            lv->f[lv->nfields].len = (uint32_t)(j - *fstart);
-            lv->nfields++;
-        } else {
-            lv->too_many = true;
-        }
-        *fstart = j + 1;
-    } else if (c == '\n') {
-        *eol = true;
-    } else if (c >= 0x80u) {
-        lv->nonascii = true;
-    } else if ((c < 0x20u || c == 0x7fu) && lv->ctrl_at == UINT32_MAX &&
-               !(c == '\r' && (j + 1 == len || data[j + 1] == '\n'))) {
-        lv->ctrl_at = (uint32_t)(j - begin); /* Not the CR of a CRLF. */
-    }
-}
-
-/* Scans the line starting at data[begin]: finds its end (LF or the end of
- * the block) and, in the same pass, its fields, control bytes and non-ASCII
- * bytes. Returns the offset of the LF (or len). lv->len excludes a CR
- * before the LF. */
-static size_t scan_line(const char *data, size_t len, size_t begin, struct line_view *lv)
-{
-    lv->s = data + begin;
-    lv->nfields = 0;
-    lv->too_many = false;
-    lv->ctrl_at = UINT32_MAX;
-    lv->nonascii = false;
-    size_t fstart = begin;
-    size_t j = begin;
-    bool eol = false;
-#if defined(__SSE2__)
-    const __m128i k20 = _mm_set1_epi8(0x20);
-    const __m128i k7f = _mm_set1_epi8(0x7f);
-    const __m128i ktab = _mm_set1_epi8('\t');
-    const __m128i klf = _mm_set1_epi8('\n');
-    /* Bounded: 16 bytes per pass, stops at the LF. Tabs are taken from a
-     * bitmask; only rare bytes (CR, controls) go through scan_byte. */
-    while (j + 16 <= len) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(data + j));
-        unsigned tab = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ktab));
-        unsigned lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, klf));
-        unsigned high = (unsigned)_mm_movemask_epi8(v);
-        unsigned spec = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmplt_epi8(v, k20), _mm_cmpeq_epi8(v, k7f)));
-        unsigned upto = 0xFFFFu;
-        if (lf != 0) {
-            upto = (1u << __builtin_ctz(lf)) - 1u; /* Bytes before the LF. */
-        }
-        tab &= upto;
-        unsigned other = spec & ~tab & ~high & upto & ~lf;
-        if (ADJ_UNLIKELY(other != 0)) {
-            /* CR or a control byte: the careful path, in byte order with
-             * the tabs around them. */
-            unsigned all = (tab | other);
-            while (all != 0) {
-                size_t at = j + (size_t)__builtin_ctz(all);
-                all &= all - 1;
-                scan_byte(lv, data, len, at, begin, &fstart, &eol);
-            }
-        } else {
-            while (tab != 0) {
-                size_t at = j + (size_t)__builtin_ctz(tab);
-                tab &= tab - 1;
-                if (ADJ_LIKELY(lv->nfields < ADJ_FIELDS_PER_LINE_MAX)) {
-                    lv->f[lv->nfields].off = (uint32_t)(fstart - begin);
-                    lv->f[lv->nfields].len = (uint32_t)(at - fstart);
-                    lv->nfields++;
-                } else {
-                    lv->too_many = true;
-                }
-                fstart = at + 1;
-            }
-        }
-        if ((high & upto) != 0) {
-            lv->nonascii = true;
-        }
-        if (lf != 0) {
-            j += (size_t)__builtin_ctz(lf);
-            eol = true;
-            break;
-        }
-        j += 16;
-    }
-#endif
-    /* Bounded by len. */
-    while (!eol && j < len) {
-        scan_byte(lv, data, len, j, begin, &fstart, &eol);
-        if (!eol) {
-            j++;
-        }
-    }
-    size_t end = j; /* The LF, or len. */
-    size_t content_end = end;
-    if (content_end > begin && data[content_end - 1] == '\r') {
-        content_end--;
-    }
-    if (fstart > content_end) {
-        fstart = content_end; /* "a\t\r\n": the last field is empty. */
-    }
-    if (lv->nfields < ADJ_FIELDS_PER_LINE_MAX) {
-        lv->f[lv->nfields].off = (uint32_t)(fstart - begin);
-        lv->f[lv->nfields].len = (uint32_t)(content_end - fstart);
-        lv->nfields++;
-    } else {
-        lv->too_many = true;
-    }
-    size_t l = content_end - begin;
-    lv->len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
-    return end;
-}
+/* ---- fields (struct line_view and the scanners: io/batch_scan.h) ---- */
 
 /* Field i (0-based) or an empty field one past the end when omitted. */
 static struct field fld(const struct line_view *lv, uint32_t i)
@@ -324,14 +186,12 @@ static struct verr parse_text(const struct line_view *lv, struct field f, uint32
     return VERR_OK;
 }
 
-/* True if the 8 bytes at p are all ASCII digits (SWAR: high nibble 3, and
- * adding 6 to the low nibble does not carry, i.e. it is <= 9). */
+/* True if the 8 bytes at p are all ASCII digits. */
 static inline bool digits8(const char *p)
 {
     uint64_t w;
     memcpy(&w, p, 8);
-    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, three = 0x3030303030303030ull;
-    return (w & hi) == three && ((w + 0x0606060606060606ull) & hi) == three;
+    return text_swar_is_digits8(w);
 }
 
 /* True if s[0..len) are all ASCII digits. */
@@ -354,25 +214,17 @@ static inline bool all_digits(const char *s, size_t len)
     return true;
 }
 
-/* The common case, ASCII digits only, 1..18 of them (< 1e18, no overflow);
- * anything else takes text_parse_u64's full path. */
-static inline bool ascii_u64(const char *s, uint32_t len, uint64_t *out)
+/* The common case, ASCII digits only (text_ascii_u64, SWAR); anything
+ * else takes text_parse_u64's full path. */
+static inline bool ascii_u64(const struct line_view *lv, struct field f, uint64_t *out)
 {
-    if (len == 0 || len > 18 || !all_digits(s, len)) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < len; i++) {
-        v = v * 10 + (uint64_t)((unsigned char)s[i] - '0');
-    }
-    *out = v;
-    return true;
+    return text_ascii_u64(lv->lo, fptr(lv, f), f.len, out);
 }
 
 static struct verr parse_rial(const struct line_view *lv, struct field f, int64_t *out)
 {
     uint64_t v = 0;
-    if (ascii_u64(fptr(lv, f), f.len, &v) && v <= (uint64_t)ADJ_RIAL_MAX) {
+    if (ascii_u64(lv, f, &v) && v <= (uint64_t)ADJ_RIAL_MAX) {
         *out = (int64_t)v;
         return VERR_OK;
     }
@@ -392,7 +244,7 @@ static struct verr parse_qty(const struct line_view *lv, struct field f, enum ad
                              uint32_t *out)
 {
     uint64_t v = 0;
-    if (ascii_u64(fptr(lv, f), f.len, &v) && v >= 1 && v <= (uint64_t)ADJ_QTY_MAX) {
+    if (ascii_u64(lv, f, &v) && v >= 1 && v <= (uint64_t)ADJ_QTY_MAX) {
         *out = (uint32_t)v;
         return VERR_OK;
     }
@@ -430,7 +282,7 @@ static uint32_t digit_count(const char *s, uint32_t len)
 static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t *out)
 {
     uint64_t v = 0;
-    if (f.len <= ADJ_MC_DIGITS_MAX && ascii_u64(fptr(lv, f), f.len, &v)) {
+    if (f.len <= ADJ_MC_DIGITS_MAX && ascii_u64(lv, f, &v)) {
         *out = (uint32_t)v;
         return VERR_OK;
     }
@@ -912,6 +764,183 @@ static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too
     c->line_count++;
 }
 
+/* ---- fast paths ---- */
+
+/* Off only in tests (batch_set_fast_paths), which compare both paths. */
+static bool fast_paths_on = true;
+
+void batch_set_fast_paths(bool on)
+{
+    fast_paths_on = on;
+}
+
+/* A rial field of printable ASCII digits within range, else false. */
+static inline bool rial_fast(const struct line_view *lv, struct field f, int64_t *out)
+{
+    uint64_t v;
+    if (!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) || v > (uint64_t)ADJ_RIAL_MAX) {
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Copies 1..ADJ_CODE_BYTES_MAX bytes with at most two overlapping loads
+ * and stores each way (a memcpy call per field cost more than the copy). */
+static inline void copy_code(char *dst, const char *src, uint32_t len)
+{
+    if (len >= 16) {
+        char a[16], z[16];
+        memcpy(a, src, 16);
+        memcpy(z, src + len - 16, 16);
+        memcpy(dst, a, 16);
+        memcpy(dst + len - 16, z, 16);
+    } else if (len >= 8) {
+        uint64_t a, z;
+        memcpy(&a, src, 8);
+        memcpy(&z, src + len - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + len - 8, &z, 8);
+    } else if (len >= 4) {
+        uint32_t a, z;
+        memcpy(&a, src, 4);
+        memcpy(&z, src + len - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + len - 4, &z, 4);
+    } else {
+        for (uint32_t i = 0; i < len; i++) {
+            dst[i] = src[i];
+        }
+    }
+}
+
+/* Pack ids that are all the common form: 20 ASCII digits separated by
+ * single commas. Appends their keys (what ids_uid_pack gives)
+ * and returns true; false (nothing appended) for anything else, which the
+ * general parse_uids then handles. */
+static bool uids_fast(const struct line_view *lv, struct field f, struct doc_chunk *c,
+                      uint32_t *count)
+{
+    const char *p = lv->s + f.off;
+    size_t rem = f.len;
+    uint32_t n = 0;
+    /* Room for every id the field can hold (the general path grows). */
+    if ((uint64_t)c->uid_count + rem / 21u + 1u > c->uid_cap) {
+        return false;
+    }
+    /* Bounded: each pass consumes 21 bytes (an id and its comma) or ends. */
+    for (;;) {
+        uint64_t head, tail;
+        if (rem < 20 || (unsigned)(unsigned char)p[5] - '0' > 9u ||
+            !text_ascii_u64(lv->lo, p, 5, &head) || !text_ascii_u64(lv->lo, p + 6, 14, &tail)) {
+            return false;
+        }
+        /* ids_uid_pack: the sixth digit must be '0' for a unit-level pack. */
+        c->uids[c->uid_count + n++] =
+            p[5] == '0' ? head * 100000000000000ull + tail : IDS_UID_INVALID;
+        if (rem == 20) {
+            break;
+        }
+        if (p[20] != ',' || rem == 21) { /* Not a comma, or a trailing one. */
+            return false;
+        }
+        p += 21;
+        rem -= 21;
+    }
+    c->uid_count += n;
+    *count = n;
+    return true;
+}
+
+/*
+ * An L line of the common form, parsed in one go: printable ASCII (no
+ * control bytes, no UTF-8), every field well formed. Gives exactly what
+ * sum_line + on_l give for such a line (same doc_line bytes, same sums);
+ * returns false, having changed nothing, for any other line, which then
+ * takes the general path with its error reasons and columns.
+ * tests/unit/test_batch_scan.c and the fixture driver run both paths.
+ */
+static bool l_fast(struct parser *p, const struct line_view *lv, uint64_t line)
+{
+    struct open_doc *d = &p->d;
+    struct doc_chunk *c = p->chunk;
+    uint32_t nf = lv->nfields;
+    if (!fast_paths_on || !d->open || d->rejected || lv->nonascii ||
+        lv->ctrl_at != UINT32_MAX || nf < 8 || nf > 12 ||
+        d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap) {
+        return false;
+    }
+    const char *s = lv->s;
+    const struct field *f = lv->f;
+    uint64_t no, qty;
+    if (!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) || no != d->l_count + 1u) {
+        return false;
+    }
+    char kind = s[f[2].off];
+    if (f[2].len != 1 ||
+        !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B')))) {
+        return false;
+    }
+    const char *code = s + f[3].off;
+    uint32_t code_len = f[3].len;
+    if (code_len == 0 || code_len > ADJ_CODE_BYTES_MAX || code[0] == ' ' ||
+        code[code_len - 1] == ' ') {
+        return false;
+    }
+    if (!text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &qty) || qty < 1 ||
+        qty > (uint64_t)ADJ_QTY_MAX) {
+        return false;
+    }
+    int64_t price, total, insurer, daroyar = 0, product;
+    if (!rial_fast(lv, f[5], &price) || !rial_fast(lv, f[6], &total) ||
+        !rial_fast(lv, f[7], &insurer) || (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar))) {
+        return false;
+    }
+    if (!money_mul((int64_t)qty, price, &product) || product != total) {
+        return false;
+    }
+    uint64_t mc = 0;
+    bool has_mc = nf > 9 && f[9].len > 0;
+    if (has_mc && (f[9].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc))) {
+        return false;
+    }
+    uint8_t tariff = TARIFF_NONE;
+    if (nf > 10 && f[10].len > 0) {
+        tariff = (uint8_t)s[f[10].off];
+        if (f[10].len != 1 || (tariff != TARIFF_G && tariff != TARIFF_F)) {
+            return false;
+        }
+    }
+    uint32_t uid_first = c->uid_count, uid_n = 0;
+    if (nf > 11 && f[11].len > 0 && !uids_fast(lv, f[11], c, &uid_n)) {
+        return false;
+    }
+    struct doc_line *ln = &c->lines[c->line_count];
+    *ln = zero_line;
+    ln->line_no = (uint32_t)no;
+    ln->kind = (uint8_t)kind;
+    copy_code(ln->code, code, code_len);
+    ln->code_len = (uint8_t)code_len;
+    ln->qty = (uint32_t)qty;
+    ln->unit_price_rials = price;
+    ln->claimed_total_rials = total;
+    ln->claimed_insurer_rials = insurer;
+    ln->claimed_daroyar_rials = daroyar;
+    ln->has_physician = has_mc ? 1 : 0;
+    ln->physician_mc = (uint32_t)mc;
+    ln->tariff_class = tariff;
+    ln->uid_first = uid_first;
+    ln->uid_count = uid_n;
+    ln->src_line = line;
+    c->line_count++;
+    d->l_count++;
+    struct batch_totals *t = &p->res->totals;
+    t->sum_total += (unsigned __int128)total;
+    t->sum_insurer += (unsigned __int128)insurer;
+    t->sum_daroyar += (unsigned __int128)daroyar;
+    return true;
+}
+
 /* Dispatches one line. raw_begin is the offset of its first byte in the
  * block. */
 static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, uint64_t line)
@@ -949,6 +978,9 @@ static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, 
         return;
     case 'L':
         res->totals.lines++;
+        if (!too_long && l_fast(p, lv, line)) {
+            return;
+        }
         struct l_amounts am;
         if (!too_long) {
             sum_line(lv, &res->totals, &am);
@@ -1047,9 +1079,11 @@ void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
     if (block->text_offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
         pos = 3; /* A UTF-8 BOM at the very start is tolerated (and only there). */
     }
+    struct block_scan sc;
+    block_scan_init(&sc, data, len, pos);
     /* Bounded: each pass consumes one line (at least one byte). */
     while (pos < len) {
-        size_t end = scan_line(data, len, pos, &lv);
+        size_t end = block_scan_line(&sc, pos, &lv);
         line++;
         if (lv.len > 0 && data[pos] != '#') {
             on_line(&p, &lv, (uint32_t)pos, line);
