@@ -107,6 +107,14 @@ void batch_chunk_rebase(struct doc_chunk *chunk, uint64_t base)
     }
 }
 
+/* Off only in tests (batch_set_fast_paths), which compare both paths. */
+static bool fast_paths_on = true;
+
+void batch_set_fast_paths(bool on)
+{
+    fast_paths_on = on;
+}
+
 /* ---- fields (struct line_view and the scanners: io/batch_scan.h) ---- */
 
 /* Field i (0-based) or an empty field one past the end when omitted. */
@@ -310,8 +318,35 @@ static struct verr parse_date(const struct line_view *lv, struct field f, struct
     return VERR_OK;
 }
 
+/* The common national code: ten ASCII digits, not all equal, check digit
+ * right (batch-format.md). True with the value; false for anything else,
+ * which ids_nid_parse then handles with its error. */
+static bool nid_fast(const struct line_view *lv, struct field f, uint64_t *out)
+{
+    const char *s = fptr(lv, f);
+    uint64_t v;
+    if (!fast_paths_on || f.len != 10 || !text_ascii_u64(lv->lo, s, 10, &v)) {
+        return false;
+    }
+    int sum = 0;
+    bool all_equal = true;
+    for (int i = 0; i < 9; i++) {
+        sum += (s[i] - '0') * (10 - i);
+        all_equal = all_equal && s[i] == s[9];
+    }
+    int r = sum % 11;
+    if (all_equal || (r < 2 ? r : 11 - r) != s[9] - '0') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 static struct verr parse_nid(const struct line_view *lv, struct field f, uint64_t *out)
 {
+    if (nid_fast(lv, f, out)) {
+        return VERR_OK;
+    }
     size_t at;
     enum adj_err e = ids_nid_parse(fptr(lv, f), f.len, out, &at);
     if (e == ADJ_E_NUMBER_NOT_NUMERIC && has_edge_space(lv, f)) {
@@ -766,16 +801,8 @@ static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too
 
 /* ---- fast paths ---- */
 
-/* Off only in tests (batch_set_fast_paths), which compare both paths. */
-static bool fast_paths_on = true;
-
-void batch_set_fast_paths(bool on)
-{
-    fast_paths_on = on;
-}
-
 /* A rial field of printable ASCII digits within range, else false. */
-static inline bool rial_fast(const struct line_view *lv, struct field f, int64_t *out)
+__attribute__((always_inline)) static inline bool rial_fast(const struct line_view *lv, struct field f, int64_t *out)
 {
     uint64_t v;
     if (!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) || v > (uint64_t)ADJ_RIAL_MAX) {
@@ -830,14 +857,27 @@ static bool uids_fast(const struct line_view *lv, struct field f, struct doc_chu
     }
     /* Bounded: each pass consumes 21 bytes (an id and its comma) or ends. */
     for (;;) {
-        uint64_t head, tail;
-        if (rem < 20 || (unsigned)(unsigned char)p[5] - '0' > 9u ||
-            !text_ascii_u64(lv->lo, p, 5, &head) || !text_ascii_u64(lv->lo, p + 6, 14, &tail)) {
+        if (rem < 20) {
             return false;
         }
-        /* ids_uid_pack: the sixth digit must be '0' for a unit-level pack. */
-        c->uids[c->uid_count + n++] =
-            p[5] == '0' ? head * 100000000000000ull + tail : IDS_UID_INVALID;
+        /* Digits 0-7, 8-15 and 12-19 (overlapping), checked and valued
+         * eight at a time. */
+        uint64_t w0, w1, w2;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        memcpy(&w2, p + 12, 8);
+        if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1) ||
+            !text_swar_is_digits8(w2)) {
+            return false;
+        }
+        uint64_t a = text_swar_value8(w0);          /* d0..d7 */
+        uint64_t b = text_swar_value8(w1);          /* d8..d15 */
+        uint64_t z = text_swar_value8(w2) % 10000u; /* d16..d19 */
+        /* ids_uid_pack: the sixth digit must be '0' for a unit-level pack;
+         * the key is the other 19 digits. */
+        uint64_t key = (a / 1000u) * 100000000000000ull + (a % 100u) * 1000000000000ull +
+                       b * 10000u + z;
+        c->uids[c->uid_count + n++] = p[5] == '0' ? key : IDS_UID_INVALID;
         if (rem == 20) {
             break;
         }

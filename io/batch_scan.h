@@ -42,7 +42,10 @@ struct line_view {
     bool too_many;         /* More than ADJ_FIELDS_PER_LINE_MAX fields. */
     uint32_t ctrl_at;      /* Offset of the first control byte, or UINT32_MAX. */
     bool nonascii;
-    struct field f[ADJ_FIELDS_PER_LINE_MAX];
+    /* Fields 0..nfields-1. The block scanner may write up to one step of
+     * fields past the cap before it checks (then clamps, sets too_many):
+     * room for them here beats a bound check per TAB. */
+    struct field f[ADJ_FIELDS_PER_LINE_MAX + 64u];
 };
 
 /* Bytes the scanner must look at: C0 controls (TAB, LF and CR among them),
@@ -173,6 +176,7 @@ static inline size_t scan_line_ref(const char *data, size_t len, size_t begin, s
 
 /* Bytes classified per step: one uint64_t mask bit each. */
 #define BLOCK_SCAN_STEP 64u
+_Static_assert(BLOCK_SCAN_STEP <= 64u, "line_view.f has room for one step past the cap");
 
 struct block_scan {
     const char *data;
@@ -287,20 +291,25 @@ static inline size_t block_scan_line(struct block_scan *sc, size_t begin, struct
         nonascii = nonascii || (sc->high & upto) != 0;
         uint64_t t = sc->tab & upto;
         size_t base = sc->base;
-        /* Fields in locals: stores to lv->f would otherwise make the
-         * compiler reload the count after each one. */
+        /* Fields in locals (stores to lv->f would otherwise make the
+         * compiler reload the count after each one), offsets relative to
+         * the line (modulo 2^32 until the subtraction: rel >= 0 in the
+         * end). At most 64 TABs per step: no bound check inside. */
         uint32_t n = nfields;
+        uint32_t prev = (uint32_t)(fstart - begin);
+        uint32_t rb = (uint32_t)(base - begin);
         while (t != 0) {
-            size_t at = base + (size_t)__builtin_ctzll(t);
+            uint32_t rel = rb + (uint32_t)__builtin_ctzll(t);
             t &= t - 1;
-            if (ADJ_LIKELY(n < ADJ_FIELDS_PER_LINE_MAX)) {
-                lv->f[n].off = (uint32_t)(fstart - begin);
-                lv->f[n].len = (uint32_t)(at - fstart);
-                n++;
-            } else {
-                too_many = true;
-            }
-            fstart = at + 1;
+            lv->f[n].off = prev;
+            lv->f[n].len = rel - prev;
+            prev = rel + 1;
+            n++;
+        }
+        fstart = begin + prev;
+        if (ADJ_UNLIKELY(n > ADJ_FIELDS_PER_LINE_MAX)) {
+            n = ADJ_FIELDS_PER_LINE_MAX; /* The first 16 stand; the rest only count. */
+            too_many = true;
         }
         nfields = n;
         size_t end;

@@ -45,7 +45,7 @@ static inline size_t text_digit_at(const char *s, size_t len, int *digit)
 
 /* True if the 8 bytes of w are all ASCII digits: high nibble 3, and adding
  * 6 to the low nibble does not carry into it (low nibble <= 9). */
-static inline bool text_swar_is_digits8(uint64_t w)
+__attribute__((always_inline)) static inline bool text_swar_is_digits8(uint64_t w)
 {
     const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, three = 0x3030303030303030ull;
     return (w & hi) == three && ((w + 0x0606060606060606ull) & hi) == three;
@@ -53,7 +53,7 @@ static inline bool text_swar_is_digits8(uint64_t w)
 
 /* The value of 8 ASCII digits in w, the first (most significant) in the
  * lowest byte: pairs, then quads, then the whole, by multiply-shift. */
-static inline uint64_t text_swar_value8(uint64_t w)
+__attribute__((always_inline)) static inline uint64_t text_swar_value8(uint64_t w)
 {
     w = ((w & 0x0F0F0F0F0F0F0F0Full) * 2561u) >> 8;
     w = ((w & 0x00FF00FF00FF00FFull) * 6553601u) >> 16;
@@ -63,7 +63,7 @@ static inline uint64_t text_swar_value8(uint64_t w)
 /* The k (1..8) ASCII digits ending at e, from one 8-byte load at e - 8
  * (the bytes before the digits count as leading zeros). False if one of
  * the k is not an ASCII digit. */
-static inline bool text_swar_digits_before(const char *e, size_t k, uint64_t *v)
+__attribute__((always_inline)) static inline bool text_swar_digits_before(const char *e, size_t k, uint64_t *v)
 {
     uint64_t w;
     __builtin_memcpy(&w, e - 8, 8);
