@@ -21,6 +21,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+/* The same XXH3 with the widest vector unit the CPU has (AVX2/AVX-512),
+ * chosen at run time; the default entry points are built for SSE2. Same
+ * hash values. */
+#define XXH_DISPATCH_DISABLE_REPLACE
+#include <xxh_x86dispatch.h>
+#define reader_hash_update XXH3_128bits_update_dispatch
+#else
+#define reader_hash_update XXH3_128bits_update
+#endif
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -655,7 +665,7 @@ enum adj_err io_reader_next(struct io_reader *r, struct io_block **out)
             r->stream_done = true;
             continue;
         }
-        XXH3_128bits_update(r->xh, buf + r->fill, n);
+        reader_hash_update(r->xh, buf + r->fill, n);
         r->text_total += n;
         if (r->skipping) {
             const char *nl = memchr(buf + r->fill, '\n', n);
