@@ -150,6 +150,34 @@ Test(batch_scan, block_scanner_edges)
 
 /* ---- numbers ---- */
 
+static bool digits8_ref(uint64_t w)
+{
+    for (int i = 0; i < 8; i++) {
+        unsigned c = (unsigned)(w >> (8 * i)) & 0xFFu;
+        if (c < '0' || c > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Every value of every byte, and every pair of adjacent bytes (carries
+ * from one byte into the next), among digits. */
+Test(text, swar_is_digits8_exhaustive_pairs)
+{
+    for (int pos = 0; pos < 7; pos++) {
+        for (unsigned a = 0; a < 256; a++) {
+            for (unsigned b = 0; b < 256; b++) {
+                uint64_t w = 0x3739303132333435ull;
+                w &= ~(0xFFFFull << (8 * pos));
+                w |= ((uint64_t)a | (uint64_t)b << 8) << (8 * pos);
+                cr_assert_eq(text_swar_is_digits8(w), digits8_ref(w), "%016llx",
+                             (unsigned long long)w);
+            }
+        }
+    }
+}
+
 /* text_ascii_u64 agrees with text_parse_u64 on s[0..len), for every number
  * of readable bytes before s (SWAR loads and the byte loop). */
 static void check_number(const char *s, size_t len)
