@@ -306,9 +306,45 @@ static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t
     return VERR_OK;
 }
 
+/* The common date: ten ASCII bytes YYYY/MM/DD or YYYY-MM-DD, year in range,
+ * a day every year has (the 30th of Esfand, leap years only, is left to
+ * jdate_parse). False for anything else, which jdate_parse then handles
+ * with its error. */
+static bool date_fast(const struct line_view *lv, struct field f, struct jdate *d)
+{
+    const unsigned char *u = (const unsigned char *)fptr(lv, f);
+    if (!fast_paths_on || f.len != 10 || (u[4] != '/' && u[4] != '-') || u[7] != u[4]) {
+        return false;
+    }
+    unsigned dg[10];
+    unsigned bad = 0;
+    for (int i = 0; i < 10; i++) {
+        dg[i] = (unsigned)u[i] - '0';
+        bad |= (i != 4 && i != 7 && dg[i] > 9u) ? 1u : 0u;
+    }
+    if (bad != 0) {
+        return false;
+    }
+    int32_t y = (int32_t)(dg[0] * 1000u + dg[1] * 100u + dg[2] * 10u + dg[3]);
+    int32_t m = (int32_t)(dg[5] * 10u + dg[6]);
+    int32_t day = (int32_t)(dg[8] * 10u + dg[9]);
+    if (y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
+        day > (m <= 6 ? 31 : m <= 11 ? 30 : 29)) {
+        return false;
+    }
+    d->year = y;
+    d->month = m;
+    d->day = day;
+    return true;
+}
+
 static struct verr parse_date(const struct line_view *lv, struct field f, struct jdate *d,
                               int32_t *days)
 {
+    if (date_fast(lv, f, d)) {
+        *days = jdate_to_days(*d);
+        return VERR_OK;
+    }
     size_t at;
     enum adj_err e = jdate_parse(fptr(lv, f), f.len, d, &at);
     if (e != ADJ_OK) {
@@ -456,7 +492,11 @@ static struct verr parse_doc_header(struct line_view *lv, char kind, struct doc 
     struct field fid = fld(lv, 1);
     TRY(parse_text(lv, fid, ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, d->doc_id_raw, &d->doc_id_len,
                    false));
-    text_canonical_key(d->doc_id, d->doc_id_raw, d->doc_id_len);
+    if (lv->nonascii) {
+        text_canonical_key(d->doc_id, d->doc_id_raw, d->doc_id_len);
+    } else {
+        memcpy(d->doc_id, d->doc_id_raw, d->doc_id_len); /* ASCII: nothing to fold. */
+    }
     d->doc_id[d->doc_id_len] = '\0';
     TRY(parse_text(lv, fld(lv, 2), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, d->center, &d->center_len,
                    true));
@@ -730,7 +770,8 @@ static void copy_doc_id(struct batch_reject *r, const struct line_view *lv)
     size_t n = f.len < ADJ_ID_BYTES_MAX ? f.len : ADJ_ID_BYTES_MAX;
     memcpy(r->doc_id, fptr(lv, f), n);
     r->doc_id[n] = '\0';
-    for (size_t i = 0; i < n; i++) {
+    /* Bounded by n; only a line with control bytes can hold one here. */
+    for (size_t i = 0; lv->ctrl_at != UINT32_MAX && i < n; i++) {
         if ((unsigned char)r->doc_id[i] < 0x20u) {
             r->doc_id[i] = '?'; /* Messages stay one line. */
         }

@@ -9,8 +9,8 @@
  *    buffer offset (SWAR loads or the byte loop);
  *  - whole batches parsed with the fast paths on and off
  *    (batch_set_fast_paths): random documents whose L lines are valid or
- *    have one field replaced by an edge value, fields dropped or added, CR
- *    line ends; the accepted documents (bytes), trailer sums, reasons,
+ *    have fields replaced by edge values, fields dropped or added, CR line
+ *    ends, and whose headers have edge national codes and dates; the accepted documents (bytes), trailer sums, reasons,
  *    diagnostics and quarantine must be identical.
  * Deterministic (fixed xorshift seeds).
  */
@@ -358,11 +358,29 @@ Test(batch_scan, fast_paths_equal_general_path)
         unsigned docs = 20 + rnd_below(40);
         for (unsigned d = 0; d < docs; d++) {
             char kind = rnd_below(3) ? 'P' : 'I';
-            char hdr[160];
-            snprintf(hdr, sizeof hdr,
-                     kind == 'P' ? "P\tRX%u\tPH1\t0013542419\t65619\t1403/07/18\t1403/07/18\n"
-                                 : "I\tAD%u\tHOS1\t0013542419\t1403/07/05\t1403/07/07\tB\tK35\n",
-                     d);
+            /* Header fields the fast paths read: national code and dates,
+             * valid or at an edge (leap Esfand 30th, ranges, scripts). */
+            static const char *const nids[] = {
+                "0013542419", "0013542419", "0013542418", "1111111111", "001354241",
+                "00135424190", " 013542419", "\xDB\xB0\xDB\xB0\xDB\xB1\xDB\xB3\xDB\xB5"
+                "\xDB\xB4\xDB\xB2\xDB\xB4\xDB\xB1\xDB\xB9", "2523691361", "0000000000",
+            };
+            static const char *const dates[] = {
+                "1403/07/18", "1403/07/18", "1403-07-18", "1403/12/30", "1404/12/30",
+                "1404/12/29", "1403/13/01", "1403/00/10", "1403/07/00", "1403/06/31",
+                "1403/07/31", "1403/07/30", "1499/12/29", "1500/01/01", "1300/01/01",
+                "1299/12/29", "1403/07-18", "1403/7/18", "1403/07/1", "14O3/07/18",
+                "\xDB\xB1\xDB\xB4\xDB\xB0\xDB\xB3/07/18", "", " 1403/07/18",
+            };
+            const char *nid = rnd_below(3) ? nids[0] : nids[rnd_below(sizeof nids / sizeof nids[0])];
+            const char *d1 = rnd_below(3) ? dates[0] : dates[rnd_below(sizeof dates / sizeof dates[0])];
+            const char *d2 = rnd_below(3) ? dates[0] : dates[rnd_below(sizeof dates / sizeof dates[0])];
+            char hdr[256];
+            if (kind == 'P') {
+                snprintf(hdr, sizeof hdr, "P\tRX%u\tPH1\t%s\t65619\t%s\t%s\n", d, nid, d1, d2);
+            } else {
+                snprintf(hdr, sizeof hdr, "I\tAD%u\tHOS1\t%s\t%s\t%s\tB\tK35\n", d, nid, d1, d2);
+            }
             put(&in, hdr);
             unsigned lines = 1 + rnd_below(6);
             for (unsigned l = 1; l <= lines; l++) {
