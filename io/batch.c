@@ -312,22 +312,26 @@ static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t
  * with its error. */
 static bool date_fast(const struct line_view *lv, struct field f, struct jdate *d)
 {
-    const unsigned char *u = (const unsigned char *)fptr(lv, f);
-    if (!fast_paths_on || f.len != 10 || (u[4] != '/' && u[4] != '-') || u[7] != u[4]) {
+    const char *s = fptr(lv, f);
+    if (!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') || s[7] != s[4]) {
         return false;
     }
-    unsigned dg[10];
-    unsigned bad = 0;
-    for (int i = 0; i < 10; i++) {
-        dg[i] = (unsigned)u[i] - '0';
-        bad |= (i != 4 && i != 7 && dg[i] > 9u) ? 1u : 0u;
-    }
-    if (bad != 0) {
+    /* "YYYY/MM/" and "YY/MM/DD" as two words (little-endian: byte i is
+     * character i); separators, and in the second word all but DD, become
+     * '0' so that each is eight digits (SWAR, text.h). */
+    uint64_t w0, w1;
+    memcpy(&w0, s, 8);
+    memcpy(&w1, s + 2, 8);
+    const uint64_t seps = 0xFF0000FF00000000ull; /* Bytes 4 and 7. */
+    w0 = (w0 & ~seps) | (0x3030303030303030ull & seps);
+    w1 = (w1 & 0xFFFF000000000000ull) | 0x0000303030303030ull;
+    if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1)) {
         return false;
     }
-    int32_t y = (int32_t)(dg[0] * 1000u + dg[1] * 100u + dg[2] * 10u + dg[3]);
-    int32_t m = (int32_t)(dg[5] * 10u + dg[6]);
-    int32_t day = (int32_t)(dg[8] * 10u + dg[9]);
+    uint64_t ym = text_swar_value8(w0); /* Y Y Y Y 0 M M 0 */
+    int32_t y = (int32_t)(ym / 10000u);
+    int32_t m = (int32_t)((ym / 10u) % 100u);
+    int32_t day = (int32_t)text_swar_value8(w1);
     if (y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
         day > (m <= 6 ? 31 : m <= 11 ? 30 : 29)) {
         return false;
