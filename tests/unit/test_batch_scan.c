@@ -248,6 +248,9 @@ struct capture {
 
 static void cap_add(struct capture *c, const void *p, size_t n)
 {
+    if (n == 0) {
+        return;
+    }
     if (c->len + n > c->cap) {
         c->cap = (c->len + n) * 2 + 1024;
         c->buf = realloc(c->buf, c->cap);
