@@ -167,6 +167,38 @@ static bool has_edge_space(const struct line_view *lv, struct field f)
     return f.len > 0 && (p[0] == ' ' || p[f.len - 1] == ' ');
 }
 
+/* Copies 0..32 bytes (ids and codes) with at most two overlapping loads
+ * and stores each way: a memcpy call per field cost more than the copy. */
+_Static_assert(ADJ_ID_BYTES_MAX <= 32 && ADJ_CODE_BYTES_MAX <= 32, "copy_small covers ids");
+
+static inline void copy_small(char *dst, const char *src, size_t len)
+{
+    ADJ_DEBUG_ASSERT(len <= 32);
+    if (len >= 16) {
+        char a[16], z[16];
+        memcpy(a, src, 16);
+        memcpy(z, src + len - 16, 16);
+        memcpy(dst, a, 16);
+        memcpy(dst + len - 16, z, 16);
+    } else if (len >= 8) {
+        uint64_t a, z;
+        memcpy(&a, src, 8);
+        memcpy(&z, src + len - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + len - 8, &z, 8);
+    } else if (len >= 4) {
+        uint32_t a, z;
+        memcpy(&a, src, 4);
+        memcpy(&z, src + len - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + len - 4, &z, 4);
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            dst[i] = src[i];
+        }
+    }
+}
+
 /* type id (max ADJ_ID_BYTES_MAX) or code (max ADJ_CODE_BYTES_MAX). */
 static struct verr parse_text(const struct line_view *lv, struct field f, uint32_t max,
                               enum adj_err too_long, char *dst, uint8_t *dst_len, bool canon)
@@ -184,7 +216,7 @@ static struct verr parse_text(const struct line_view *lv, struct field f, uint32
         if (canon && lv->nonascii) {
             text_canonical_key(dst, fptr(lv, f), f.len);
         } else {
-            memcpy(dst, fptr(lv, f), f.len);
+            copy_small(dst, fptr(lv, f), f.len);
         }
         dst[f.len] = '\0';
         if (dst_len != NULL) {
@@ -499,7 +531,7 @@ static struct verr parse_doc_header(struct line_view *lv, char kind, struct doc 
     if (lv->nonascii) {
         text_canonical_key(d->doc_id, d->doc_id_raw, d->doc_id_len);
     } else {
-        memcpy(d->doc_id, d->doc_id_raw, d->doc_id_len); /* ASCII: nothing to fold. */
+        copy_small(d->doc_id, d->doc_id_raw, d->doc_id_len); /* ASCII: nothing to fold. */
     }
     d->doc_id[d->doc_id_len] = '\0';
     TRY(parse_text(lv, fld(lv, 2), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, d->center, &d->center_len,
@@ -772,7 +804,7 @@ static void copy_doc_id(struct batch_reject *r, const struct line_view *lv)
 {
     struct field f = fld(lv, 1);
     size_t n = f.len < ADJ_ID_BYTES_MAX ? f.len : ADJ_ID_BYTES_MAX;
-    memcpy(r->doc_id, fptr(lv, f), n);
+    copy_small(r->doc_id, fptr(lv, f), n);
     r->doc_id[n] = '\0';
     /* Bounded by n; only a line with control bytes can hold one here. */
     for (size_t i = 0; lv->ctrl_at != UINT32_MAX && i < n; i++) {
@@ -855,35 +887,6 @@ __attribute__((always_inline)) static inline bool rial_fast(const struct line_vi
     }
     *out = (int64_t)v;
     return true;
-}
-
-/* Copies 1..ADJ_CODE_BYTES_MAX bytes with at most two overlapping loads
- * and stores each way (a memcpy call per field cost more than the copy). */
-static inline void copy_code(char *dst, const char *src, uint32_t len)
-{
-    if (len >= 16) {
-        char a[16], z[16];
-        memcpy(a, src, 16);
-        memcpy(z, src + len - 16, 16);
-        memcpy(dst, a, 16);
-        memcpy(dst + len - 16, z, 16);
-    } else if (len >= 8) {
-        uint64_t a, z;
-        memcpy(&a, src, 8);
-        memcpy(&z, src + len - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + len - 8, &z, 8);
-    } else if (len >= 4) {
-        uint32_t a, z;
-        memcpy(&a, src, 4);
-        memcpy(&z, src + len - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy(dst + len - 4, &z, 4);
-    } else {
-        for (uint32_t i = 0; i < len; i++) {
-            dst[i] = src[i];
-        }
-    }
 }
 
 /* Pack ids that are all the common form: 20 ASCII digits separated by
@@ -1004,7 +1007,7 @@ static bool l_fast(struct parser *p, const struct line_view *lv, uint64_t line)
     *ln = zero_line;
     ln->line_no = (uint32_t)no;
     ln->kind = (uint8_t)kind;
-    copy_code(ln->code, code, code_len);
+    copy_small(ln->code, code, code_len);
     ln->code_len = (uint8_t)code_len;
     ln->qty = (uint32_t)qty;
     ln->unit_price_rials = price;
