@@ -204,6 +204,7 @@ static inline void block_scan_load(struct block_scan *sc, size_t base)
     const __m128i ktab = _mm_set1_epi8('\t');
     const __m128i klf = _mm_set1_epi8('\n');
     uint64_t tab = 0, lf = 0, high = 0, spec = 0;
+#pragma GCC unroll 4
     for (unsigned k = 0; k < BLOCK_SCAN_STEP / 16u; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16u * k));
         unsigned sh = 16u * k;
@@ -240,7 +241,7 @@ static inline void block_scan_load(struct block_scan *sc, size_t base)
 static inline void block_scan_seek(struct block_scan *sc, size_t pos)
 {
     size_t base = pos - pos % BLOCK_SCAN_STEP;
-    if (base != sc->base || sc->data == NULL) {
+    if (base != sc->base) {
         block_scan_load(sc, base);
     }
     uint64_t keep = ~0ull << (pos - base);
@@ -255,8 +256,9 @@ static inline void block_scan_init(struct block_scan *sc, const char *data, size
 {
     sc->data = data;
     sc->len = len;
+    sc->base = SIZE_MAX; /* Nothing classified yet. */
+    sc->tab = sc->lf = sc->high = sc->ctrl = 0;
     if (pos < len) {
-        block_scan_load(sc, pos - pos % BLOCK_SCAN_STEP);
         block_scan_seek(sc, pos);
     }
 }
