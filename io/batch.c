@@ -1574,7 +1574,14 @@ static void check_sequential(struct io_reader *r, struct batch_state *st, FILE *
  */
 struct par_check {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    /* Two condvars, so that an event wakes only who waits for it (a
+     * broadcast to every thread per event cost measurable CPU in context
+     * switches on this VM): todo_cv for parser threads (a block to parse,
+     * or the end), done_cv for the merge (a block parsed, or the end; and
+     * a block to parse when it parses itself, no_workers). */
+    pthread_cond_t todo_cv;
+    pthread_cond_t done_cv;
+    bool no_workers;
     struct io_reader *r;
     struct io_block *todo[IO_BLOCK_COUNT_MAX]; /* Read, not yet parsed. */
     unsigned todo_head, todo_tail;
@@ -1599,7 +1606,15 @@ static void *par_reader(void *arg)
             pc->todo[pc->todo_tail++ % IO_BLOCK_COUNT_MAX] = b;
             pc->blocks_read++;
         }
-        pthread_cond_broadcast(&pc->cv);
+        if (pc->reader_done) {
+            pthread_cond_broadcast(&pc->todo_cv); /* Every worker may leave. */
+            pthread_cond_signal(&pc->done_cv);
+        } else {
+            pthread_cond_signal(&pc->todo_cv);
+            if (pc->no_workers) {
+                pthread_cond_signal(&pc->done_cv);
+            }
+        }
         pthread_mutex_unlock(&pc->mu);
         if (err != ADJ_OK || b == NULL) {
             return NULL;
@@ -1613,7 +1628,7 @@ static void *par_worker(void *arg)
     for (;;) {
         pthread_mutex_lock(&pc->mu);
         while (pc->todo_head == pc->todo_tail && !pc->reader_done) {
-            pthread_cond_wait(&pc->cv, &pc->mu);
+            pthread_cond_wait(&pc->todo_cv, &pc->mu);
         }
         if (pc->todo_head == pc->todo_tail) {
             pthread_mutex_unlock(&pc->mu);
@@ -1624,7 +1639,7 @@ static void *par_worker(void *arg)
         batch_parse_block(b, &pc->chunks[b->slot], &pc->res[b->slot]);
         pthread_mutex_lock(&pc->mu);
         pc->parsed[b->slot] = b;
-        pthread_cond_broadcast(&pc->cv);
+        pthread_cond_signal(&pc->done_cv);
         pthread_mutex_unlock(&pc->mu);
     }
 }
@@ -1637,7 +1652,8 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
         return false;
     }
     pthread_mutex_init(&pc->mu, NULL);
-    pthread_cond_init(&pc->cv, NULL);
+    pthread_cond_init(&pc->todo_cv, NULL);
+    pthread_cond_init(&pc->done_cv, NULL);
     pc->r = r;
     unsigned slots = io_reader_block_count(r);
     size_t hint = chunk_hint(r);
@@ -1655,7 +1671,11 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
             }
         }
         if (started == 0) {
-            /* No worker could start: the merge thread parses itself below. */
+            /* No worker could start: the merge thread parses itself below,
+             * so the reader must wake it for new blocks too. */
+            pthread_mutex_lock(&pc->mu);
+            pc->no_workers = true;
+            pthread_mutex_unlock(&pc->mu);
         }
         /* Merge in block order; bounded by the blocks the reader produced. */
         for (uint64_t seq = 0;; seq++) {
@@ -1677,7 +1697,7 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
                     self_parse = true;
                     break;
                 }
-                pthread_cond_wait(&pc->cv, &pc->mu);
+                pthread_cond_wait(&pc->done_cv, &pc->mu);
             }
             pthread_mutex_unlock(&pc->mu);
             if (b == NULL) {
@@ -1702,7 +1722,8 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
         batch_result_free(&pc->res[i]);
     }
     pthread_mutex_destroy(&pc->mu);
-    pthread_cond_destroy(&pc->cv);
+    pthread_cond_destroy(&pc->todo_cv);
+    pthread_cond_destroy(&pc->done_cv);
     free(pc);
     return ok;
 }
