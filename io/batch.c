@@ -3,11 +3,18 @@
  * ordered merge (one thread, block order). See batch.h for the contract and
  * the decisions taken where the spec is silent.
  *
- * The parser walks lines with memchr, splits fields in one pass that also
- * notes control bytes and non-ASCII bytes (UTF-8 is validated only for lines
- * that have any), and keeps one "open document" whose lines are appended to
- * the chunk provisionally: a rejected document rolls the chunk back, so
- * only accepted documents remain.
+ * The parser takes lines and fields from the block scanner (batch_scan.h:
+ * each byte classified once, 64 at a time, noting control bytes and
+ * non-ASCII bytes; UTF-8 is validated only for lines that have any), and
+ * keeps one "open document" whose lines are appended to the chunk
+ * provisionally: a rejected document rolls the chunk back, so only accepted
+ * documents remain.
+ *
+ * Fast paths (l_fast, nid_fast, date_fast, uids_fast, text_ascii_u64) take
+ * the common well-formed forms and say "not mine" for anything else, which
+ * then goes through the general code unchanged: every reason and column
+ * still comes from one place. batch_set_fast_paths(false) turns them off
+ * for the tests that compare both.
  */
 #include "io/batch.h"
 
