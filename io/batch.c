@@ -3,11 +3,18 @@
  * ordered merge (one thread, block order). See batch.h for the contract and
  * the decisions taken where the spec is silent.
  *
- * The parser walks lines with memchr, splits fields in one pass that also
- * notes control bytes and non-ASCII bytes (UTF-8 is validated only for lines
- * that have any), and keeps one "open document" whose lines are appended to
- * the chunk provisionally: a rejected document rolls the chunk back, so
- * only accepted documents remain.
+ * The parser takes lines and fields from the block scanner (batch_scan.h:
+ * each byte classified once, 64 at a time, noting control bytes and
+ * non-ASCII bytes; UTF-8 is validated only for lines that have any), and
+ * keeps one "open document" whose lines are appended to the chunk
+ * provisionally: a rejected document rolls the chunk back, so only accepted
+ * documents remain.
+ *
+ * Fast paths (l_fast, nid_fast, date_fast, uids_fast, text_ascii_u64) take
+ * the common well-formed forms and say "not mine" for anything else, which
+ * then goes through the general code unchanged: every reason and column
+ * still comes from one place. batch_set_fast_paths(false) turns them off
+ * for the tests that compare both.
  */
 #include "io/batch.h"
 
@@ -15,14 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "core/base/assert.h"
 #include "core/base/ids.h"
 #include "core/base/money.h"
 #include "core/base/text.h"
+#include "io/batch_scan.h"
 
 /* ---- arrays ---- */
 
@@ -109,143 +114,15 @@ void batch_chunk_rebase(struct doc_chunk *chunk, uint64_t base)
     }
 }
 
-/* ---- fields ---- */
+/* Off only in tests (batch_set_fast_paths), which compare both paths. */
+static bool fast_paths_on = true;
 
-struct field {
-    uint32_t off; /* Offset in the line. */
-    uint32_t len;
-};
-
-struct line_view {
-    const char *s;
-    uint32_t len;          /* Without LF and the CR before it. */
-    uint32_t nfields;      /* Fields seen (capped at ADJ_FIELDS_PER_LINE_MAX). */
-    bool too_many;         /* More than ADJ_FIELDS_PER_LINE_MAX fields. */
-    uint32_t ctrl_at;      /* Offset of the first control byte, or UINT32_MAX. */
-    bool nonascii;
-    struct field f[ADJ_FIELDS_PER_LINE_MAX];
-};
-
-/* Bytes the scanner must look at: C0 controls (TAB, LF and CR among them),
- * DEL, and non-ASCII (>= 0x80, negative as signed char). Everything else is
- * printable ASCII and skipped 16 bytes at a time. */
-static inline void scan_byte(struct line_view *lv, const char *data, size_t len, size_t j,
-                             size_t begin, size_t *fstart, bool *eol)
+void batch_set_fast_paths(bool on)
 {
-    unsigned char c = (unsigned char)data[j];
-    if (c == '\t') { /* Most special bytes are tabs: test them first. */
-        if (lv->nfields < ADJ_FIELDS_PER_LINE_MAX) {
-            lv->f[lv->nfields].off = (uint32_t)(*fstart - begin);
-            lv->f[lv->nfields].len = (uint32_t)(j - *fstart);
-            lv->nfields++;
-        } else {
-            lv->too_many = true;
-        }
-        *fstart = j + 1;
-    } else if (c == '\n') {
-        *eol = true;
-    } else if (c >= 0x80u) {
-        lv->nonascii = true;
-    } else if ((c < 0x20u || c == 0x7fu) && lv->ctrl_at == UINT32_MAX &&
-               !(c == '\r' && (j + 1 == len || data[j + 1] == '\n'))) {
-        lv->ctrl_at = (uint32_t)(j - begin); /* Not the CR of a CRLF. */
-    }
+    fast_paths_on = on;
 }
 
-/* Scans the line starting at data[begin]: finds its end (LF or the end of
- * the block) and, in the same pass, its fields, control bytes and non-ASCII
- * bytes. Returns the offset of the LF (or len). lv->len excludes a CR
- * before the LF. */
-static size_t scan_line(const char *data, size_t len, size_t begin, struct line_view *lv)
-{
-    lv->s = data + begin;
-    lv->nfields = 0;
-    lv->too_many = false;
-    lv->ctrl_at = UINT32_MAX;
-    lv->nonascii = false;
-    size_t fstart = begin;
-    size_t j = begin;
-    bool eol = false;
-#if defined(__SSE2__)
-    const __m128i k20 = _mm_set1_epi8(0x20);
-    const __m128i k7f = _mm_set1_epi8(0x7f);
-    const __m128i ktab = _mm_set1_epi8('\t');
-    const __m128i klf = _mm_set1_epi8('\n');
-    /* Bounded: 16 bytes per pass, stops at the LF. Tabs are taken from a
-     * bitmask; only rare bytes (CR, controls) go through scan_byte. */
-    while (j + 16 <= len) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(data + j));
-        unsigned tab = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ktab));
-        unsigned lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, klf));
-        unsigned high = (unsigned)_mm_movemask_epi8(v);
-        unsigned spec = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmplt_epi8(v, k20), _mm_cmpeq_epi8(v, k7f)));
-        unsigned upto = 0xFFFFu;
-        if (lf != 0) {
-            upto = (1u << __builtin_ctz(lf)) - 1u; /* Bytes before the LF. */
-        }
-        tab &= upto;
-        unsigned other = spec & ~tab & ~high & upto & ~lf;
-        if (ADJ_UNLIKELY(other != 0)) {
-            /* CR or a control byte: the careful path, in byte order with
-             * the tabs around them. */
-            unsigned all = (tab | other);
-            while (all != 0) {
-                size_t at = j + (size_t)__builtin_ctz(all);
-                all &= all - 1;
-                scan_byte(lv, data, len, at, begin, &fstart, &eol);
-            }
-        } else {
-            while (tab != 0) {
-                size_t at = j + (size_t)__builtin_ctz(tab);
-                tab &= tab - 1;
-                if (ADJ_LIKELY(lv->nfields < ADJ_FIELDS_PER_LINE_MAX)) {
-                    lv->f[lv->nfields].off = (uint32_t)(fstart - begin);
-                    lv->f[lv->nfields].len = (uint32_t)(at - fstart);
-                    lv->nfields++;
-                } else {
-                    lv->too_many = true;
-                }
-                fstart = at + 1;
-            }
-        }
-        if ((high & upto) != 0) {
-            lv->nonascii = true;
-        }
-        if (lf != 0) {
-            j += (size_t)__builtin_ctz(lf);
-            eol = true;
-            break;
-        }
-        j += 16;
-    }
-#endif
-    /* Bounded by len. */
-    while (!eol && j < len) {
-        scan_byte(lv, data, len, j, begin, &fstart, &eol);
-        if (!eol) {
-            j++;
-        }
-    }
-    size_t end = j; /* The LF, or len. */
-    size_t content_end = end;
-    if (content_end > begin && data[content_end - 1] == '\r') {
-        content_end--;
-    }
-    if (fstart > content_end) {
-        fstart = content_end; /* "a\t\r\n": the last field is empty. */
-    }
-    if (lv->nfields < ADJ_FIELDS_PER_LINE_MAX) {
-        lv->f[lv->nfields].off = (uint32_t)(fstart - begin);
-        lv->f[lv->nfields].len = (uint32_t)(content_end - fstart);
-        lv->nfields++;
-    } else {
-        lv->too_many = true;
-    }
-    size_t l = content_end - begin;
-    lv->len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
-    return end;
-}
+/* ---- fields (struct line_view and the scanners: io/batch_scan.h) ---- */
 
 /* Field i (0-based) or an empty field one past the end when omitted. */
 static struct field fld(const struct line_view *lv, uint32_t i)
@@ -297,6 +174,38 @@ static bool has_edge_space(const struct line_view *lv, struct field f)
     return f.len > 0 && (p[0] == ' ' || p[f.len - 1] == ' ');
 }
 
+/* Copies 0..32 bytes (ids and codes) with at most two overlapping loads
+ * and stores each way: a memcpy call per field cost more than the copy. */
+_Static_assert(ADJ_ID_BYTES_MAX <= 32 && ADJ_CODE_BYTES_MAX <= 32, "copy_small covers ids");
+
+static inline void copy_small(char *dst, const char *src, size_t len)
+{
+    ADJ_DEBUG_ASSERT(len <= 32);
+    if (len >= 16) {
+        char a[16], z[16];
+        memcpy(a, src, 16);
+        memcpy(z, src + len - 16, 16);
+        memcpy(dst, a, 16);
+        memcpy(dst + len - 16, z, 16);
+    } else if (len >= 8) {
+        uint64_t a, z;
+        memcpy(&a, src, 8);
+        memcpy(&z, src + len - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + len - 8, &z, 8);
+    } else if (len >= 4) {
+        uint32_t a, z;
+        memcpy(&a, src, 4);
+        memcpy(&z, src + len - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + len - 4, &z, 4);
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            dst[i] = src[i];
+        }
+    }
+}
+
 /* type id (max ADJ_ID_BYTES_MAX) or code (max ADJ_CODE_BYTES_MAX). */
 static struct verr parse_text(const struct line_view *lv, struct field f, uint32_t max,
                               enum adj_err too_long, char *dst, uint8_t *dst_len, bool canon)
@@ -314,7 +223,7 @@ static struct verr parse_text(const struct line_view *lv, struct field f, uint32
         if (canon && lv->nonascii) {
             text_canonical_key(dst, fptr(lv, f), f.len);
         } else {
-            memcpy(dst, fptr(lv, f), f.len);
+            copy_small(dst, fptr(lv, f), f.len);
         }
         dst[f.len] = '\0';
         if (dst_len != NULL) {
@@ -324,14 +233,12 @@ static struct verr parse_text(const struct line_view *lv, struct field f, uint32
     return VERR_OK;
 }
 
-/* True if the 8 bytes at p are all ASCII digits (SWAR: high nibble 3, and
- * adding 6 to the low nibble does not carry, i.e. it is <= 9). */
+/* True if the 8 bytes at p are all ASCII digits. */
 static inline bool digits8(const char *p)
 {
     uint64_t w;
     memcpy(&w, p, 8);
-    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, three = 0x3030303030303030ull;
-    return (w & hi) == three && ((w + 0x0606060606060606ull) & hi) == three;
+    return text_swar_is_digits8(w);
 }
 
 /* True if s[0..len) are all ASCII digits. */
@@ -354,25 +261,17 @@ static inline bool all_digits(const char *s, size_t len)
     return true;
 }
 
-/* The common case, ASCII digits only, 1..18 of them (< 1e18, no overflow);
- * anything else takes text_parse_u64's full path. */
-static inline bool ascii_u64(const char *s, uint32_t len, uint64_t *out)
+/* The common case, ASCII digits only (text_ascii_u64, SWAR); anything
+ * else takes text_parse_u64's full path. */
+static inline bool ascii_u64(const struct line_view *lv, struct field f, uint64_t *out)
 {
-    if (len == 0 || len > 18 || !all_digits(s, len)) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < len; i++) {
-        v = v * 10 + (uint64_t)((unsigned char)s[i] - '0');
-    }
-    *out = v;
-    return true;
+    return text_ascii_u64(lv->lo, fptr(lv, f), f.len, out);
 }
 
 static struct verr parse_rial(const struct line_view *lv, struct field f, int64_t *out)
 {
     uint64_t v = 0;
-    if (ascii_u64(fptr(lv, f), f.len, &v) && v <= (uint64_t)ADJ_RIAL_MAX) {
+    if (ascii_u64(lv, f, &v) && v <= (uint64_t)ADJ_RIAL_MAX) {
         *out = (int64_t)v;
         return VERR_OK;
     }
@@ -392,7 +291,7 @@ static struct verr parse_qty(const struct line_view *lv, struct field f, enum ad
                              uint32_t *out)
 {
     uint64_t v = 0;
-    if (ascii_u64(fptr(lv, f), f.len, &v) && v >= 1 && v <= (uint64_t)ADJ_QTY_MAX) {
+    if (ascii_u64(lv, f, &v) && v >= 1 && v <= (uint64_t)ADJ_QTY_MAX) {
         *out = (uint32_t)v;
         return VERR_OK;
     }
@@ -430,7 +329,7 @@ static uint32_t digit_count(const char *s, uint32_t len)
 static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t *out)
 {
     uint64_t v = 0;
-    if (f.len <= ADJ_MC_DIGITS_MAX && ascii_u64(fptr(lv, f), f.len, &v)) {
+    if (f.len <= ADJ_MC_DIGITS_MAX && ascii_u64(lv, f, &v)) {
         *out = (uint32_t)v;
         return VERR_OK;
     }
@@ -446,9 +345,49 @@ static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t
     return VERR_OK;
 }
 
+/* The common date: ten ASCII bytes YYYY/MM/DD or YYYY-MM-DD, year in range,
+ * a day every year has (the 30th of Esfand, leap years only, is left to
+ * jdate_parse). False for anything else, which jdate_parse then handles
+ * with its error. */
+static bool date_fast(const struct line_view *lv, struct field f, struct jdate *d)
+{
+    const char *s = fptr(lv, f);
+    if (!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') || s[7] != s[4]) {
+        return false;
+    }
+    /* "YYYY/MM/" and "YY/MM/DD" as two words (little-endian: byte i is
+     * character i); separators, and in the second word all but DD, become
+     * '0' so that each is eight digits (SWAR, text.h). */
+    uint64_t w0, w1;
+    memcpy(&w0, s, 8);
+    memcpy(&w1, s + 2, 8);
+    const uint64_t seps = 0xFF0000FF00000000ull; /* Bytes 4 and 7. */
+    w0 = (w0 & ~seps) | (0x3030303030303030ull & seps);
+    w1 = (w1 & 0xFFFF000000000000ull) | 0x0000303030303030ull;
+    if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1)) {
+        return false;
+    }
+    uint64_t ym = text_swar_value8(w0); /* Y Y Y Y 0 M M 0 */
+    int32_t y = (int32_t)(ym / 10000u);
+    int32_t m = (int32_t)((ym / 10u) % 100u);
+    int32_t day = (int32_t)text_swar_value8(w1);
+    if (y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
+        day > (m <= 6 ? 31 : m <= 11 ? 30 : 29)) {
+        return false;
+    }
+    d->year = y;
+    d->month = m;
+    d->day = day;
+    return true;
+}
+
 static struct verr parse_date(const struct line_view *lv, struct field f, struct jdate *d,
                               int32_t *days)
 {
+    if (date_fast(lv, f, d)) {
+        *days = jdate_to_days(*d);
+        return VERR_OK;
+    }
     size_t at;
     enum adj_err e = jdate_parse(fptr(lv, f), f.len, d, &at);
     if (e != ADJ_OK) {
@@ -458,8 +397,35 @@ static struct verr parse_date(const struct line_view *lv, struct field f, struct
     return VERR_OK;
 }
 
+/* The common national code: ten ASCII digits, not all equal, check digit
+ * right (batch-format.md). True with the value; false for anything else,
+ * which ids_nid_parse then handles with its error. */
+static bool nid_fast(const struct line_view *lv, struct field f, uint64_t *out)
+{
+    const char *s = fptr(lv, f);
+    uint64_t v;
+    if (!fast_paths_on || f.len != 10 || !text_ascii_u64(lv->lo, s, 10, &v)) {
+        return false;
+    }
+    int sum = 0;
+    bool all_equal = true;
+    for (int i = 0; i < 9; i++) {
+        sum += (s[i] - '0') * (10 - i);
+        all_equal = all_equal && s[i] == s[9];
+    }
+    int r = sum % 11;
+    if (all_equal || (r < 2 ? r : 11 - r) != s[9] - '0') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 static struct verr parse_nid(const struct line_view *lv, struct field f, uint64_t *out)
 {
+    if (nid_fast(lv, f, out)) {
+        return VERR_OK;
+    }
     size_t at;
     enum adj_err e = ids_nid_parse(fptr(lv, f), f.len, out, &at);
     if (e == ADJ_E_NUMBER_NOT_NUMERIC && has_edge_space(lv, f)) {
@@ -569,7 +535,11 @@ static struct verr parse_doc_header(struct line_view *lv, char kind, struct doc 
     struct field fid = fld(lv, 1);
     TRY(parse_text(lv, fid, ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, d->doc_id_raw, &d->doc_id_len,
                    false));
-    text_canonical_key(d->doc_id, d->doc_id_raw, d->doc_id_len);
+    if (lv->nonascii) {
+        text_canonical_key(d->doc_id, d->doc_id_raw, d->doc_id_len);
+    } else {
+        copy_small(d->doc_id, d->doc_id_raw, d->doc_id_len); /* ASCII: nothing to fold. */
+    }
     d->doc_id[d->doc_id_len] = '\0';
     TRY(parse_text(lv, fld(lv, 2), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, d->center, &d->center_len,
                    true));
@@ -841,9 +811,10 @@ static void copy_doc_id(struct batch_reject *r, const struct line_view *lv)
 {
     struct field f = fld(lv, 1);
     size_t n = f.len < ADJ_ID_BYTES_MAX ? f.len : ADJ_ID_BYTES_MAX;
-    memcpy(r->doc_id, fptr(lv, f), n);
+    copy_small(r->doc_id, fptr(lv, f), n);
     r->doc_id[n] = '\0';
-    for (size_t i = 0; i < n; i++) {
+    /* Bounded by n; only a line with control bytes can hold one here. */
+    for (size_t i = 0; lv->ctrl_at != UINT32_MAX && i < n; i++) {
         if ((unsigned char)r->doc_id[i] < 0x20u) {
             r->doc_id[i] = '?'; /* Messages stay one line. */
         }
@@ -912,6 +883,163 @@ static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too
     c->line_count++;
 }
 
+/* ---- fast paths ---- */
+
+/* A rial field of printable ASCII digits within range, else false. */
+__attribute__((always_inline)) static inline bool rial_fast(const struct line_view *lv, struct field f, int64_t *out)
+{
+    uint64_t v;
+    if (!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) || v > (uint64_t)ADJ_RIAL_MAX) {
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Pack ids that are all the common form: 20 ASCII digits separated by
+ * single commas. Appends their keys (what ids_uid_pack gives)
+ * and returns true; false (nothing appended) for anything else, which the
+ * general parse_uids then handles. */
+static bool uids_fast(const struct line_view *lv, struct field f, struct doc_chunk *c,
+                      uint32_t *count)
+{
+    const char *p = lv->s + f.off;
+    size_t rem = f.len;
+    uint32_t n = 0;
+    /* Room for every id the field can hold (the general path grows). */
+    if ((uint64_t)c->uid_count + rem / 21u + 1u > c->uid_cap) {
+        return false;
+    }
+    /* Bounded: each pass consumes 21 bytes (an id and its comma) or ends. */
+    for (;;) {
+        if (rem < 20) {
+            return false;
+        }
+        /* Digits 0-7, 8-15 and 12-19 (overlapping), checked and valued
+         * eight at a time. */
+        uint64_t w0, w1, w2;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        memcpy(&w2, p + 12, 8);
+        if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1) ||
+            !text_swar_is_digits8(w2)) {
+            return false;
+        }
+        uint64_t a = text_swar_value8(w0);          /* d0..d7 */
+        uint64_t b = text_swar_value8(w1);          /* d8..d15 */
+        uint64_t z = text_swar_value8(w2) % 10000u; /* d16..d19 */
+        /* ids_uid_pack: the sixth digit must be '0' for a unit-level pack;
+         * the key is the other 19 digits. */
+        uint64_t key = (a / 1000u) * 100000000000000ull + (a % 100u) * 1000000000000ull +
+                       b * 10000u + z;
+        c->uids[c->uid_count + n++] = p[5] == '0' ? key : IDS_UID_INVALID;
+        if (rem == 20) {
+            break;
+        }
+        if (p[20] != ',' || rem == 21) { /* Not a comma, or a trailing one. */
+            return false;
+        }
+        p += 21;
+        rem -= 21;
+    }
+    c->uid_count += n;
+    *count = n;
+    return true;
+}
+
+/*
+ * An L line of the common form, parsed in one go: printable ASCII (no
+ * control bytes, no UTF-8), every field well formed. Gives exactly what
+ * sum_line + on_l give for such a line (same doc_line bytes, same sums);
+ * returns false, having changed nothing, for any other line, which then
+ * takes the general path with its error reasons and columns.
+ * tests/unit/test_batch_scan.c and the fixture driver run both paths.
+ */
+static bool l_fast(struct parser *p, const struct line_view *lv, uint64_t line)
+{
+    struct open_doc *d = &p->d;
+    struct doc_chunk *c = p->chunk;
+    uint32_t nf = lv->nfields;
+    if (!fast_paths_on || !d->open || d->rejected || lv->nonascii ||
+        lv->ctrl_at != UINT32_MAX || nf < 8 || nf > 12 ||
+        d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap) {
+        return false;
+    }
+    const char *s = lv->s;
+    const struct field *f = lv->f;
+    uint64_t no, qty;
+    if (!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) || no != d->l_count + 1u) {
+        return false;
+    }
+    char kind = s[f[2].off];
+    if (f[2].len != 1 ||
+        !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B')))) {
+        return false;
+    }
+    const char *code = s + f[3].off;
+    uint32_t code_len = f[3].len;
+    if (code_len == 0 || code_len > ADJ_CODE_BYTES_MAX || code[0] == ' ' ||
+        code[code_len - 1] == ' ') {
+        return false;
+    }
+    if (!text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &qty) || qty < 1 ||
+        qty > (uint64_t)ADJ_QTY_MAX) {
+        return false;
+    }
+    int64_t price, total, insurer, daroyar = 0, product;
+    if (!rial_fast(lv, f[5], &price) || !rial_fast(lv, f[6], &total) ||
+        !rial_fast(lv, f[7], &insurer) || (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar))) {
+        return false;
+    }
+    if (!money_mul((int64_t)qty, price, &product) || product != total) {
+        return false;
+    }
+    uint64_t mc = 0;
+    bool has_mc = nf > 9 && f[9].len > 0;
+    if (has_mc && (f[9].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc))) {
+        return false;
+    }
+    uint8_t tariff = TARIFF_NONE;
+    if (nf > 10 && f[10].len > 0) {
+        tariff = (uint8_t)s[f[10].off];
+        if (f[10].len != 1 || (tariff != TARIFF_G && tariff != TARIFF_F)) {
+            return false;
+        }
+    }
+    uint32_t uid_first = c->uid_count, uid_n = 0;
+    if (nf > 11 && f[11].len > 0 && !uids_fast(lv, f[11], c, &uid_n)) {
+        return false;
+    }
+    struct doc_line *ln = &c->lines[c->line_count];
+    /* The line array is written once, front to back, and is colder than
+     * L2: ask for the slots a few lines ahead now, so that the stores
+     * below do not wait for their cache lines. */
+    __builtin_prefetch(ln + 8, 1);
+    *ln = zero_line;
+    ln->line_no = (uint32_t)no;
+    ln->kind = (uint8_t)kind;
+    copy_small(ln->code, code, code_len);
+    ln->code_len = (uint8_t)code_len;
+    ln->qty = (uint32_t)qty;
+    ln->unit_price_rials = price;
+    ln->claimed_total_rials = total;
+    ln->claimed_insurer_rials = insurer;
+    ln->claimed_daroyar_rials = daroyar;
+    ln->has_physician = has_mc ? 1 : 0;
+    ln->physician_mc = (uint32_t)mc;
+    ln->tariff_class = tariff;
+    ln->uid_first = uid_first;
+    ln->uid_count = uid_n;
+    ln->src_line = line;
+    c->line_count++;
+    d->l_count++;
+    struct batch_totals *t = &p->res->totals;
+    t->sum_total += (unsigned __int128)total;
+    t->sum_insurer += (unsigned __int128)insurer;
+    t->sum_daroyar += (unsigned __int128)daroyar;
+    return true;
+}
+
 /* Dispatches one line. raw_begin is the offset of its first byte in the
  * block. */
 static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, uint64_t line)
@@ -949,6 +1077,9 @@ static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, 
         return;
     case 'L':
         res->totals.lines++;
+        if (!too_long && l_fast(p, lv, line)) {
+            return;
+        }
         struct l_amounts am;
         if (!too_long) {
             sum_line(lv, &res->totals, &am);
@@ -1047,9 +1178,11 @@ void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
     if (block->text_offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
         pos = 3; /* A UTF-8 BOM at the very start is tolerated (and only there). */
     }
+    struct block_scan sc;
+    block_scan_init(&sc, data, len, pos);
     /* Bounded: each pass consumes one line (at least one byte). */
     while (pos < len) {
-        size_t end = scan_line(data, len, pos, &lv);
+        size_t end = block_scan_line(&sc, pos, &lv);
         line++;
         if (lv.len > 0 && data[pos] != '#') {
             on_line(&p, &lv, (uint32_t)pos, line);
@@ -1448,7 +1581,14 @@ static void check_sequential(struct io_reader *r, struct batch_state *st, FILE *
  */
 struct par_check {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    /* Two condvars, so that an event wakes only who waits for it (a
+     * broadcast to every thread per event cost measurable CPU in context
+     * switches on this VM): todo_cv for parser threads (a block to parse,
+     * or the end), done_cv for the merge (a block parsed, or the end; and
+     * a block to parse when it parses itself, no_workers). */
+    pthread_cond_t todo_cv;
+    pthread_cond_t done_cv;
+    bool no_workers;
     struct io_reader *r;
     struct io_block *todo[IO_BLOCK_COUNT_MAX]; /* Read, not yet parsed. */
     unsigned todo_head, todo_tail;
@@ -1473,7 +1613,15 @@ static void *par_reader(void *arg)
             pc->todo[pc->todo_tail++ % IO_BLOCK_COUNT_MAX] = b;
             pc->blocks_read++;
         }
-        pthread_cond_broadcast(&pc->cv);
+        if (pc->reader_done) {
+            pthread_cond_broadcast(&pc->todo_cv); /* Every worker may leave. */
+            pthread_cond_signal(&pc->done_cv);
+        } else {
+            pthread_cond_signal(&pc->todo_cv);
+            if (pc->no_workers) {
+                pthread_cond_signal(&pc->done_cv);
+            }
+        }
         pthread_mutex_unlock(&pc->mu);
         if (err != ADJ_OK || b == NULL) {
             return NULL;
@@ -1487,7 +1635,7 @@ static void *par_worker(void *arg)
     for (;;) {
         pthread_mutex_lock(&pc->mu);
         while (pc->todo_head == pc->todo_tail && !pc->reader_done) {
-            pthread_cond_wait(&pc->cv, &pc->mu);
+            pthread_cond_wait(&pc->todo_cv, &pc->mu);
         }
         if (pc->todo_head == pc->todo_tail) {
             pthread_mutex_unlock(&pc->mu);
@@ -1498,7 +1646,7 @@ static void *par_worker(void *arg)
         batch_parse_block(b, &pc->chunks[b->slot], &pc->res[b->slot]);
         pthread_mutex_lock(&pc->mu);
         pc->parsed[b->slot] = b;
-        pthread_cond_broadcast(&pc->cv);
+        pthread_cond_signal(&pc->done_cv);
         pthread_mutex_unlock(&pc->mu);
     }
 }
@@ -1511,7 +1659,8 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
         return false;
     }
     pthread_mutex_init(&pc->mu, NULL);
-    pthread_cond_init(&pc->cv, NULL);
+    pthread_cond_init(&pc->todo_cv, NULL);
+    pthread_cond_init(&pc->done_cv, NULL);
     pc->r = r;
     unsigned slots = io_reader_block_count(r);
     size_t hint = chunk_hint(r);
@@ -1529,7 +1678,11 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
             }
         }
         if (started == 0) {
-            /* No worker could start: the merge thread parses itself below. */
+            /* No worker could start: the merge thread parses itself below,
+             * so the reader must wake it for new blocks too. */
+            pthread_mutex_lock(&pc->mu);
+            pc->no_workers = true;
+            pthread_mutex_unlock(&pc->mu);
         }
         /* Merge in block order; bounded by the blocks the reader produced. */
         for (uint64_t seq = 0;; seq++) {
@@ -1551,7 +1704,7 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
                     self_parse = true;
                     break;
                 }
-                pthread_cond_wait(&pc->cv, &pc->mu);
+                pthread_cond_wait(&pc->done_cv, &pc->mu);
             }
             pthread_mutex_unlock(&pc->mu);
             if (b == NULL) {
@@ -1576,7 +1729,8 @@ static bool check_parallel(struct io_reader *r, struct batch_state *st, FILE *qu
         batch_result_free(&pc->res[i]);
     }
     pthread_mutex_destroy(&pc->mu);
-    pthread_cond_destroy(&pc->cv);
+    pthread_cond_destroy(&pc->todo_cv);
+    pthread_cond_destroy(&pc->done_cv);
     free(pc);
     return ok;
 }

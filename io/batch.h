@@ -154,6 +154,11 @@ void batch_result_free(struct batch_block_result *res);
 void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
                        struct batch_block_result *res);
 
+/* Fast paths (the common well-formed L line, national codes) are on by
+ * default; tests turn them off to check that the general path gives the
+ * same results. Not thread-safe: set before parsing starts. */
+void batch_set_fast_paths(bool on);
+
 /* Adds base to every src_line of the chunk (documents and lines), making
  * them absolute; base = res->line_base after batch_merge, or track it. */
 void batch_chunk_rebase(struct doc_chunk *chunk, uint64_t base);

@@ -21,6 +21,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+/* The same XXH3 with the widest vector unit the CPU has (AVX2/AVX-512),
+ * chosen at run time; the default entry points are built for SSE2. Same
+ * hash values. */
+#define XXH_DISPATCH_DISABLE_REPLACE
+#include <xxh_x86dispatch.h>
+#define reader_hash_update XXH3_128bits_update_dispatch
+#else
+#define reader_hash_update XXH3_128bits_update
+#endif
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -60,6 +70,7 @@ struct io_reader {
     uint64_t raw_total;
     /* Decoder. */
     bool detected, zstd;
+    bool direct;          /* Plain seekable file: read straight into blocks. */
     ZSTD_DStream *zd;
     size_t zhint;         /* Last return of ZSTD_decompressStream. */
     uint64_t z_since_end; /* Bytes consumed since the last complete frame. */
@@ -228,16 +239,21 @@ static bool source_next(struct io_reader *r)
     }
     if (r->backend == IO_BACKEND_URING) {
         if (r->raw_slot_held) {
-            /* The previous chunk is consumed: reuse its slot for a new read. */
+            /* The previous chunk is consumed: reuse its slot for a new read
+             * (in direct mode the reads already in flight are only used up). */
             r->raw_slot_held = false;
             r->slots[r->slot_head].busy = false;
-            uring_arm_slot(r, r->slot_head);
+            if (!r->direct) {
+                uring_arm_slot(r, r->slot_head);
+            }
             r->slot_head = (r->slot_head + 1) % r->nslots;
         }
         struct io_read_slot *s = &r->slots[r->slot_head];
         if (!s->busy) {
-            r->src_eof = true;
-            return false;
+            if (!r->direct) {
+                r->src_eof = true;
+            }
+            return false; /* Direct mode: drained; decode reads on by itself. */
         }
         int rc = uring_wait_head(r);
         if (rc < 0 || s->err < 0) {
@@ -254,6 +270,9 @@ static bool source_next(struct io_reader *r)
         r->raw_slot_held = true;
         r->raw_total += s->got;
         return true;
+    }
+    if (r->direct) {
+        return false; /* decode reads straight into the block. */
     }
     /* pread / read. Bounded: EINTR retries only. */
     for (;;) {
@@ -276,6 +295,33 @@ static bool source_next(struct io_reader *r)
         r->raw_len = (size_t)n;
         r->raw_total += (uint64_t)n;
         return true;
+    }
+}
+
+/* Direct mode: up to cap bytes (at most one read_bytes read) of a plain
+ * seekable file straight into the block buffer, saving the copy from a
+ * read buffer. Returns bytes read; 0 at the end or on an error (r->err). */
+static size_t direct_read(struct io_reader *r, char *dst, size_t cap)
+{
+    size_t want = cap < r->read_bytes ? cap : r->read_bytes;
+    /* Bounded: EINTR retries only. */
+    for (;;) {
+        ssize_t n = pread(r->fd, dst, want, (off_t)r->next_off);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n < 0) {
+            reader_fail(r, ADJ_E_READ, "%s", strerror(errno));
+            r->src_eof = true;
+            return 0;
+        }
+        if (n == 0) {
+            r->src_eof = true;
+            return 0;
+        }
+        r->next_off += (uint64_t)n;
+        r->raw_total += (uint64_t)n;
+        return (size_t)n;
     }
 }
 
@@ -372,6 +418,10 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
             r->zstd = have == 4 && (memcmp(head, zstd_magic, 4) == 0 ||
                                     ((head[0] & 0xF0u) == 0x50u && head[1] == 0x2A &&
                                      head[2] == 0x4D && head[3] == 0x18));
+            /* A plain file that can be read at offsets: once the reads
+             * already made are used up, read straight into the blocks. */
+            r->direct = !r->zstd && r->seekable &&
+                        (r->backend == IO_BACKEND_PREAD || r->backend == IO_BACKEND_URING);
             if (r->zstd) {
                 r->zd = ZSTD_createDStream();
                 if (r->zd == NULL) {
@@ -384,6 +434,9 @@ static size_t decode(struct io_reader *r, char *dst, size_t cap)
         }
         if (!r->zstd) {
             size_t avail = r->raw_len - r->raw_pos;
+            if (avail == 0 && r->direct && !r->src_eof) {
+                return direct_read(r, dst, cap);
+            }
             if (avail == 0) {
                 return 0; /* src_eof */
             }
@@ -612,7 +665,7 @@ enum adj_err io_reader_next(struct io_reader *r, struct io_block **out)
             r->stream_done = true;
             continue;
         }
-        XXH3_128bits_update(r->xh, buf + r->fill, n);
+        reader_hash_update(r->xh, buf + r->fill, n);
         r->text_total += n;
         if (r->skipping) {
             const char *nl = memchr(buf + r->fill, '\n', n);

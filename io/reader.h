@@ -16,7 +16,10 @@
  * io_uring_queue_init is refused, or ADJ_IO=pread is set in the
  * environment, or the options ask for it, plain pread(2) is used instead
  * (read(2) for pipes and other non-seekable files). Both paths produce the
- * same bytes; the tests run both.
+ * same bytes; the tests run both. A plain (not zstd) regular file is read
+ * with pread straight into the block buffers once the first reads are used
+ * up (no copy through a read buffer); zstd input is decompressed straight
+ * into them.
  *
  * Block cutting rule (the parser relies on it, see batch.h): a block is cut
  * only just before a line whose first field is exactly H, P, I or T (the

@@ -6,7 +6,10 @@
  *    (re-validated here independently of the parser's code paths);
  *  - every reject has a real error code, a line inside the block, a column
  *    >= 1 and a raw byte range inside the block, in order;
- *  - read = accepted + rejected (asserted by batch_merge too).
+ *  - read = accepted + rejected (asserted by batch_merge too);
+ *  - the parser's fast paths change nothing: the block parsed again with
+ *    them off (batch_set_fast_paths) gives the same documents, lines, pack
+ *    ids, rejects, events and trailer sums, byte for byte.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -56,16 +59,35 @@ static void check(const struct io_block *b, const struct doc_chunk *c,
     }
 }
 
+/* The general path's result equals the fast path's, byte for byte. */
+static void check_same(const struct doc_chunk *a, const struct batch_block_result *ra,
+                       const struct doc_chunk *b, const struct batch_block_result *rb)
+{
+    ADJ_ASSERT(a->doc_count == b->doc_count && a->line_count == b->line_count &&
+               a->uid_count == b->uid_count);
+    ADJ_ASSERT(memcmp(a->docs, b->docs, a->doc_count * sizeof a->docs[0]) == 0);
+    ADJ_ASSERT(memcmp(a->lines, b->lines, a->line_count * sizeof a->lines[0]) == 0);
+    ADJ_ASSERT(memcmp(a->uids, b->uids, a->uid_count * sizeof a->uids[0]) == 0);
+    ADJ_ASSERT(ra->reject_count == rb->reject_count && ra->event_count == rb->event_count);
+    ADJ_ASSERT(memcmp(ra->rejects, rb->rejects, ra->reject_count * sizeof ra->rejects[0]) == 0);
+    ADJ_ASSERT(memcmp(ra->events, rb->events, ra->event_count * sizeof ra->events[0]) == 0);
+    ADJ_ASSERT(memcmp(&ra->totals, &rb->totals, sizeof ra->totals) == 0);
+    ADJ_ASSERT(ra->docs_accepted == rb->docs_accepted && ra->docs_rejected == rb->docs_rejected);
+    ADJ_ASSERT(ra->line_count == rb->line_count);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct doc_chunk chunk;
-    static struct batch_block_result res;
+    static struct doc_chunk chunk, chunk_general;
+    static struct batch_block_result res, res_general;
     static bool init;
     static FILE *devnull;
     if (!init) {
         ADJ_ASSERT(batch_chunk_init(&chunk, 1u << 20) == ADJ_OK);
         ADJ_ASSERT(batch_result_init(&res) == ADJ_OK);
+        ADJ_ASSERT(batch_chunk_init(&chunk_general, 1u << 20) == ADJ_OK);
+        ADJ_ASSERT(batch_result_init(&res_general) == ADJ_OK);
         devnull = fopen("/dev/null", "w");
         init = true;
     }
@@ -82,6 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct io_block b = {.data = text, .len = n, .seq = 0, .last = true};
         batch_parse_block(&b, &chunk, &res);
         check(&b, &chunk, &res);
+        batch_set_fast_paths(false);
+        batch_parse_block(&b, &chunk_general, &res_general);
+        batch_set_fast_paths(true);
+        check_same(&chunk, &res, &chunk_general, &res_general);
         struct batch_state st;
         batch_state_init(&st, "fuzz", NULL);
         batch_merge(&st, &b, &res, devnull);

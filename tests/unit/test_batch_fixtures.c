@@ -5,8 +5,10 @@
  * fixture runs through six set-ups (memory with 1-byte reads and 1-byte
  * blocks, memory with odd sizes, memory defaults, file via io_uring, file via
  * pread with 3 parser threads, io_uring with 2 threads and one block per
- * document) and must give the same verdict in each: framing does not depend
- * on where reads and blocks are cut, nor on threads.
+ * document, memory defaults with the parser's fast paths off) and must give
+ * the same verdict in each: framing does not depend on where reads and
+ * blocks are cut, nor on threads; and the fast paths (batch_set_fast_paths)
+ * give exactly the general path's diagnostics and quarantine.
  *
  * Checked for every fixture: nothing crashes; the exit status; the
  * diagnostic `FILE:LINE:COL: error: ... [E_NAME]`; read = accepted +
@@ -149,16 +151,19 @@ struct setup {
     int mode; /* 0 memory, 1 file */
     unsigned threads;
     struct io_reader_options opt;
+    bool general; /* Fast paths off: output must equal mem-default's. */
 };
 
 static const struct setup setups[] = {
-    {"mem-1-1", 0, 1, {.block_bytes = 1, .read_bytes = 1}},
-    {"mem-7-61", 0, 1, {.block_bytes = 61, .read_bytes = 7}},
-    {"mem-default", 0, 1, {0}},
-    {"file-uring", 1, 1, {.backend = IO_BACKEND_URING, .read_bytes = 13, .reads_in_flight = 3}},
-    {"file-pread-3-threads", 1, 3, {.backend = IO_BACKEND_PREAD, .read_bytes = 5, .block_bytes = 100}},
-    {"file-uring-2-threads", 1, 2, {.backend = IO_BACKEND_URING, .block_bytes = 1, .block_count = 2}},
+    {"mem-1-1", 0, 1, {.block_bytes = 1, .read_bytes = 1}, false},
+    {"mem-7-61", 0, 1, {.block_bytes = 61, .read_bytes = 7}, false},
+    {"mem-default", 0, 1, {0}, false},
+    {"file-uring", 1, 1, {.backend = IO_BACKEND_URING, .read_bytes = 13, .reads_in_flight = 3}, false},
+    {"file-pread-3-threads", 1, 3, {.backend = IO_BACKEND_PREAD, .read_bytes = 5, .block_bytes = 100}, false},
+    {"file-uring-2-threads", 1, 2, {.backend = IO_BACKEND_URING, .block_bytes = 1, .block_count = 2}, false},
+    {"mem-default-general", 0, 1, {0}, true},
 };
+#define SETUP_MEM_DEFAULT 2u
 
 static int run_fixture(const char *path)
 {
@@ -168,6 +173,7 @@ static int run_fixture(const char *path)
     parse_expect(data, &e, path);
     char *want_q = expected_quarantine(data, len, e.q);
     struct batch_summary first;
+    char *fast_diags = NULL, *fast_quar = NULL;
     for (size_t s = 0; s < sizeof setups / sizeof setups[0]; s++) {
         char *diags = NULL, *quar = NULL;
         size_t dl = 0, ql = 0;
@@ -175,7 +181,9 @@ static int run_fixture(const char *path)
         FILE *qf = open_memstream(&quar, &ql);
         struct batch_summary sum;
         if (setups[s].mode == 0) {
+            batch_set_fast_paths(!setups[s].general);
             batch_check_memory(data, len, path, &setups[s].opt, qf, df, &sum);
+            batch_set_fast_paths(true);
         } else {
             batch_check_file(path, &setups[s].opt, setups[s].threads, qf, df, &sum);
         }
@@ -205,10 +213,20 @@ static int run_fixture(const char *path)
                           sum.content_hash.lo == first.content_hash.lo,
                       "%s [%s]: hash", path, lbl);
         }
+        if (s == SETUP_MEM_DEFAULT) {
+            fast_diags = diags;
+            fast_quar = quar;
+            diags = quar = NULL;
+        } else if (setups[s].general) {
+            cr_expect_str_eq(diags, fast_diags, "%s [%s]: diagnostics", path, lbl);
+            cr_expect_str_eq(quar, fast_quar, "%s [%s]: quarantine text", path, lbl);
+        }
         free(got_q);
         free(diags);
         free(quar);
     }
+    free(fast_diags);
+    free(fast_quar);
     free(want_q);
     free(data);
     return 1;
