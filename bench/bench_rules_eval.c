@@ -516,6 +516,10 @@ int main(int argc, char **argv)
         !idset_str_init(&sn.docs, c.ndocs + 16, c.ndocs * 20 + 64))
         return 1;
     struct seen_ops ops = {&sn, seen_doc, seen_uid};
+    /* BENCH_NO_SEEN=1: evaluate without the K08/K09 sets (what the sets'
+     * cache misses cost). */
+    const char *no_seen = getenv("BENCH_NO_SEEN");
+    const struct seen_ops *opsp = no_seen && no_seen[0] == '1' ? NULL : &ops;
 
     /* 1. The interpreter over every document, without and with
      * rules_prefetch_doc a few documents ahead (as the pipeline may call it). */
@@ -534,7 +538,7 @@ int main(int argc, char **argv)
                 rules_prefetch_doc(set, &c.docs[i + 16], 0);
             if (pf && i + 8 < c.ndocs)
                 rules_prefetch_doc(set, &c.docs[i + 8], 1);
-            enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, &ops, &dd[i],
+            enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, opsp, &dd[i],
                                             lo + d->line_first, NULL);
             if (e != ADJ_OK) {
                 fprintf(stderr, "doc %zu: %s\n", i, adj_err_name(e));
