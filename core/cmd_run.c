@@ -388,6 +388,7 @@ int cmd_run(int argc, char **argv)
         run_history_main(&history_job);
     }
     struct rules_set *rules = NULL;
+    rules_set_load_threads(args.threads > 1 ? 2 : 1);
     enum adj_err rules_err = rules_load(args.rules_dir, args.tables_dir, stderr, &rules);
     if (history_threaded) {
         pthread_join(history_thread, NULL);

@@ -67,9 +67,8 @@ enum adj_err ledger_totals_write(const char *outdir, const struct ledger_batch *
     char *tsv = NULL, *docs = NULL;
     size_t tsv_len = 0, docs_len = 0, packs = 0;
     FILE *t = open_memstream(&tsv, &tsv_len);
-    FILE *d = open_memstream(&docs, &docs_len);
     enum adj_err err = ADJ_OK;
-    if (t == NULL || d == NULL) {
+    if (t == NULL) {
         err = ADJ_E_NOMEM;
         goto out;
     }
@@ -86,41 +85,52 @@ enum adj_err ledger_totals_write(const char *outdir, const struct ledger_batch *
             fprintf(t, "center\t%s\t%s\t%lld\t%lld\n", ct->center, ct->sector,
                     (long long)ct->approved_insurer_rials, (long long)ct->approved_daroyar_rials);
         }
-        /* NUL-separated ids out as lines, one id per fwrite (a month is
-         * ~20 MB: a call per byte cost a few hundred ms). */
-        for (size_t k = 0; k < b->doc_ids_bytes;) {
-            const char *id = b->doc_ids + k;
-            const char *nul = memchr(id, '\0', b->doc_ids_bytes - k);
-            size_t len = nul != NULL ? (size_t)(nul - id) : b->doc_ids_bytes - k;
-            fwrite(id, 1, len, d);
-            if (nul != NULL) {
-                fputc('\n', d);
-            }
-            k += len + (nul != NULL ? 1 : 0);
-        }
+        docs_len += b->doc_ids_bytes;
         packs += b->pack_count;
     }
     fprintf(t, "end\t%zu\n", count);
-    if (fflush(t) != 0 || fflush(d) != 0) {
+    if (fflush(t) != 0) {
         err = ADJ_E_NOMEM;
         goto out;
     }
-    uint64_t *keys = malloc((packs + 1) * sizeof *keys);
-    if (keys == NULL) {
+    /* The doc ids: NUL-separated in memory, one per line on disk. */
+    docs = malloc(docs_len + 1);
+    if (docs == NULL) {
         err = ADJ_E_NOMEM;
         goto out;
     }
-    size_t at = 0;
-    for (size_t i = 0; i < count; i++) {
-        for (size_t k = 0; k < batches[i].pack_count; k++) {
-            uint64_t v = batches[i].pack_ids[k];
+    for (size_t i = 0, at = 0; i < count; i++) {
+        memcpy(docs + at, batches[i].doc_ids, batches[i].doc_ids_bytes);
+        at += batches[i].doc_ids_bytes;
+    }
+    for (size_t k = 0; k < docs_len; k++) {
+        docs[k] = docs[k] == '\0' ? '\n' : docs[k];
+    }
+    /* The pack keys, little-endian: one batch's array is written as it is. */
+    const uint64_t *keys_out = count == 1 ? batches[0].pack_ids : NULL;
+    uint64_t *keys = NULL;
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-            v = __builtin_bswap64(v);
+    keys_out = NULL;
 #endif
-            keys[at++] = v;
+    if (keys_out == NULL) {
+        keys = malloc((packs + 1) * sizeof *keys);
+        if (keys == NULL) {
+            err = ADJ_E_NOMEM;
+            goto out;
         }
+        size_t at = 0;
+        for (size_t i = 0; i < count; i++) {
+            for (size_t k = 0; k < batches[i].pack_count; k++) {
+                uint64_t v = batches[i].pack_ids[k];
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+                v = __builtin_bswap64(v);
+#endif
+                keys[at++] = v;
+            }
+        }
+        keys_out = keys;
     }
-    err = lg_write_file(outdir, "settled_packs.u64", keys, packs * sizeof *keys, diag);
+    err = lg_write_file(outdir, "settled_packs.u64", keys_out, packs * sizeof *keys_out, diag);
     free(keys);
     if (err == ADJ_OK) {
         err = lg_write_file(outdir, "settled_docs.txt", docs, docs_len, diag);
@@ -141,9 +151,6 @@ out:
     }
     if (t != NULL) {
         fclose(t);
-    }
-    if (d != NULL) {
-        fclose(d);
     }
     free(tsv);
     free(docs);

@@ -38,6 +38,11 @@ struct rules_set;
 enum adj_err rules_load(const char *rules_dir, const char *tables_dir, FILE *diag_out,
                         struct rules_set **out);
 
+/* Threads a table load may use (process-wide; default 2): a big table
+ * file is read and parsed in two halves on two threads unless this is 1.
+ * `dadras run --threads 1` sets 1, so the whole run stays on one thread. */
+void rules_set_load_threads(uint32_t threads);
+
 /* Same, from rule text in memory (tests, fuzzing); tables_dir may be NULL
  * when the text declares no table. name is used in diagnostics. */
 enum adj_err rules_load_text(const char *name, const char *text, size_t len,

@@ -688,8 +688,17 @@ struct tl_part {
 
 /* The size past which a file is split (DADRAS_TABLE_SPLIT_BYTES may set it,
  * so that tests can split small files, or forbid splitting, and compare). */
+static _Atomic uint32_t tl_load_threads = 2;
+
+void rules_set_load_threads(uint32_t threads)
+{
+    tl_load_threads = threads;
+}
+
 static size_t tl_split_bytes(void)
 {
+    if (tl_load_threads < 2)
+        return SIZE_MAX; /* one thread asked for: never split */
     const char *env = getenv("DADRAS_TABLE_SPLIT_BYTES");
     return env && *env ? (size_t)strtoull(env, NULL, 10) : RL_TABLE_SPLIT_BYTES;
 }
