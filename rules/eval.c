@@ -72,12 +72,19 @@ static struct rv tval(const char *s, size_t n)
 
 /* The enum's value hashes are computed at load, so a one-letter field costs
  * a scan of at most RL_ENUM_VALUES_MAX bytes, not a hash. */
-struct rv rl_enum_val(const struct rules_set *set, uint32_t en, char c)
+uint32_t rl_enum_index(const struct rules_set *set, uint32_t en, char c)
 {
     const struct rl_enum *e = &set->enums[en];
     uint32_t k = 0;
     while (k + 1 < e->count && !(e->values[k][0] == c && e->values[k][1] == '\0'))
         k++;
+    return k;
+}
+
+struct rv rl_enum_val(const struct rules_set *set, uint32_t en, char c)
+{
+    const struct rl_enum *e = &set->enums[en];
+    uint32_t k = rl_enum_index(set, en, c);
     struct rv v = {(int64_t)e->hashes[k], e->values[k], (uint32_t)strlen(e->values[k])};
     return v;
 }

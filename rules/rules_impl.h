@@ -250,8 +250,9 @@ struct rl_memo {
 uint32_t rl_find_row(const struct rules_set *set, struct rl_memo *memo, uint32_t *memo_valid,
                      uint32_t ti, const struct rv *keys, int32_t day);
 /* The value of an enum read from a one-byte document field (an unknown byte
- * gives the enum's last value). */
+ * gives the enum's last value), and the index of that value. */
 struct rv rl_enum_val(const struct rules_set *set, uint32_t en, char c);
+uint32_t rl_enum_index(const struct rules_set *set, uint32_t en, char c);
 /* Built-in fields: f is the index into lang.c's doc_fields / line_fields. */
 struct rv rl_doc_field(const struct rules_set *set, const struct doc *d, int32_t dos,
                        bool seen_before, uint32_t f);

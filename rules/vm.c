@@ -196,17 +196,6 @@ static struct rv get(const struct vm_frame *f, uint32_t reg)
     return v;
 }
 
-/* Index of the enum value a one-byte field denotes: the scan rl_enum_val
- * does (an unknown byte gives the last value). */
-static uint32_t enum_index(const struct rules_set *set, uint32_t en, char c)
-{
-    const struct rl_enum *e = &set->enums[en];
-    uint32_t k = 0;
-    while (k + 1 < e->count && !(e->values[k][0] == c && e->values[k][1] == '\0'))
-        k++;
-    return k;
-}
-
 static int32_t clamp_day(int64_t d)
 {
     return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
@@ -528,7 +517,7 @@ static void load_line(struct vm_frame *f, uint32_t mask, uint32_t kind)
     if (mask & (1u << 8))
         r[b + 8] = l->claimed_daroyar_rials;
     if (mask & (1u << 9))
-        put_enum(f, b + 9, EN_TCLASS, enum_index(f->set, EN_TCLASS, (char)l->tariff_class));
+        put_enum(f, b + 9, EN_TCLASS, rl_enum_index(f->set, EN_TCLASS, (char)l->tariff_class));
     if (mask & (1u << 10))
         r[b + 10] = l->has_physician ? l->physician_mc : 0;
     if (mask & (1u << 11))
@@ -597,7 +586,7 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
     for (uint32_t i = 0; i < vm->ndyn; i++)
         put(&f, vm->param_base + vm->dyn[i], rl_param_on(&set->params[vm->dyn[i]], f.dos));
     load_doc(&f, vm->docf_mask, seen_before);
-    enum adj_err err = run_list(&f, &vm->doc_lists[enum_index(set, EN_DKIND, (char)doc->kind)]);
+    enum adj_err err = run_list(&f, &vm->doc_lists[rl_enum_index(set, EN_DKIND, (char)doc->kind)]);
     memset(doc_out, 0, sizeof *doc_out);
     doc_out->reasons = f.doc_reasons;
     bool all_a = true, all_r = true;
@@ -620,7 +609,7 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
                 f.s[vm->text_line[v]] = vm->img_s[vm->text_line[v]];
                 f.n[vm->text_line[v]] = vm->img_n[vm->text_line[v]];
             }
-            uint32_t kind = enum_index(set, EN_LKIND, (char)l->kind);
+            uint32_t kind = rl_enum_index(set, EN_LKIND, (char)l->kind);
             const struct vm_list *list = &vm->line_lists[kind];
             load_line(&f, list->field_mask, kind);
             if (f.tr)
@@ -995,13 +984,6 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         return d;
     case OP_EQ:
     case OP_NE:
-        if (!hash_comparable(set, set->nodes[n->a].type, set->nodes[n->b].type)) {
-            a = cval(k, n->a, VM_NONE);
-            b = cval(k, n->b, VM_NONE);
-            EMIT(n->op == OP_EQ ? V_EQT : V_NET, d, a, b, 0, 0);
-            return d;
-        }
-        /* fallthrough */
     case OP_ADD:
     case OP_SUB:
     case OP_MUL:
@@ -1009,31 +991,36 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
     case OP_LE:
     case OP_GT:
     case OP_GE:
-        a = cval(k, n->a, VM_NONE);
-        b = cval(k, n->b, VM_NONE);
-        EMIT(arith[n->op], d, a, b, 0, 0);
-        return d;
     case OP_MIN:
     case OP_MAX:
-        a = cval(k, n->a, VM_NONE);
-        b = cval(k, n->b, VM_NONE);
-        if (is_text(n->type)) { /* the checker allows numbers and dates only */
-            k->failed = true;
-            return d;
-        }
-        EMIT(n->op == OP_MIN ? V_MIN : V_MAX, d, a, b, 0, 0);
-        return d;
     case OP_RND:
     case OP_DIV_CEIL:
     case OP_DIV_HALF_UP:
     case OP_DIV_FLOOR:
-    case OP_AGE:
+    case OP_AGE: {
+        /* Two operands, left to right, then the operation. */
         a = cval(k, n->a, VM_NONE);
         b = cval(k, n->b, VM_NONE);
-        EMIT(V_COLD, d, a, b, 0, 0);
-        if (!k->failed)
-            k->vm->code[k->vm->ncode - 1].k = n->op;
+        uint8_t op;
+        if (n->op == OP_EQ || n->op == OP_NE)
+            op = hash_comparable(set, set->nodes[n->a].type, set->nodes[n->b].type)
+                     ? arith[n->op]
+                     : (n->op == OP_EQ ? V_EQT : V_NET);
+        else if (n->op == OP_MIN || n->op == OP_MAX)
+            op = n->op == OP_MIN ? V_MIN : V_MAX;
+        else if (n->op <= OP_GE)
+            op = arith[n->op];
+        else
+            op = V_COLD;
+        if ((n->op == OP_MIN || n->op == OP_MAX) && is_text(n->type)) {
+            k->failed = true; /* the checker allows numbers and dates only */
+            return d;
+        }
+        uint32_t at = EMIT(op, d, a, b, 0, 0);
+        if (op == V_COLD && !k->failed)
+            k->vm->code[at].k = n->op;
         return d;
+    }
     case OP_AND:
     case OP_OR:
         /* A boolean value of a condition: d written once the condition is
