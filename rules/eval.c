@@ -774,6 +774,15 @@ static void run_rules(struct ectx *c, uint8_t scope)
     }
 }
 
+void rl_line_rejected(struct line_decision *o, const struct doc_line *l, uint64_t doc_reasons)
+{
+    /* A rejected document's lines: nothing approved, everything claimed
+     * deducted, the document's reasons (LANGUAGE.md, the engine's step 1). */
+    o->reasons = doc_reasons;
+    o->status = STATUS_R;
+    o->deduction_rials = l->claimed_insurer_rials + l->claimed_daroyar_rials;
+}
+
 bool rl_line_ok(const struct line_decision *o, const struct doc_line *l)
 {
     int64_t sum;
@@ -835,9 +844,7 @@ enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc
         struct line_decision *o = &lines_out[i];
         memset(o, 0, sizeof *o);
         if (c.doc_reasons) {
-            o->reasons = c.doc_reasons;
-            o->status = STATUS_R;
-            o->deduction_rials = l->claimed_insurer_rials + l->claimed_daroyar_rials;
+            rl_line_rejected(o, l, c.doc_reasons);
         } else {
             c.li = i;
             c.line_reasons = 0;

@@ -269,6 +269,8 @@ enum adj_err rl_cold_op(uint8_t op, int64_t a, int64_t b, int64_t *r);
 /* The decision invariants of one line, and adding a line into its
  * document's sums (false on overflow). */
 bool rl_line_ok(const struct line_decision *o, const struct doc_line *l);
+/* Fills the decision of a line of a rejected document (o zeroed before). */
+void rl_line_rejected(struct line_decision *o, const struct doc_line *l, uint64_t doc_reasons);
 bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
                      const struct doc_line *l);
 /* The tree-walking evaluator (eval.c). */

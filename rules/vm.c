@@ -596,9 +596,7 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
         struct line_decision *o = &lines_out[i];
         memset(o, 0, sizeof *o);
         if (f.doc_reasons) {
-            o->reasons = f.doc_reasons;
-            o->status = STATUS_R;
-            o->deduction_rials = l->claimed_insurer_rials + l->claimed_daroyar_rials;
+            rl_line_rejected(o, l, f.doc_reasons);
         } else {
             f.li = i;
             f.line_reasons = 0;
