@@ -925,7 +925,7 @@ static void ccond(struct vmc *k, uint32_t ni, bool jump_when, uint32_t label)
     case OP_NE:
         if (!hash_comparable(set, set->nodes[n->a].type, set->nodes[n->b].type))
             break;
-        /* fallthrough */
+        __attribute__((fallthrough));
     case OP_LT:
     case OP_LE:
     case OP_GT:
