@@ -62,7 +62,7 @@ static const char adjud_digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Decimal digits of v (1..20): the bit length gives the count to within
+/* Decimal digits of v >= 1 (1..20): the bit length gives the count to within
  * one (log10(2) ~ 1233 / 4096), a table of powers of ten settles it. */
 static uint32_t adjud_digits(uint64_t v)
 {
@@ -84,7 +84,7 @@ static char *adjud_put_i64(char *p, int64_t value)
     if (value < 0) {
         *p++ = '-';
     }
-    if (v < 10) {
+    if (v < 10) { /* also 0, which adjud_digits does not count */
         *p++ = (char)('0' + v);
         return p;
     }

@@ -783,7 +783,8 @@ void rl_line_rejected(struct line_decision *o, const struct doc_line *l, uint64_
     o->deduction_rials = l->claimed_insurer_rials + l->claimed_daroyar_rials;
 }
 
-bool rl_line_ok(const struct line_decision *o, const struct doc_line *l)
+/* The decision invariants of one line (LANGUAGE.md, the engine's step 3). */
+static bool rl_line_ok(const struct line_decision *o, const struct doc_line *l)
 {
     int64_t sum;
     return money_add(o->patient_rials, o->insurer_rials, &sum) &&
@@ -793,6 +794,26 @@ bool rl_line_ok(const struct line_decision *o, const struct doc_line *l)
            o->approved_daroyar_rials >= 0 && o->qty_a >= 0 &&
            (o->status == STATUS_A || o->status == STATUS_P || o->status == STATUS_R);
 }
+
+enum adj_err rl_line_finish(const struct rules_set *set, FILE *tr, const int64_t vals[LV_STATUS],
+                            struct rv status, uint64_t reasons, const struct doc_line *l,
+                            struct line_decision *o)
+{
+    o->qty_a = vals[LV_QTY_A];
+    o->gross_rials = vals[LV_GROSS];
+    o->patient_rials = vals[LV_PATIENT];
+    o->insurer_rials = vals[LV_INSURER];
+    o->daroyar_rials = vals[LV_DAROYAR];
+    o->approved_insurer_rials = vals[LV_APPROVED_INSURER];
+    o->approved_daroyar_rials = vals[LV_APPROVED_DAROYAR];
+    o->deduction_rials = vals[LV_DEDUCTION];
+    o->reasons = reasons;
+    o->status = status.n == 1 ? (uint8_t)status.s[0] : 0;
+    if (tr)
+        rl_trace_line_result(tr, set, o);
+    return rl_line_ok(o, l) ? ADJ_OK : ADJ_E_RULE_INVARIANT;
+}
+
 
 bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
                      const struct doc_line *l)
@@ -862,22 +883,12 @@ enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc
             run_rules(&c, SC_LINE);
             if (c.err)
                 break;
-            o->qty_a = c.linev[LV_QTY_A].i;
-            o->gross_rials = c.linev[LV_GROSS].i;
-            o->patient_rials = c.linev[LV_PATIENT].i;
-            o->insurer_rials = c.linev[LV_INSURER].i;
-            o->daroyar_rials = c.linev[LV_DAROYAR].i;
-            o->approved_insurer_rials = c.linev[LV_APPROVED_INSURER].i;
-            o->approved_daroyar_rials = c.linev[LV_APPROVED_DAROYAR].i;
-            o->deduction_rials = c.linev[LV_DEDUCTION].i;
-            o->reasons = c.line_reasons;
-            o->status = c.linev[LV_STATUS].n == 1 ? (uint8_t)c.linev[LV_STATUS].s[0] : 0;
-            if (c.tr)
-                rl_trace_line_result(c.tr, set, o);
-            if (!rl_line_ok(o, l)) {
-                c.err = ADJ_E_RULE_INVARIANT;
+            int64_t vals[LV_STATUS];
+            for (uint32_t v = 0; v < LV_STATUS; v++)
+                vals[v] = c.linev[v].i;
+            c.err = rl_line_finish(set, c.tr, vals, c.linev[LV_STATUS], c.line_reasons, l, o);
+            if (c.err)
                 break;
-            }
         }
         all_a &= o->status == STATUS_A;
         all_r &= o->status == STATUS_R;

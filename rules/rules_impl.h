@@ -266,11 +266,16 @@ void rl_count_packs(const struct doc_line *l, const uint64_t *uids, const struct
                     int64_t packs[4]);
 /* rnd, div_ceil, div_half_up, div_floor and age (op), checked. */
 enum adj_err rl_cold_op(uint8_t op, int64_t a, int64_t b, int64_t *r);
-/* The decision invariants of one line, and adding a line into its
- * document's sums (false on overflow). */
-bool rl_line_ok(const struct line_decision *o, const struct doc_line *l);
+/* The decision of an evaluated line from its built-in vars (vals: qty_a ..
+ * deduction in LV_ order; the status text) and reasons, traced and checked
+ * (E_RULE_INVARIANT if patient + insurer + daroyar != gross, approved >
+ * claimed, or the status is not A/P/R). */
+enum adj_err rl_line_finish(const struct rules_set *set, FILE *tr, const int64_t vals[LV_STATUS],
+                            struct rv status, uint64_t reasons, const struct doc_line *l,
+                            struct line_decision *o);
 /* Fills the decision of a line of a rejected document (o zeroed before). */
 void rl_line_rejected(struct line_decision *o, const struct doc_line *l, uint64_t doc_reasons);
+/* Adds a line into its document's sums (false on overflow). */
 bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
                      const struct doc_line *l);
 /* The tree-walking evaluator (eval.c). */

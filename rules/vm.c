@@ -615,23 +615,11 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
             err = run_list(&f, list);
             if (err != ADJ_OK)
                 break;
+            /* The built-in line vars are the first registers of the line's. */
             const uint32_t b = vm->linev_base;
-            o->qty_a = f.r[b + LV_QTY_A];
-            o->gross_rials = f.r[b + LV_GROSS];
-            o->patient_rials = f.r[b + LV_PATIENT];
-            o->insurer_rials = f.r[b + LV_INSURER];
-            o->daroyar_rials = f.r[b + LV_DAROYAR];
-            o->approved_insurer_rials = f.r[b + LV_APPROVED_INSURER];
-            o->approved_daroyar_rials = f.r[b + LV_APPROVED_DAROYAR];
-            o->deduction_rials = f.r[b + LV_DEDUCTION];
-            o->reasons = f.line_reasons;
-            o->status = f.n[b + LV_STATUS] == 1 ? (uint8_t)f.s[b + LV_STATUS][0] : 0;
-            if (f.tr)
-                rl_trace_line_result(f.tr, set, o);
-            if (!rl_line_ok(o, l)) {
-                err = ADJ_E_RULE_INVARIANT;
+            err = rl_line_finish(set, f.tr, &f.r[b], get(&f, b + LV_STATUS), f.line_reasons, l, o);
+            if (err != ADJ_OK)
                 break;
-            }
         }
         all_a &= o->status == STATUS_A;
         all_r &= o->status == STATUS_R;
@@ -1231,24 +1219,6 @@ static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *l
     *next = k->vm->nregs;
 }
 
-/* The declaration index of the slot-th var of a scope (lang.c's var_slot
- * inverted). */
-static uint32_t var_index(const struct rules_set *set, uint8_t scope, uint32_t slot)
-{
-    for (uint32_t v = 0; v < set->nvars; v++)
-        if (set->vars[v].scope == scope && slot-- == 0)
-            return v;
-    return 0;
-}
-static uint32_t doc_var_index(const struct rules_set *set, uint32_t slot)
-{
-    return var_index(set, SC_DOC, slot);
-}
-static uint32_t line_var_index(const struct rules_set *set, uint32_t slot)
-{
-    return var_index(set, SC_LINE, slot);
-}
-
 void rl_vm_compile(struct rules_set *set)
 {
     struct vmc *k = calloc(1, sizeof *k);
@@ -1322,15 +1292,20 @@ void rl_vm_compile(struct rules_set *set)
     for (uint32_t i = 0; i < vm->nconst; i++)
         if (vm->img_s[i])
             vm->text_doc[vm->ntext_doc++] = (uint16_t)i;
-    for (uint32_t i = 0; i < set->ndoc_defaults && ok; i++)
-        if (is_text(set->vars[doc_var_index(set, i)].type))
-            vm->text_doc[vm->ntext_doc++] = (uint16_t)(vm->docv_base + i);
+    /* Vars in declaration order, a slot per scope (lang.c's var_slot). */
+    for (uint32_t v = 0, doc_slot = 0, line_slot = 0; v < set->nvars && ok; v++) {
+        bool doc = set->vars[v].scope == SC_DOC;
+        uint32_t slot = doc ? doc_slot++ : line_slot++;
+        if (!is_text(set->vars[v].type))
+            continue;
+        if (doc)
+            vm->text_doc[vm->ntext_doc++] = (uint16_t)(vm->docv_base + slot);
+        else
+            vm->text_line[vm->ntext_line++] = (uint16_t)(vm->linev_base + slot);
+    }
     for (uint32_t i = 0; i < set->nparams && ok; i++)
         if (is_text(set->params[i].type))
             vm->text_doc[vm->ntext_doc++] = (uint16_t)(vm->param_base + i);
-    for (uint32_t i = 0; i < set->nline_defaults && ok; i++)
-        if (is_text(set->vars[line_var_index(set, i)].type))
-            vm->text_line[vm->ntext_line++] = (uint16_t)(vm->linev_base + i);
     /* Per value of doc.kind / line.kind, the rules whose kind filter lets
      * that value through (the tree's test, rl_prepare). */
     for (uint32_t sc = 0; sc < 2 && ok; sc++) {

@@ -96,12 +96,19 @@ bool idset_u64_init_dense(struct idset_u64 *set, uint64_t expected_count)
     return idset_u64_init_load(set, expected_count, 3);
 }
 
+/* A borrowed table must have the shape the set's own tables have: a power
+ * of two of slots, a known load, and room for its count. */
+static bool idset_borrow_shape_ok(uint64_t capacity, uint64_t count, uint32_t load_quarters)
+{
+    return capacity >= 2 && (capacity & (capacity - 1)) == 0 &&
+           (load_quarters == 2 || load_quarters == 3) && count <= capacity / 4 * load_quarters;
+}
+
 bool idset_u64_borrow(struct idset_u64 *set, uint64_t *slots, uint64_t capacity, uint64_t count,
                       uint32_t load_quarters)
 {
     memset(set, 0, sizeof *set);
-    if (slots == NULL || capacity < 2 || (capacity & (capacity - 1)) != 0 ||
-        (load_quarters != 2 && load_quarters != 3) || count > capacity / 4 * load_quarters) {
+    if (slots == NULL || !idset_borrow_shape_ok(capacity, count, load_quarters)) {
         return false;
     }
     set->slots = slots;
@@ -312,8 +319,7 @@ bool idset_str_borrow(struct idset_str *set, struct idset_str_slot *slots, uint6
                       uint64_t count, char *arena, uint64_t arena_bytes, uint32_t load_quarters)
 {
     memset(set, 0, sizeof *set);
-    if (slots == NULL || arena == NULL || capacity < 2 || (capacity & (capacity - 1)) != 0 ||
-        (load_quarters != 2 && load_quarters != 3) || count > capacity / 4 * load_quarters) {
+    if (slots == NULL || arena == NULL || !idset_borrow_shape_ok(capacity, count, load_quarters)) {
         return false;
     }
     set->slots = slots;
