@@ -327,8 +327,19 @@ void rl_diag_report(struct rl_diag *d, enum adj_err code, const char *file, cons
 
 /* Hash of a text key and of an integer key part (stable across runs). */
 uint64_t rl_hash_text(const char *s, size_t n);
-uint64_t rl_hash_int(int64_t v);
-uint64_t rl_hash_combine(uint64_t h, uint64_t part);
+static inline uint64_t rl_hash_int(int64_t v)
+{
+    /* splitmix64 finaliser: integer keys (national codes, mc numbers) need no
+     * byte hashing, only good mixing for the open-addressing probe. */
+    uint64_t z = (uint64_t)v + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t rl_hash_combine(uint64_t h, uint64_t part)
+{
+    return (h ^ part) * 0x100000001B3ull + (h >> 17);
+}
 
 /* table.c: loads and indexes every declared table from dir. */
 void rl_tables_load(struct rules_set *set, const char *dir, struct rl_diag *d);
@@ -375,6 +386,71 @@ static inline bool rl_bytes_equal(const char *a, const char *b, uint32_t n)
         if (*a != *b)
             return false;
     return true;
+}
+
+/* A text cell is the offset of a pool entry: 8-byte hash, 4-byte length,
+ * the bytes and a NUL, padded to 8 (table.c). */
+#define RL_TEXT_HDR 12u
+
+/* The row of a group (the rows of one key, sorted by from, disjoint) whose
+ * range holds day: the last row with from <= day, if its to >= day. An
+ * undated table has one row per group. */
+static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_slot *s, int32_t day)
+{
+    if (t->valid_from < 0)
+        return s->first;
+    const int64_t *cells = t->cells;
+    const size_t ncols = t->ncols, from = (uint32_t)t->valid_from;
+    uint32_t lo = 0, hi = s->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (cells[(size_t)(s->first + mid) * ncols + from] <= day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return UINT32_MAX;
+    uint32_t r = s->first + lo - 1;
+    return cells[(size_t)r * ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
+}
+
+/* rl_table_find for a table of one key column, the key given as its part
+ * (text: hash ki and bytes ks[0, kn); integer: ki), for the compiled
+ * evaluator, which then needs no key array: the same hash
+ * (rl_hash_combine(0, part)) and the same answer. */
+static inline uint32_t rl_table_find1(const struct rl_table *t, bool text, int64_t ki,
+                                      const char *ks, uint32_t kn, int32_t day)
+{
+    if (t->ngroups == 0)
+        return UINT32_MAX;
+    uint64_t part = text ? (uint64_t)ki : rl_hash_int(ki);
+    uint64_t h = part * 0x100000001B3ull; /* rl_hash_combine(0, part) */
+    const uint32_t key_col = t->keys[0];
+    uint32_t i = (uint32_t)h & t->slot_mask;
+    for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
+            return UINT32_MAX;
+        if (s->hash == h) {
+            int64_t cell = t->cells[(size_t)s->first * t->ncols + key_col];
+            bool same;
+            if (!text) {
+                same = cell == ki;
+            } else {
+                const char *e = t->pool + cell;
+                uint64_t eh;
+                uint32_t en;
+                memcpy(&eh, e, sizeof eh);
+                memcpy(&en, e + 8, sizeof en);
+                same = eh == (uint64_t)ki && en == kn && rl_bytes_equal(e + RL_TEXT_HDR, ks, kn);
+            }
+            if (same)
+                return rl_group_row(t, s, day);
+        }
+        i = (i + 1) & t->slot_mask;
+    }
+    return UINT32_MAX;
 }
 
 #define RL_DAY_MAX INT32_MAX

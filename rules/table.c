@@ -90,21 +90,6 @@ char *rl_read_file(const char *path, size_t *len)
 
 uint64_t rl_hash_text(const char *s, size_t n) { return text_hash64(s, n); }
 
-uint64_t rl_hash_int(int64_t v)
-{
-    /* splitmix64 finaliser: integer keys (national codes, mc numbers) need no
-     * byte hashing, only good mixing for the open-addressing probe. */
-    uint64_t z = (uint64_t)v + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-uint64_t rl_hash_combine(uint64_t h, uint64_t part)
-{
-    return (h ^ part) * 0x100000001B3ull + (h >> 17);
-}
-
 static bool is_text_type(struct rtype t) { return t.kind == RT_CODE || t.kind == RT_ENUM; }
 
 const char *rl_strpool_add(struct rules_set *set, const char *s, size_t n)
@@ -211,7 +196,6 @@ enum adj_err rl_parse_value(struct rules_set *set, struct rtype type, bool optio
  * literal pool (which is small and fixed). An entry is the text's hash, its
  * length, the canonical bytes and a NUL, padded to 8 bytes; the cell holds
  * the entry's offset. */
-#define RL_TEXT_HDR 12u
 static size_t text_entry_size(size_t n) { return (RL_TEXT_HDR + n + 1 + 7) & ~(size_t)7; }
 
 /* A text pool being filled: the table's own, or a second part's (see
@@ -353,23 +337,8 @@ uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t d
         const struct rl_slot *s = &t->slots[i];
         if (s->count == 0)
             return UINT32_MAX;
-        if (s->hash == h && key_equal(t, s->first, key)) {
-            if (t->valid_from < 0)
-                return s->first;
-            /* Last row with from <= day (rows sorted by from, disjoint). */
-            uint32_t lo = 0, hi = s->count;
-            while (lo < hi) {
-                uint32_t mid = lo + (hi - lo) / 2;
-                if (row_from(t, s->first + mid) <= day)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            if (lo == 0)
-                return UINT32_MAX;
-            uint32_t r = s->first + lo - 1;
-            return t->cells[(size_t)r * t->ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
-        }
+        if (s->hash == h && key_equal(t, s->first, key))
+            return rl_group_row(t, s, day);
         i = (i + 1) & t->slot_mask;
     }
     return UINT32_MAX;

@@ -101,6 +101,16 @@ enum vm_op {
     V_ANY,    /* r[d] = any line j (kind letter imm & 0xff if not 0) for which
                  the code at x leaves r[b] true; filter: if a != VM_NONE and
                  table (imm >> 8 & 0xff) part (imm >> 16) cannot hold r[a], 0 */
+    /* Specialised forms, in the untraced copy only (the traced copy keeps
+     * the general ones above, whose trace prints every lookup key). */
+    V_FIND,   /* V_LOOKUP of a one-key table: key register imm & 0xFFFF, a
+                 text key if imm bit 16 (vm_find1: no key array) */
+    V_FINDX,  /* V_EXISTS the same way */
+    V_LDFN,   /* after a lookup: the columns in mask imm of row r[a] (table
+                 x) into registers d, d + 1, ... in column order */
+    V_RND,    /* r[d] = rnd(r[a], r[b]); 64-bit fast path, else rl_cold_op */
+    V_DIVH,   /* r[d] = div_half_up(r[a], r[b]), the same */
+    V_DIVC,   /* r[d] = div_ceil(r[a], r[b]), the same */
     /* explain's trace (only in the traced copy of the code) */
     V_TRULE,  /* rule x fired */
     V_TVAL,   /* statement x (let or set) stored r[a] */
@@ -150,6 +160,8 @@ struct rl_vm {
     /* Per table: key count, and bit k set if key part k is text. */
     uint8_t nkeys[RL_TABLES_MAX];
     uint8_t key_text[RL_TABLES_MAX];
+    /* Per table: bit c set if column c is text (V_LDFN). */
+    uint32_t text_cols[RL_TABLES_MAX];
     /* Parameters with a history, resolved on each document's date. */
     uint32_t ndyn;
     uint16_t dyn[RL_PARAMS_MAX];
@@ -224,6 +236,35 @@ static bool text_eq(const struct vm_frame *f, uint32_t a, uint32_t b)
            (f->n[a] == 0 || rl_bytes_equal(f->s[a], f->s[b], f->n[a]));
 }
 
+/* A lookup of a one-key table, key in register `reg`, text when `text`: the
+ * answer of rl_find_row (through the document's memo when `memo`: the table
+ * is looked up at several places) without building key arrays. The probe
+ * is table.c's (rl_table_find1); test_rules_vm holds the two evaluators'
+ * answers together. */
+static inline __attribute__((always_inline)) uint32_t vm_find1(struct vm_frame *f, uint32_t ti,
+                                                             bool memo, bool text, uint32_t reg,
+                                                             int32_t day)
+{
+    const struct rl_table *t = &f->set->tables[ti];
+    const int64_t ki = f->r[reg];
+    const char *ks = text ? f->s[reg] : NULL;
+    const uint32_t kn = text ? f->n[reg] : 0;
+    if (!memo)
+        return rl_table_find1(t, text, ki, ks, kn, day);
+    struct rl_memo *m = &f->memo[ti];
+    if ((f->memo_valid & (1u << ti)) && (m->day == day || t->valid_from < 0) && m->key[0].i == ki &&
+        m->key[0].n == kn && (kn == 0 || m->key[0].s == ks || rl_bytes_equal(m->key[0].s, ks, kn)))
+        return m->row;
+    uint32_t row = rl_table_find1(t, text, ki, ks, kn, day);
+    m->key[0].i = ki;
+    m->key[0].s = ks;
+    m->key[0].n = kn;
+    m->day = day;
+    m->row = row;
+    f->memo_valid |= 1u << ti;
+    return row;
+}
+
 static enum adj_err vm_run(struct vm_frame *f, uint32_t pc);
 
 __attribute__((noinline)) static enum adj_err vm_any(struct vm_frame *f, const struct vm_ins *in)
@@ -278,7 +319,10 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
         [V_COLD] = &&L_COLD,   [V_HAS] = &&L_HAS,       [V_PACKS] = &&L_PACKS,
         [V_LOOKUP] = &&L_LOOKUP, [V_EXISTS] = &&L_EXISTS, [V_REASON] = &&L_REASON,
         [V_REJECT] = &&L_REJECT, [V_ANY] = &&L_ANY,     [V_TRULE] = &&L_TRULE,
-        [V_TVAL] = &&L_TVAL,   [V_TEXIT] = &&L_TEXIT,
+        [V_TVAL] = &&L_TVAL,   [V_TEXIT] = &&L_TEXIT,   [V_FIND] = &&L_FIND,
+        [V_FINDX] = &&L_FINDX,
+        [V_LDFN] = &&L_LDFN,   [V_RND] = &&L_RND,       [V_DIVH] = &&L_DIVH,
+        [V_DIVC] = &&L_DIVC,
     };
     _Static_assert(sizeof ops / sizeof ops[0] == V_OP_COUNT, "every operation has a label");
     const struct rules_set *set = f->set;
@@ -458,6 +502,71 @@ L_ANY:
     if (e != ADJ_OK)
         return e; /* the node was recorded where it failed */
     NEXT();
+L_FINDX:
+    r[in->d] = vm_find1(f, (uint32_t)in->x, in->y != 0, (in->imm >> 16) & 1, (uint32_t)in->imm & 0xFFFFu,
+                        f->dos) != UINT32_MAX;
+    NEXT();
+L_FIND: {
+    int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
+    uint32_t row = vm_find1(f, (uint32_t)in->x, in->y != 0, (in->imm >> 16) & 1,
+                            (uint32_t)in->imm & 0xFFFFu, day);
+    if (row == UINT32_MAX) {
+        if (in->k == 1)
+            f->line_reasons |= 1ull << in->b;
+        else if (in->k == 2)
+            f->doc_reasons |= 1ull << in->b;
+        return ADJ_OK;
+    }
+    r[in->d] = row;
+    NEXT();
+}
+L_LDFN: {
+    const struct rl_table *t = &set->tables[in->x];
+    const int64_t *cells = t->cells + (size_t)r[in->a] * t->ncols;
+    const uint32_t text = f->vm->text_cols[in->x];
+    uint32_t reg = in->d;
+    for (uint32_t m = (uint32_t)in->imm; m != 0; m &= m - 1, reg++) {
+        uint32_t c = (uint32_t)__builtin_ctz(m);
+        if (text & (1u << c)) {
+            const char *ent = t->pool + cells[c];
+            uint64_t h;
+            uint32_t len;
+            memcpy(&h, ent, sizeof h);
+            memcpy(&len, ent + 8, sizeof len);
+            r[reg] = (int64_t)h;
+            f->s[reg] = ent + RL_TEXT_HDR;
+            f->n[reg] = len;
+        } else {
+            r[reg] = cells[c];
+        }
+    }
+    NEXT();
+}
+L_RND:
+    /* rnd(x, bp) = (x * bp + 5000) / 10000 for x, bp >= 0 when the product
+     * fits (money_mul_bp_round_half_up's own fast path); anything else,
+     * errors included, through rl_cold_op. */
+    if ((r[in->a] | r[in->b]) >= 0 && !__builtin_mul_overflow(r[in->a], r[in->b], &x) &&
+        x <= INT64_MAX - 5000) {
+        r[in->d] = (x + 5000) / 10000;
+        NEXT();
+    }
+    goto L_COLD;
+L_DIVH:
+    /* div_half_up(x, d) = (x + d / 2) / d for x >= 0, d > 0 without
+     * overflow (money_div_round_half_up's own fast path). */
+    if (r[in->a] >= 0 && r[in->b] > 0 && r[in->a] <= INT64_MAX - r[in->b] / 2) {
+        r[in->d] = (r[in->a] + r[in->b] / 2) / r[in->b];
+        NEXT();
+    }
+    goto L_COLD;
+L_DIVC:
+    /* div_ceil(x, d) for x >= 0, d > 0 (money_div_ceil). */
+    if (r[in->a] >= 0 && r[in->b] > 0) {
+        r[in->d] = r[in->a] / r[in->b] + (r[in->a] % r[in->b] != 0);
+        NEXT();
+    }
+    goto L_COLD;
 L_TRULE:
     rl_trace_rule(f->tr, set, &set->rules[in->x]);
     NEXT();
@@ -1002,8 +1111,13 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
             k->failed = true; /* the checker allows numbers and dates only */
             return d;
         }
+        /* rnd and the divisions have inline fast paths (they fall back
+         * to rl_cold_op, which `k` still names). */
+        if (op == V_COLD && !k->trace)
+            op = n->op == OP_RND ? V_RND : n->op == OP_DIV_HALF_UP ? V_DIVH
+                 : n->op == OP_DIV_CEIL ? V_DIVC : V_COLD;
         uint32_t at = EMIT(op, d, a, b, 0, 0);
-        if (op == V_COLD && !k->failed)
+        if (!k->failed && (op == V_COLD || op == V_RND || op == V_DIVH || op == V_DIVC))
             k->vm->code[at].k = n->op;
         return d;
     }
@@ -1036,7 +1150,10 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         return d;
     case OP_EXISTS:
         if (keys(k, n, kr)) {
-            uint32_t at = EMIT(V_EXISTS, d, 0, 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+            bool one = !k->trace && n->nargs == 1;
+            uint32_t at = EMIT(one ? V_FINDX : V_EXISTS, d, 0, 0, (int32_t)n->b,
+                               one ? (int64_t)(kr[0] | (k->vm->key_text[n->b] & 1u) << 16)
+                                   : pack_keys(kr, n->nargs));
             if (!k->failed)
                 k->vm->code[at].y = k->lookup_sites[n->b] > 1;
         }
@@ -1096,14 +1213,28 @@ static void cstmt(struct vmc *k, uint32_t ni)
         uint32_t day = n->c != UINT32_MAX ? cval(k, n->c, VM_NONE) : VM_NONE;
         uint32_t miss = n->aux == ST_REASON && n->imm >= 0 ? 1u : n->aux == ST_REJECT && n->imm >= 0 ? 2u : 0u;
         uint32_t row = k->local_base + n->a;
-        EMIT(V_LOOKUP, row, day, miss ? (uint32_t)n->imm : 0, (int32_t)n->b, pack_keys(kr, n->nargs));
+        bool one = !k->trace && n->nargs == 1;
+        EMIT(one ? V_FIND : V_LOOKUP, row, day, miss ? (uint32_t)n->imm : 0, (int32_t)n->b,
+             one ? (int64_t)(kr[0] | (vm->key_text[n->b] & 1u) << 16) : pack_keys(kr, n->nargs));
         if (k->failed)
             return;
         k->vm->code[k->vm->ncode - 1].k = (uint8_t)miss;
         k->vm->code[k->vm->ncode - 1].y = k->lookup_sites[n->b] > 1;
-        /* The columns the rule reads of this row, loaded now. */
+        /* The columns the rule reads of this row, loaded now: by one
+         * V_LDFN when their registers follow each other in column order
+         * (compile_rule allocates them so), else one by one. */
         const struct rl_table *t = &set->tables[n->b];
         uint32_t used = k->cols_used[n->a][n->b];
+        if (!k->trace && used != 0) {
+            uint32_t first = k->field_reg[n->a][__builtin_ctz(used)], reg = first;
+            bool dense = true;
+            for (uint32_t m = used; m != 0; m &= m - 1, reg++)
+                dense &= k->field_reg[n->a][__builtin_ctz(m)] == reg;
+            if (dense) {
+                EMIT(V_LDFN, first, row, 0, (int32_t)n->b, (int64_t)used);
+                return;
+            }
+        }
         for (uint32_t c = 0; c < t->ncols && !k->failed; c++) {
             if (!(used & (1u << c)))
                 continue;
@@ -1279,6 +1410,9 @@ void rl_vm_compile(struct rules_set *set)
         for (uint32_t q = 0; q < tb->nkeys; q++)
             if (is_text(tb->cols[tb->keys[q]].type))
                 vm->key_text[t] |= (uint8_t)(1u << q);
+        for (uint32_t c = 0; c < tb->ncols; c++)
+            if (is_text(tb->cols[c].type))
+                vm->text_cols[t] |= 1u << c;
     }
     /* Rules, each with the line fields it reads; then all of them again
      * with the trace instructions (explain). */
@@ -1348,7 +1482,8 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
         "end", "jmp", "jz", "jnz", "jeq", "jne", "jlt", "jle", "jgt", "jge", "mov", "movt", "movi",
         "ldf", "ldft", "ldof", "add", "sub", "mul", "neg", "min", "max", "eq", "ne",
         "lt", "le", "gt", "ge", "eqt", "net", "not", "cold", "has", "packs", "lookup", "exists",
-        "reason", "reject", "any", "t.rule", "t.val", "t.exit"};
+        "reason", "reject", "any", "find", "findx", "ldfn", "rnd", "divh", "divc", "t.rule", "t.val",
+        "t.exit"};
     _Static_assert(sizeof names / sizeof names[0] == V_OP_COUNT, "a name per operation");
     const struct rl_vm *vm = set->vm;
     if (!vm) {

@@ -413,6 +413,15 @@ static uint64_t idset_str_find(const struct idset_str *set, uint64_t hash, const
     return 0;
 }
 
+void idset_str_prefetch(const struct idset_str *set, const char *id, uint32_t len)
+{
+    uint64_t hash = idset_str_hash(id, len);
+    __builtin_prefetch(&set->slots[hash & set->mask]);
+    if (set->also != NULL) {
+        __builtin_prefetch(&set->also->slots[hash & set->also->mask]);
+    }
+}
+
 bool idset_str_contains(const struct idset_str *set, const char *id, uint32_t len)
 {
     bool found;

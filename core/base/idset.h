@@ -87,6 +87,9 @@ void idset_str_free(struct idset_str *set);
 void idset_str_clear(struct idset_str *set);
 bool idset_str_contains(const struct idset_str *set, const char *id, uint32_t len);
 bool idset_str_insert(struct idset_str *set, const char *id, uint32_t len, bool *was_present);
+/* Starts the cache miss of id's first slot (and of `also`'s), as
+ * idset_u64_prefetch; hashes the id, so it pays only for a large set. */
+void idset_str_prefetch(const struct idset_str *set, const char *id, uint32_t len);
 /* Inserts `count` NUL-terminated ids laid end to end in ids[0..bytes),
  * hashing and prefetching ahead (the settled-history load). Ids of length 0
  * or over 255 are skipped. False on out of memory. */
