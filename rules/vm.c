@@ -51,6 +51,12 @@
 #define VM_DOCF 12u          /* built-in doc fields (lang.c doc_fields) */
 #define VM_LINEF 13u         /* built-in line fields (lang.c line_fields) */
 #define VM_NONE 0xFFFFu
+/* Parameter epochs (spans of days in which no parameter with a history
+ * changes): a set with more resolves each parameter per document instead. */
+#define VM_EPOCHS_MAX 1024u
+/* The built-in enums read from one document byte (doc.kind, doc.stay,
+ * line.kind, line.tariff_class): EN_DKIND .. EN_TCLASS. */
+#define VM_BYTE_ENUMS 4u
 
 _Static_assert(RL_TABLES_MAX <= 32, "memo_valid is a 32-bit mask");
 _Static_assert(VM_REGS_MAX <= VM_NONE, "registers are 16-bit operands");
@@ -162,9 +168,19 @@ struct rl_vm {
     uint8_t key_text[RL_TABLES_MAX];
     /* Per table: bit c set if column c is text (V_LDFN). */
     uint32_t text_cols[RL_TABLES_MAX];
-    /* Parameters with a history, resolved on each document's date. */
+    /* Parameters with a history, resolved on each document's date: the
+     * epoch holding the date (binary search over epoch_from, sorted, first
+     * INT32_MIN), then the ndyn values of that epoch, epoch_val[e * ndyn +
+     * j] = rl_param_on(dyn[j], epoch_from[e]); nepochs == 0: per parameter. */
     uint32_t ndyn;
     uint16_t dyn[RL_PARAMS_MAX];
+    uint32_t nepochs;
+    int32_t *epoch_from;
+    struct rv *epoch_val;
+    /* Per built-in byte enum: the value index of each byte (rl_enum_index,
+     * an unknown byte gives the last value) and each value as a register. */
+    uint8_t byte_enum[VM_BYTE_ENUMS][256];
+    struct rv enum_rv[VM_BYTE_ENUMS][RL_ENUM_VALUES_MAX];
     uint32_t docf_mask; /* doc fields read by any rule */
     struct vm_list doc_lists[RL_ENUM_VALUES_MAX];
     struct vm_list line_lists[RL_ENUM_VALUES_MAX];
@@ -589,10 +605,13 @@ L_TEXIT:
 
 static void put_enum(struct vm_frame *f, uint32_t reg, uint32_t en, uint32_t k)
 {
-    const struct rl_enum *e = &f->set->enums[en];
-    f->r[reg] = (int64_t)e->hashes[k];
-    f->s[reg] = e->values[k];
-    f->n[reg] = (uint32_t)strlen(e->values[k]);
+    put(f, reg, f->vm->enum_rv[en][k]);
+}
+
+/* The value index of a built-in enum read from a document byte. */
+static uint32_t byte_enum(const struct rl_vm *vm, uint32_t en, uint8_t c)
+{
+    return vm->byte_enum[en][c];
 }
 
 /* The built-in fields of the current line that its rules read (bit f of
@@ -626,7 +645,7 @@ static void load_line(struct vm_frame *f, uint32_t mask, uint32_t kind)
     if (mask & (1u << 8))
         r[b + 8] = l->claimed_daroyar_rials;
     if (mask & (1u << 9))
-        put_enum(f, b + 9, EN_TCLASS, rl_enum_index(f->set, EN_TCLASS, (char)l->tariff_class));
+        put_enum(f, b + 9, EN_TCLASS, byte_enum(f->vm, EN_TCLASS, l->tariff_class));
     if (mask & (1u << 10))
         r[b + 10] = l->has_physician ? l->physician_mc : 0;
     if (mask & (1u << 11))
@@ -635,11 +654,47 @@ static void load_line(struct vm_frame *f, uint32_t mask, uint32_t kind)
         r[b + 12] = l->uid_count;
 }
 
+/* The built-in fields of the document that its rules read (bit f of mask:
+ * lang.c's doc_fields[f]): rl_doc_field's values, written out as
+ * load_line's are (the differential tests hold the two together). */
 static void load_doc(struct vm_frame *f, uint32_t mask, bool seen_before)
 {
-    for (uint32_t fi = 0; mask; fi++, mask >>= 1)
-        if (mask & 1u)
-            put(f, f->vm->docf_base + fi, rl_doc_field(f->set, f->doc, f->dos, seen_before, fi));
+    const struct doc *d = f->doc;
+    const uint32_t b = f->vm->docf_base;
+    int64_t *r = f->r;
+    if (mask & (1u << 0)) {
+        r[b + 0] = (int64_t)text_hash64(d->doc_id, d->doc_id_len);
+        f->s[b + 0] = d->doc_id;
+        f->n[b + 0] = d->doc_id_len;
+    }
+    if (mask & (1u << 1)) {
+        r[b + 1] = (int64_t)text_hash64(d->center, d->center_len);
+        f->s[b + 1] = d->center;
+        f->n[b + 1] = d->center_len;
+    }
+    if (mask & (1u << 2))
+        r[b + 2] = (int64_t)d->patient_nid;
+    if (mask & (1u << 3))
+        r[b + 3] = d->prescriber_mc;
+    if (mask & (1u << 4))
+        put_enum(f, b + 4, EN_DKIND, byte_enum(f->vm, EN_DKIND, d->kind));
+    if (mask & (1u << 5))
+        put_enum(f, b + 5, EN_STAY, byte_enum(f->vm, EN_STAY, d->stay));
+    if (mask & (1u << 6))
+        r[b + 6] = d->date1_days;
+    if (mask & (1u << 7))
+        r[b + 7] = d->date2_days;
+    if (mask & (1u << 8))
+        r[b + 8] = f->dos;
+    if (mask & (1u << 9))
+        r[b + 9] = seen_before;
+    if (mask & (1u << 10)) {
+        r[b + 10] = (int64_t)text_hash64(d->diagnosis, d->diagnosis_len);
+        f->s[b + 10] = d->diagnosis;
+        f->n[b + 10] = d->diagnosis_len;
+    }
+    if (mask & (1u << 11))
+        r[b + 11] = d->line_count;
 }
 
 static enum adj_err run_list(struct vm_frame *f, const struct vm_list *list)
@@ -692,10 +747,24 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
         f.s[vm->text_doc[i]] = vm->img_s[vm->text_doc[i]];
         f.n[vm->text_doc[i]] = vm->img_n[vm->text_doc[i]];
     }
-    for (uint32_t i = 0; i < vm->ndyn; i++)
-        put(&f, vm->param_base + vm->dyn[i], rl_param_on(&set->params[vm->dyn[i]], f.dos));
+    if (vm->nepochs > 0) {
+        uint32_t lo = 1, hi = vm->nepochs; /* epoch_from[0] = INT32_MIN <= dos */
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (vm->epoch_from[mid] <= f.dos)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        const struct rv *val = &vm->epoch_val[(size_t)(lo - 1) * vm->ndyn];
+        for (uint32_t i = 0; i < vm->ndyn; i++)
+            put(&f, vm->param_base + vm->dyn[i], val[i]);
+    } else {
+        for (uint32_t i = 0; i < vm->ndyn; i++)
+            put(&f, vm->param_base + vm->dyn[i], rl_param_on(&set->params[vm->dyn[i]], f.dos));
+    }
     load_doc(&f, vm->docf_mask, seen_before);
-    enum adj_err err = run_list(&f, &vm->doc_lists[rl_enum_index(set, EN_DKIND, (char)doc->kind)]);
+    enum adj_err err = run_list(&f, &vm->doc_lists[byte_enum(vm, EN_DKIND, doc->kind)]);
     memset(doc_out, 0, sizeof *doc_out);
     doc_out->reasons = f.doc_reasons;
     bool all_a = true, all_r = true;
@@ -716,7 +785,7 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
                 f.s[vm->text_line[v]] = vm->img_s[vm->text_line[v]];
                 f.n[vm->text_line[v]] = vm->img_n[vm->text_line[v]];
             }
-            uint32_t kind = rl_enum_index(set, EN_LKIND, (char)l->kind);
+            uint32_t kind = byte_enum(vm, EN_LKIND, l->kind);
             const struct vm_list *list = &vm->line_lists[kind];
             load_line(&f, list->field_mask, kind);
             if (f.tr)
@@ -1350,6 +1419,58 @@ static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *l
     *next = k->vm->nregs;
 }
 
+static int cmp_day(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The parameter epochs (see struct rl_vm): every day on which a parameter
+ * with a history starts or stops holding a value begins an epoch. More
+ * than VM_EPOCHS_MAX: none (per-parameter search). False: out of memory. */
+static bool build_epochs(const struct rules_set *set, struct rl_vm *vm)
+{
+    uint32_t n = 1;
+    for (uint32_t j = 0; j < vm->ndyn; j++)
+        n += 2 * set->params[vm->dyn[j]].nhist;
+    if (vm->ndyn == 0 || n > 2 * VM_EPOCHS_MAX)
+        return true;
+    int32_t *from = malloc(n * sizeof *from);
+    if (!from)
+        return false;
+    uint32_t m = 0;
+    from[m++] = INT32_MIN;
+    for (uint32_t j = 0; j < vm->ndyn; j++) {
+        const struct rl_param *p = &set->params[vm->dyn[j]];
+        for (uint32_t h = 0; h < p->nhist; h++) {
+            from[m++] = p->hist_from[h];
+            if (p->hist_to[h] < INT32_MAX)
+                from[m++] = p->hist_to[h] + 1;
+        }
+    }
+    qsort(from, m, sizeof *from, cmp_day);
+    uint32_t u = 0;
+    for (uint32_t i = 0; i < m; i++)
+        if (u == 0 || from[i] != from[u - 1])
+            from[u++] = from[i];
+    if (u > VM_EPOCHS_MAX) {
+        free(from);
+        return true;
+    }
+    struct rv *val = malloc((size_t)u * vm->ndyn * sizeof *val);
+    if (!val) {
+        free(from);
+        return false;
+    }
+    for (uint32_t e = 0; e < u; e++)
+        for (uint32_t j = 0; j < vm->ndyn; j++)
+            val[(size_t)e * vm->ndyn + j] = rl_param_on(&set->params[vm->dyn[j]], from[e]);
+    vm->epoch_from = from;
+    vm->epoch_val = val;
+    vm->nepochs = u;
+    return true;
+}
+
 void rl_vm_compile(struct rules_set *set)
 {
     struct vmc *k = calloc(1, sizeof *k);
@@ -1397,6 +1518,17 @@ void rl_vm_compile(struct rules_set *set)
             vm->img_n[vm->param_base + i] = p->def.n;
             if (p->nhist)
                 vm->dyn[vm->ndyn++] = (uint16_t)i;
+        }
+    }
+    if (ok && !build_epochs(set, vm))
+        ok = false;
+    for (uint32_t en = 0; en < VM_BYTE_ENUMS; en++) {
+        const struct rl_enum *e = &set->enums[en];
+        for (uint32_t c = 0; c < 256; c++)
+            vm->byte_enum[en][c] = (uint8_t)rl_enum_index(set, en, (char)c);
+        for (uint32_t v = 0; v < e->count && v < RL_ENUM_VALUES_MAX; v++) {
+            struct rv x = {(int64_t)e->hashes[v], e->values[v], (uint32_t)strlen(e->values[v])};
+            vm->enum_rv[en][v] = x;
         }
     }
     for (uint32_t i = 0; i < set->nnodes; i++) {
@@ -1472,6 +1604,8 @@ void rl_vm_free(struct rl_vm *vm)
     if (!vm)
         return;
     free(vm->code);
+    free(vm->epoch_from);
+    free(vm->epoch_val);
     free(vm);
 }
 

@@ -11,7 +11,10 @@
  *    nested conditions in value position, any(), exit, has(), checked
  *    arithmetic that overflows, divisions by zero, rnd of a negative),
  *    over a grid of varied documents.
- * Both write explain's trace too, and the two traces must be the same text.
+ * Both write explain's trace too, and the two traces must be the same text;
+ * and the compiled evaluator runs a second time without a trace, because
+ * the untraced code has operations of its own (one-key lookups, column
+ * loads, inline rnd and divisions, rules/vm.c) that must agree as well.
  * Plus: the SSO set is compiled (not silently left to the tree walker).
  */
 #include <criterion/criterion.h>
@@ -31,11 +34,38 @@ struct pair_stats {
     uint64_t docs, lines, errors, reasons_seen;
 };
 
-/* Evaluates doc with both evaluators and asserts they agree. */
+static void same_lines(const struct doc *doc, const struct line_decision *la,
+                       const struct line_decision *lb, const char *what)
+{
+    for (uint32_t i = 0; i < doc->line_count; i++) {
+        const struct line_decision *x = &la[i], *y = &lb[i];
+        cr_assert(x->qty_a == y->qty_a && x->gross_rials == y->gross_rials &&
+                      x->patient_rials == y->patient_rials && x->insurer_rials == y->insurer_rials &&
+                      x->daroyar_rials == y->daroyar_rials &&
+                      x->approved_insurer_rials == y->approved_insurer_rials &&
+                      x->approved_daroyar_rials == y->approved_daroyar_rials &&
+                      x->deduction_rials == y->deduction_rials && x->reasons == y->reasons &&
+                      x->status == y->status,
+                  "doc %.*s line %u: %s %c %lld/%lld reasons %llx, reference %c %lld/%lld "
+                  "reasons %llx",
+                  (int)doc->doc_id_len, doc->doc_id, i + 1, what, x->status,
+                  (long long)x->approved_insurer_rials, (long long)x->gross_rials,
+                  (unsigned long long)x->reasons, y->status, (long long)y->approved_insurer_rials,
+                  (long long)y->gross_rials, (unsigned long long)y->reasons);
+    }
+}
+
+/* Evaluates doc with both evaluators (and the compiled one once more
+ * without a trace, with its own seen sets) and asserts they agree. */
 static void agree(const struct rules_set *set, const struct doc *doc, const struct doc_line *lines,
                   const uint64_t *uids, const struct seen_ops *seen_vm,
-                  const struct seen_ops *seen_ref, struct pair_stats *st)
+                  const struct seen_ops *seen_ref, const struct seen_ops *seen_fast,
+                  struct pair_stats *st)
 {
+    struct doc_decision c;
+    struct line_decision *lc = calloc(doc->line_count + 1u, sizeof *lc);
+    cr_assert(lc);
+    enum adj_err ec = rules_eval_doc(set, doc, lines, uids, seen_fast, &c, lc, NULL);
     struct doc_decision a, b;
     struct line_decision *la = calloc(doc->line_count + 1u, sizeof *la);
     struct line_decision *lb = calloc(doc->line_count + 1u, sizeof *lb);
@@ -52,6 +82,8 @@ static void agree(const struct rules_set *set, const struct doc *doc, const stru
     fclose(fb);
     cr_assert_eq(ea, eb, "doc %.*s: compiled %s, reference %s", (int)doc->doc_id_len, doc->doc_id,
                  adj_err_name(ea), adj_err_name(eb));
+    cr_assert_eq(ec, eb, "doc %.*s: compiled untraced %s, reference %s", (int)doc->doc_id_len,
+                 doc->doc_id, adj_err_name(ec), adj_err_name(eb));
     cr_assert(na == nb && memcmp(ta, tb, na) == 0,
               "doc %.*s: traces differ\n--- compiled\n%s--- reference\n%s", (int)doc->doc_id_len,
               doc->doc_id, ta, tb);
@@ -64,6 +96,9 @@ static void agree(const struct rules_set *set, const struct doc *doc, const stru
     } else {
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "doc %.*s: document decisions differ",
                   (int)doc->doc_id_len, doc->doc_id);
+        cr_assert(memcmp(&c, &b, sizeof c) == 0, "doc %.*s: untraced document decisions differ",
+                  (int)doc->doc_id_len, doc->doc_id);
+        same_lines(doc, lc, lb, "compiled untraced");
         for (uint32_t i = 0; i < doc->line_count; i++) {
             const struct line_decision *x = &la[i], *y = &lb[i];
             cr_assert(x->qty_a == y->qty_a && x->gross_rials == y->gross_rials &&
@@ -85,14 +120,15 @@ static void agree(const struct rules_set *set, const struct doc *doc, const stru
     }
     free(la);
     free(lb);
+    free(lc);
 }
 
 /* ---- the SSO set over a generated province ------------------------------ */
 
 struct gen_ctx {
     const struct rules_set *set;
-    struct rb_seen seen_vm, seen_ref;
-    struct seen_ops ops_vm, ops_ref;
+    struct rb_seen seen_vm, seen_ref, seen_fast;
+    struct seen_ops ops_vm, ops_ref, ops_fast;
     struct pair_stats st;
 };
 
@@ -100,7 +136,7 @@ static int on_doc(void *vctx, const struct doc *doc, const struct doc_line *line
                   const uint64_t *uids)
 {
     struct gen_ctx *c = vctx;
-    agree(c->set, doc, lines, uids, &c->ops_vm, &c->ops_ref, &c->st);
+    agree(c->set, doc, lines, uids, &c->ops_vm, &c->ops_ref, &c->ops_fast, &c->st);
     return 0;
 }
 
@@ -138,8 +174,10 @@ Test(rules_vm, sso_set_on_a_generated_province_agrees_with_the_tree_walker)
     c.set = set;
     rb_seen_init(&c.seen_vm);
     rb_seen_init(&c.seen_ref);
+    rb_seen_init(&c.seen_fast);
     c.ops_vm = rb_seen_ops(&c.seen_vm);
     c.ops_ref = rb_seen_ops(&c.seen_ref);
+    c.ops_fast = rb_seen_ops(&c.seen_fast);
     uint64_t rejected = 0;
     cr_assert_eq(rb_each_doc(batch, NULL, 0, stderr, on_doc, &c, &rejected), ADJ_OK);
     /* The whole province went through both, and the anomalies reached every
@@ -149,6 +187,7 @@ Test(rules_vm, sso_set_on_a_generated_province_agrees_with_the_tree_walker)
         cr_assert(c.st.reasons_seen & (1ull << r), "reason %s never given", rules_reason_name(set, r));
     rb_seen_free(&c.seen_vm);
     rb_seen_free(&c.seen_ref);
+    rb_seen_free(&c.seen_fast);
     rules_free(set);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -223,10 +262,10 @@ static void make_doc(uint64_t k, struct doc *d, struct doc_line *l, uint64_t *ui
     }
 }
 
-static void grid(const char *name, const char *text)
+static void grid_in(const char *name, const char *text, const char *tables_dir)
 {
     struct rules_set *set = NULL;
-    enum adj_err e = rules_load_text(name, text, strlen(text), NULL, stderr, &set);
+    enum adj_err e = rules_load_text(name, text, strlen(text), tables_dir, stderr, &set);
     cr_assert_eq(e, ADJ_OK, "%s must load: %s", name, adj_err_name(e));
     cr_assert(rules_compiled(set), "%s must compile", name);
     struct seen_ops ops = {NULL, seen_doc, seen_uid};
@@ -237,11 +276,13 @@ static void grid(const char *name, const char *text)
     uint64_t uids[3 * LINES_MAX];
     for (uint64_t k = 0; k < 4000; k++) {
         make_doc(k, &d, l, uids);
-        agree(set, &d, l, uids, &ops, &ops, &st);
+        agree(set, &d, l, uids, &ops, &ops, &ops, &st);
     }
     cr_assert_geq(st.lines, 1000, "%s: too few lines adjudicated without error", name);
     rules_free(set);
 }
+
+static void grid(const char *name, const char *text) { grid_in(name, text, NULL); }
 
 Test(rules_vm, text_and_enum_comparisons_and_min_max_of_text)
 {
@@ -349,4 +390,96 @@ Test(rules_vm, any_packs_exit_has_and_doc_rejects)
          "  set deduction = line.claimed_insurer - approved_insurer\n"
          "  set status = if has() then \"P\" else \"A\"\n"
          "end\n");
+}
+
+/* Lookups of one-key tables (text and integer keys, dated and not, through
+ * the memo when looked up at several places), a two-key table, exists, a
+ * lookup on a computed day, and parameters whose history changes inside
+ * the grid's dates (1403/12/25 .. 1404/01/05) with gaps in between. */
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL, "%s", path);
+    cr_assert_eq(fputs(text, f) >= 0, true);
+    cr_assert_eq(fclose(f), 0);
+}
+
+Test(rules_vm, lookups_memo_exists_and_parameter_epochs)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "/tmp/test_rules_vm_tables.%ld", (long)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    write_file(dir, "codes.tsv",
+               "code\tprice\tlimit\tgroup\tfrom\tto\n"
+               "X1\t100\t3\tA\t1403/01/01\t1403/12/27\n"
+               "X1\t140\t4\tB\t1403/12/28\t\n"
+               "X2\t900\t2\tA\t1404/01/02\t1404/01/03\n"
+               "AB\t50\t\tB\t1390/01/01\t\n");
+    write_file(dir, "docs.tsv",
+               "mc\tweight\tname\n"
+               "1\t2\tone\n"
+               "3\t5\tthree\n"
+               "4\t7\tfour\n"
+               "8\t1\teight\n");
+    write_file(dir, "pairs.tsv",
+               "group\tcode\tfactor\n"
+               "A\tX1\t3\n"
+               "B\tX1\t5\n"
+               "B\tAB\t2\n"
+               "A\tZ\t9\n");
+    write_file(dir, "params.tsv",
+               "name\tvalue\tfrom\tto\n"
+               "share\t2500\t1403/12/26\t1403/12/28\n"
+               "share\t4000\t1404/01/02\t\n"
+               "cap\t700\t1403/01/01\t1403/12/29\n"
+               "cap\t50\t1404/01/01\t1404/01/01\n"
+               "cap\t800\t1404/01/03\t1404/01/04\n");
+    grid_in("lookups.rules",
+            "reason K01 \"a\"\n"
+            "reason K02 \"b\"\n"
+            "reason K03 \"c\"\n"
+            "param share : bp = 1000\n"
+            "param cap : rial = 300\n"
+            "params file \"params.tsv\"\n"
+            "table codes file \"codes.tsv\" key code valid from to\n"
+            "  code : code\n  price : rial\n  limit : int?\n  group : code\n"
+            "  from : date\n  to : date?\nend\n"
+            "table docs file \"docs.tsv\" key mc\n"
+            "  mc : int\n  weight : rial\n  name : code\nend\n"
+            "table pairs file \"pairs.tsv\" key group, code\n"
+            "  group : code\n  code : code\n  factor : int\nend\n"
+            "var doc w : rial = 0\n"
+            "var doc who : code = \"-\"\n"
+            "rule d on doc\n"
+            "  lookup p = docs[doc.prescriber] else exit\n"
+            "  set w = p.weight\n"
+            "  set who = p.name\n"
+            "end\n"
+            "rule l on line\n"
+            "  lookup c = codes[line.code] else reason K01\n"
+            "  set qty_a = min(line.qty, c.limit)\n"
+            "  lookup q = pairs[c.group, line.code] else reason K02\n"
+            "  set gross = qty_a * c.price * q.factor + w\n"
+            "  set patient = rnd(gross, param.share)\n"
+            "  set insurer = gross - patient\n"
+            "  reason K03 if insurer > param.cap or who == \"three\"\n"
+            "end\n"
+            "rule again on line when line.kind == \"S\" or line.kind == \"K\"\n"
+            "  lookup c = codes[line.code] at doc.date1 else exit\n"
+            "  lookup c2 = codes[line.code] else exit\n"
+            "  reason K02 if exists pairs[c2.group, \"Z\"] or exists docs[line.physician]\n"
+            "  set insurer = insurer - min(insurer, c.price - c2.price + 1000)\n"
+            "end\n"
+            "rule a on line\n"
+            "  set approved_insurer = min(line.claimed_insurer, insurer)\n"
+            "  set deduction = line.claimed_insurer + line.claimed_daroyar - approved_insurer - approved_daroyar\n"
+            "  set status = if has() then \"P\" else \"A\"\n"
+            "end\n",
+            dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }
