@@ -63,7 +63,7 @@ _Static_assert(VM_REGS_MAX <= VM_NONE, "registers are 16-bit operands");
 _Static_assert(RL_KEYS_MAX == 4, "lookup keys are packed 4 x 16 bits into imm");
 
 enum vm_op {
-    V_END,   /* end of a rule (or of an any() condition): return */
+    V_END,   /* end of a rule (k = 1: of an any() condition): return */
     V_JMP,   /* goto x */
     V_JZ,    /* if !r[a] goto x */
     V_JNZ,
@@ -98,9 +98,11 @@ enum vm_op {
     V_HAS,   /* r[d] = line reasons & imm (imm 0: any) */
     V_PACKS, /* check packs, once per line */
     V_LOOKUP, /* r[d] = row of table x for keys imm (4 x 16-bit registers),
-                 day r[a] (VM_NONE: date of service); miss: action k
-                 (0 exit, 1 reason b, 2 reject b) and return; y: through
-                 the document's memo (tables looked up at several places) */
+                 day r[a] (VM_NONE: date of service); miss: action k & 3
+                 (0 exit, 1 reason b, 2 reject b), then the rule ends:
+                 return, or in a fused program (y != 0) goto y; k & 4:
+                 through the document's memo (tables looked up at several
+                 places) */
     V_EXISTS, /* r[d] = a row of table x exists for keys imm on the dos; y: memo */
     V_REASON, /* line reasons |= bit imm */
     V_REJECT, /* doc reasons |= bit imm */
@@ -112,11 +114,15 @@ enum vm_op {
     V_FIND,   /* V_LOOKUP of a one-key table: key register imm & 0xFFFF, a
                  text key if imm bit 16 (vm_find1: no key array) */
     V_FINDX,  /* V_EXISTS the same way */
-    V_LDFN,   /* after a lookup: the columns in mask imm of row r[a] (table
-                 x) into registers d, d + 1, ... in column order */
+    V_LDFN,   /* after a lookup: columns k .. k + y - 1 of row r[a] (table
+                 x) into registers d .. d + y - 1; the text ones among
+                 them that the rule reads (bit i of imm: column k + i) as
+                 text (hash, bytes, length) */
     V_RND,    /* r[d] = rnd(r[a], r[b]); 64-bit fast path, else rl_cold_op */
     V_DIVH,   /* r[d] = div_half_up(r[a], r[b]), the same */
     V_DIVC,   /* r[d] = div_ceil(r[a], r[b]), the same */
+    V_RDATE,  /* a fused program's rule with a date range: unless
+                 imm >> 32 <= dos <= (int32_t)imm, goto x (the next rule) */
     /* explain's trace (only in the traced copy of the code) */
     V_TRULE,  /* rule x fired */
     V_TVAL,   /* statement x (let or set) stored r[a] */
@@ -184,6 +190,12 @@ struct rl_vm {
     uint32_t docf_mask; /* doc fields read by any rule */
     struct vm_list doc_lists[RL_ENUM_VALUES_MAX];
     struct vm_list line_lists[RL_ENUM_VALUES_MAX];
+    /* Per value of doc.kind / line.kind, the first instruction of the
+     * fused program: the untraced code of that list's rules one after
+     * the other (fuse_list), run by one vm_run. fused false: run_list. */
+    bool fused;
+    uint32_t doc_prog[RL_ENUM_VALUES_MAX];
+    uint32_t line_prog[RL_ENUM_VALUES_MAX];
 };
 
 /* ------------------------------------------------------------------ run */
@@ -338,7 +350,7 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
         [V_TVAL] = &&L_TVAL,   [V_TEXIT] = &&L_TEXIT,   [V_FIND] = &&L_FIND,
         [V_FINDX] = &&L_FINDX,
         [V_LDFN] = &&L_LDFN,   [V_RND] = &&L_RND,       [V_DIVH] = &&L_DIVH,
-        [V_DIVC] = &&L_DIVC,
+        [V_DIVC] = &&L_DIVC,   [V_RDATE] = &&L_RDATE,
     };
     _Static_assert(sizeof ops / sizeof ops[0] == V_OP_COUNT, "every operation has a label");
     const struct rules_set *set = f->set;
@@ -480,18 +492,21 @@ L_LOOKUP: {
     struct rv keys[RL_KEYS_MAX];
     keys_of(f, (uint32_t)in->x, in->imm, keys);
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
-    uint32_t row = in->y ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day)
-                         : rl_table_find(&set->tables[in->x], keys, day);
+    uint32_t row = in->k & 4 ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day)
+                             : rl_table_find(&set->tables[in->x], keys, day);
     if (f->tr)
         rl_trace_lookup(f->tr, set, (uint32_t)in->x, keys, set->tables[in->x].nkeys, day, row);
     if (row == UINT32_MAX) {
-        if (in->k == 1)
+        if ((in->k & 3) == 1)
             f->line_reasons |= 1ull << in->b;
-        else if (in->k == 2)
+        else if ((in->k & 3) == 2)
             f->doc_reasons |= 1ull << in->b;
-        if (f->tr && in->k != 0)
-            rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], in->k == 2);
-        return ADJ_OK;
+        if (f->tr && (in->k & 3) != 0)
+            rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], (in->k & 3) == 2);
+        if (in->y == 0)
+            return ADJ_OK;
+        ip = code + in->y;
+        NEXT();
     }
     r[in->d] = row;
     NEXT();
@@ -524,37 +539,36 @@ L_FINDX:
     NEXT();
 L_FIND: {
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
-    uint32_t row = vm_find1(f, (uint32_t)in->x, in->y != 0, (in->imm >> 16) & 1,
+    uint32_t row = vm_find1(f, (uint32_t)in->x, (in->k & 4) != 0, (in->imm >> 16) & 1,
                             (uint32_t)in->imm & 0xFFFFu, day);
     if (row == UINT32_MAX) {
-        if (in->k == 1)
+        if ((in->k & 3) == 1)
             f->line_reasons |= 1ull << in->b;
-        else if (in->k == 2)
+        else if ((in->k & 3) == 2)
             f->doc_reasons |= 1ull << in->b;
-        return ADJ_OK;
+        if (in->y == 0)
+            return ADJ_OK;
+        ip = code + in->y;
+        NEXT();
     }
     r[in->d] = row;
     NEXT();
 }
 L_LDFN: {
     const struct rl_table *t = &set->tables[in->x];
-    const int64_t *cells = t->cells + (size_t)r[in->a] * t->ncols;
-    const uint32_t text = f->vm->text_cols[in->x];
-    uint32_t reg = in->d;
-    for (uint32_t m = (uint32_t)in->imm; m != 0; m &= m - 1, reg++) {
-        uint32_t c = (uint32_t)__builtin_ctz(m);
-        if (text & (1u << c)) {
-            const char *ent = t->pool + cells[c];
-            uint64_t h;
-            uint32_t len;
-            memcpy(&h, ent, sizeof h);
-            memcpy(&len, ent + 8, sizeof len);
-            r[reg] = (int64_t)h;
-            f->s[reg] = ent + RL_TEXT_HDR;
-            f->n[reg] = len;
-        } else {
-            r[reg] = cells[c];
-        }
+    const int64_t *cells = t->cells + (size_t)r[in->a] * t->ncols + in->k;
+    for (int32_t i = 0; i < in->y; i++)
+        r[in->d + i] = cells[i];
+    for (uint32_t m = (uint32_t)in->imm; m != 0; m &= m - 1) {
+        uint32_t i = (uint32_t)__builtin_ctz(m), reg = in->d + i;
+        const char *ent = t->pool + cells[i];
+        uint64_t h;
+        uint32_t len;
+        memcpy(&h, ent, sizeof h);
+        memcpy(&len, ent + 8, sizeof len);
+        r[reg] = (int64_t)h;
+        f->s[reg] = ent + RL_TEXT_HDR;
+        f->n[reg] = len;
     }
     NEXT();
 }
@@ -583,6 +597,8 @@ L_DIVC:
         NEXT();
     }
     goto L_COLD;
+L_RDATE:
+    JUMP_IF(f->dos < (int32_t)(in->imm >> 32) || f->dos > (int32_t)in->imm);
 L_TRULE:
     rl_trace_rule(f->tr, set, &set->rules[in->x]);
     NEXT();
@@ -764,7 +780,8 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
             put(&f, vm->param_base + vm->dyn[i], rl_param_on(&set->params[vm->dyn[i]], f.dos));
     }
     load_doc(&f, vm->docf_mask, seen_before);
-    enum adj_err err = run_list(&f, &vm->doc_lists[byte_enum(vm, EN_DKIND, doc->kind)]);
+    const uint32_t dk = byte_enum(vm, EN_DKIND, doc->kind);
+    enum adj_err err = vm->fused && !f.tr ? vm_run(&f, vm->doc_prog[dk]) : run_list(&f, &vm->doc_lists[dk]);
     memset(doc_out, 0, sizeof *doc_out);
     doc_out->reasons = f.doc_reasons;
     bool all_a = true, all_r = true;
@@ -790,7 +807,7 @@ enum adj_err rl_vm_eval_doc(const struct rules_set *set, const struct doc *doc,
             load_line(&f, list->field_mask, kind);
             if (f.tr)
                 rl_trace_line(f.tr, l);
-            err = run_list(&f, list);
+            err = vm->fused && !f.tr ? vm_run(&f, vm->line_prog[kind]) : run_list(&f, list);
             if (err != ADJ_OK)
                 break;
             /* The built-in line vars are the first registers of the line's. */
@@ -1242,7 +1259,9 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         EMIT(V_JMP, 0, 0, 0, (int32_t)over, 0);
         bind(k, sub);
         cval(k, n->a, res);
-        EMIT(V_END, 0, 0, 0, 0, 0);
+        uint32_t sub_end = EMIT(V_END, 0, 0, 0, 0, 0);
+        if (!k->failed)
+            k->vm->code[sub_end].k = 1; /* stays a return in fused programs */
         bind(k, over);
         EMIT(V_ANY, d, fkey, res, (int32_t)sub, imm);
         return d;
@@ -1287,20 +1306,25 @@ static void cstmt(struct vmc *k, uint32_t ni)
              one ? (int64_t)(kr[0] | (vm->key_text[n->b] & 1u) << 16) : pack_keys(kr, n->nargs));
         if (k->failed)
             return;
-        k->vm->code[k->vm->ncode - 1].k = (uint8_t)miss;
-        k->vm->code[k->vm->ncode - 1].y = k->lookup_sites[n->b] > 1;
-        /* The columns the rule reads of this row, loaded now: by one
-         * V_LDFN when their registers follow each other in column order
-         * (compile_rule allocates them so), else one by one. */
+        k->vm->code[k->vm->ncode - 1].k = (uint8_t)(miss | (k->lookup_sites[n->b] > 1 ? 4u : 0u));
+        /* The columns the rule reads of this row, loaded now: the span
+         * from the first to the last in one V_LDFN (compile_rule gives a
+         * local's span of columns consecutive registers), else one by one. */
         const struct rl_table *t = &set->tables[n->b];
         uint32_t used = k->cols_used[n->a][n->b];
         if (!k->trace && used != 0) {
-            uint32_t first = k->field_reg[n->a][__builtin_ctz(used)], reg = first;
-            bool dense = true;
-            for (uint32_t m = used; m != 0; m &= m - 1, reg++)
-                dense &= k->field_reg[n->a][__builtin_ctz(m)] == reg;
+            uint32_t lo = (uint32_t)__builtin_ctz(used), hi = 31u - (uint32_t)__builtin_clz(used);
+            uint32_t first = k->field_reg[n->a][lo];
+            bool dense = first != VM_NONE;
+            for (uint32_t c = lo; c <= hi && dense; c++)
+                dense = k->field_reg[n->a][c] == first + (c - lo);
             if (dense) {
-                EMIT(V_LDFN, first, row, 0, (int32_t)n->b, (int64_t)used);
+                uint32_t at = EMIT(V_LDFN, first, row, 0, (int32_t)n->b,
+                                   (int64_t)((used & vm->text_cols[n->b]) >> lo));
+                if (!k->failed) {
+                    k->vm->code[at].k = (uint8_t)lo;
+                    k->vm->code[at].y = (int32_t)(hi - lo + 1);
+                }
                 return;
             }
         }
@@ -1341,7 +1365,8 @@ static void cstmt(struct vmc *k, uint32_t ni)
         end = new_label(k);
         ccond(k, n->a, false, skip);
         cstmts(k, n->args, n->nargs);
-        EMIT(V_JMP, 0, 0, 0, (int32_t)end, 0);
+        if (n->c > 0) /* no `else`: nothing to jump over */
+            EMIT(V_JMP, 0, 0, 0, (int32_t)end, 0);
         bind(k, skip);
         cstmts(k, n->b, n->c);
         bind(k, end);
@@ -1376,12 +1401,21 @@ static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *l
     walk_list(k, r->body, r->nbody, 0);
     k->local_base = *next;
     *next += r->nlocals;
+    /* A local's columns get consecutive registers from the first column
+     * read to the last, those between included, so that a lookup loads
+     * them with one V_LDFN (an unread column's register is written, never
+     * read). */
     for (uint32_t s = 0; s < RL_LOCALS_MAX; s++) {
         uint32_t cols = 0;
         for (uint32_t t = 0; t < RL_TABLES_MAX; t++)
             cols |= k->cols_used[s][t];
         for (uint32_t c = 0; c < RL_COLS_MAX; c++)
-            k->field_reg[s][c] = cols & (1u << c) ? (*next)++ : VM_NONE;
+            k->field_reg[s][c] = VM_NONE;
+        if (cols == 0)
+            continue;
+        uint32_t lo = (uint32_t)__builtin_ctz(cols), hi = 31u - (uint32_t)__builtin_clz(cols);
+        for (uint32_t c = lo; c <= hi; c++)
+            k->field_reg[s][c] = (*next)++;
     }
     *linef_used = k->linef_used;
     k->temp_base = *next;
@@ -1417,6 +1451,116 @@ static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *l
     /* Registers used by this rule's temporaries stay its own: the next rule
      * starts above them, so nothing carries over by accident. */
     *next = k->vm->nregs;
+}
+
+/* Whether a jump of the code at pc is decided by the kind of the document
+ * or line a fused program runs for: JEQ/JNE between the kind's register
+ * and a constant (the rules' `line.kind == "D"` tests, which the kind
+ * lists make always true, or always false). *taken: its outcome. */
+static bool kind_test(const struct rl_vm *vm, const struct vm_ins *in, uint32_t kind_reg,
+                      int64_t kind_hash, bool *taken)
+{
+    if (in->op != V_JEQ && in->op != V_JNE)
+        return false;
+    uint32_t other;
+    if (in->a == kind_reg && in->b < vm->nconst)
+        other = in->b;
+    else if (in->b == kind_reg && in->a < vm->nconst)
+        other = in->a;
+    else
+        return false;
+    *taken = (vm->img_i[other] == kind_hash) == (in->op == V_JEQ);
+    return true;
+}
+
+/* Whether fuse_list leaves out the instruction at pc of a rule ending at hi. */
+static bool dropped(const struct rl_vm *vm, const struct vm_ins *code, uint32_t pc, uint32_t hi,
+                    uint32_t kind_reg, int64_t kind_hash)
+{
+    bool taken;
+    if (kind_test(vm, &code[pc], kind_reg, kind_hash, &taken))
+        return !taken;
+    return pc == hi || (code[pc].op == V_JMP && code[pc].x == (int32_t)pc + 1);
+}
+
+/*
+ * Appends the fused program of one kind list: each rule's untraced code in
+ * list order, where its ends (V_END, an `exit`, a lookup's miss) jump to
+ * the next rule's first instruction instead of returning, a rule with a
+ * date range starts with V_RDATE, and the kind tests that the list decides
+ * are folded (a taken one becomes V_JMP, the others are dropped). The
+ * program ends with V_END. Same rules, same order, same effects as
+ * run_list; it saves a call, a return and the kind test per rule per line.
+ * False when the code would outgrow its bound (the set then runs lists).
+ */
+static bool fuse_list(struct vmc *k, const struct vm_list *list, uint32_t kind_reg, int64_t kind_hash,
+                      uint32_t *entry)
+{
+    struct rl_vm *vm = k->vm;
+    const struct rules_set *set = k->set;
+    *entry = vm->ncode;
+    for (uint32_t i = 0; i < list->count && !k->failed; i++) {
+        uint32_t ri = list->rules[i];
+        const struct rl_rule *r = &set->rules[ri];
+        uint32_t lo = vm->entry[ri];
+        uint32_t hi = (ri + 1 < set->nrules ? vm->entry[ri + 1] : vm->tentry[0]) - 1;
+        ADJ_ASSERT(lo <= hi && vm->code[hi].op == V_END && vm->code[hi].k == 0);
+        uint32_t *map = malloc((hi - lo + 1) * sizeof *map);
+        if (!map)
+            return false;
+        uint32_t fix[VM_LABELS_MAX];
+        uint32_t nfix = 0;
+        k->cur_node = vm->code[lo].node;
+        if (r->from != RL_DAY_MIN || r->to != RL_DAY_MAX) {
+            uint32_t at = emit(k, V_RDATE, 0, 0, 0, 0,
+                               (int64_t)((uint64_t)(uint32_t)r->from << 32 | (uint32_t)r->to));
+            fix[nfix++] = at;
+        }
+        /* New positions: a dropped instruction maps to the next kept one.
+         * Dropped: kind tests that never jump, jumps to the very next
+         * instruction, and the rule's final V_END (the next rule follows). */
+        uint32_t base = vm->ncode, kept = 0;
+        for (uint32_t pc = lo; pc <= hi; pc++) {
+            map[pc - lo] = base + kept;
+            kept += !dropped(vm, vm->code, pc, hi, kind_reg, kind_hash);
+        }
+        for (uint32_t pc = lo; pc <= hi && !k->failed; pc++) {
+            struct vm_ins in = vm->code[pc];
+            bool taken;
+            if (dropped(vm, vm->code, pc, hi, kind_reg, kind_hash))
+                continue;
+            if (kind_test(vm, &in, kind_reg, kind_hash, &taken))
+                in.op = V_JMP; /* taken: dropped() keeps only those */
+            if (is_jump(in.op)) {
+                ADJ_ASSERT(in.x >= (int32_t)lo && in.x <= (int32_t)hi);
+                in.x = (int32_t)map[(uint32_t)in.x - lo];
+            }
+            bool to_next = (in.op == V_END && in.k == 0) || in.op == V_LOOKUP || in.op == V_FIND;
+            if (in.op == V_END && in.k == 0)
+                in.op = V_JMP;
+            k->cur_node = in.node;
+            uint32_t at = emit(k, in.op, in.d, in.a, in.b, in.x, in.imm);
+            if (k->failed || (to_next && nfix == VM_LABELS_MAX)) {
+                free(map);
+                return false;
+            }
+            vm->code[at].k = in.k;
+            vm->code[at].y = in.y;
+            if (to_next)
+                fix[nfix++] = at;
+        }
+        free(map);
+        /* Patch the jumps to the next rule, now that it starts here. */
+        for (uint32_t j = 0; j < nfix; j++) {
+            struct vm_ins *in = &vm->code[fix[j]];
+            if (in->op == V_LOOKUP || in->op == V_FIND)
+                in->y = (int32_t)vm->ncode;
+            else
+                in->x = (int32_t)vm->ncode;
+        }
+    }
+    emit(k, V_END, 0, 0, 0, 0, 0);
+    return !k->failed;
 }
 
 static int cmp_day(const void *a, const void *b)
@@ -1591,6 +1735,17 @@ void rl_vm_compile(struct rules_set *set)
             }
         }
     }
+    /* The fused programs (without them, run_list runs the same rules). */
+    bool fused = ok;
+    for (uint32_t sc = 0; sc < 2 && fused; sc++) {
+        const struct rl_enum *e = &set->enums[sc == 0 ? EN_DKIND : EN_LKIND];
+        for (uint32_t v = 0; v < e->count && v < RL_ENUM_VALUES_MAX && fused; v++)
+            fused = sc == 0 ? fuse_list(k, &vm->doc_lists[v], vm->docf_base + 4u,
+                                        vm->enum_rv[EN_DKIND][v].i, &vm->doc_prog[v])
+                            : fuse_list(k, &vm->line_lists[v], vm->linef_base + 2u,
+                                        vm->enum_rv[EN_LKIND][v].i, &vm->line_prog[v]);
+    }
+    vm->fused = fused && !k->failed;
     free(k);
     if (!ok) {
         rl_vm_free(vm);
@@ -1616,7 +1771,7 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
         "end", "jmp", "jz", "jnz", "jeq", "jne", "jlt", "jle", "jgt", "jge", "mov", "movt", "movi",
         "ldf", "ldft", "ldof", "add", "sub", "mul", "neg", "min", "max", "eq", "ne",
         "lt", "le", "gt", "ge", "eqt", "net", "not", "cold", "has", "packs", "lookup", "exists",
-        "reason", "reject", "any", "find", "findx", "ldfn", "rnd", "divh", "divc", "t.rule", "t.val",
+        "reason", "reject", "any", "find", "findx", "ldfn", "rnd", "divh", "divc", "rdate", "t.rule", "t.val",
         "t.exit"};
     _Static_assert(sizeof names / sizeof names[0] == V_OP_COUNT, "a name per operation");
     const struct rl_vm *vm = set->vm;
