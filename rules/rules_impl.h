@@ -375,12 +375,26 @@ char *rl_read_file(const char *path, size_t *len);
  * Reads only bytes [0, n) of each. */
 static inline bool rl_bytes_equal(const char *a, const char *b, uint32_t n)
 {
-    for (; n >= 8; a += 8, b += 8, n -= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
+    uint64_t x, y;
+    if (n >= 8) {
+        for (; n > 8; a += 8, b += 8, n -= 8) {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+        }
+        /* The last 8 bytes, overlapping what was compared: still [0, n). */
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t p, q, u, v;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return p == q && u == v;
     }
     for (; n > 0; a++, b++, n--)
         if (*a != *b)
@@ -401,6 +415,10 @@ static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_sl
         return s->first;
     const int64_t *cells = t->cells;
     const size_t ncols = t->ncols, from = (uint32_t)t->valid_from;
+    if (s->count == 1) { /* most keys have one row */
+        const int64_t *row = cells + (size_t)s->first * ncols;
+        return row[from] <= day && row[(uint32_t)t->valid_to] >= day ? s->first : UINT32_MAX;
+    }
     uint32_t lo = 0, hi = s->count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;

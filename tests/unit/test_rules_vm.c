@@ -27,6 +27,7 @@
 #include "core/gen.h"
 #include "core/rules_batch.h"
 #include "rules/rules.h"
+#include "rules/rules_impl.h"
 
 #define LINES_MAX 16u
 
@@ -482,4 +483,28 @@ Test(rules_vm, lookups_memo_exists_and_parameter_epochs)
             dir);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* The short-text compare every text key and code goes through: against
+ * memcmp for every length up to 40 and a difference at every position
+ * (overlapping tail loads must still see it), at odd offsets. */
+Test(rules_vm, short_text_compare_agrees_with_memcmp)
+{
+    char a[64], b[64];
+    for (uint32_t n = 0; n <= 40; n++) {
+        for (uint32_t off = 0; off < 3; off++) {
+            for (uint32_t i = 0; i < n + 3; i++)
+                a[off + i] = b[off + i] = (char)('A' + (i * 7 + n) % 26);
+            cr_assert(rl_bytes_equal(a + off, b + off, n), "n %u: equal texts", n);
+            /* A difference just past the end is not looked at. */
+            b[off + n] ^= 1;
+            cr_assert(rl_bytes_equal(a + off, b + off, n), "n %u: reads past the end", n);
+            b[off + n] ^= 1;
+            for (uint32_t d = 0; d < n; d++) {
+                b[off + d] ^= 0x20;
+                cr_assert(!rl_bytes_equal(a + off, b + off, n), "n %u: difference at %u missed", n, d);
+                b[off + d] ^= 0x20;
+            }
+        }
+    }
 }
