@@ -121,6 +121,8 @@ enum vm_op {
     V_RND,    /* r[d] = rnd(r[a], r[b]); 64-bit fast path, else rl_cold_op */
     V_DIVH,   /* r[d] = div_half_up(r[a], r[b]), the same */
     V_DIVC,   /* r[d] = div_ceil(r[a], r[b]), the same */
+    V_JHAS,   /* goto x if the line has a reason of mask imm (0: any) */
+    V_JNHAS,  /* goto x if it has none */
     V_RDATE,  /* a fused program's rule with a date range: unless
                  imm >> 32 <= dos <= (int32_t)imm, goto x (the next rule) */
     /* explain's trace (only in the traced copy of the code) */
@@ -351,6 +353,7 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
         [V_FINDX] = &&L_FINDX,
         [V_LDFN] = &&L_LDFN,   [V_RND] = &&L_RND,       [V_DIVH] = &&L_DIVH,
         [V_DIVC] = &&L_DIVC,   [V_RDATE] = &&L_RDATE,
+        [V_JHAS] = &&L_JHAS,   [V_JNHAS] = &&L_JNHAS,
     };
     _Static_assert(sizeof ops / sizeof ops[0] == V_OP_COUNT, "every operation has a label");
     const struct rules_set *set = f->set;
@@ -597,6 +600,10 @@ L_DIVC:
         NEXT();
     }
     goto L_COLD;
+L_JHAS:
+    JUMP_IF(in->imm == 0 ? f->line_reasons != 0 : (f->line_reasons & (uint64_t)in->imm) != 0);
+L_JNHAS:
+    JUMP_IF(in->imm == 0 ? f->line_reasons == 0 : (f->line_reasons & (uint64_t)in->imm) == 0);
 L_RDATE:
     JUMP_IF(f->dos < (int32_t)(in->imm >> 32) || f->dos > (int32_t)in->imm);
 L_TRULE:
@@ -1100,6 +1107,9 @@ static void ccond(struct vmc *k, uint32_t ni, bool jump_when, uint32_t label)
     case OP_NOT:
         ccond(k, n->a, !jump_when, label);
         return;
+    case OP_HAS:
+        emit(k, jump_when ? V_JHAS : V_JNHAS, 0, 0, 0, (int32_t)label, n->imm);
+        return;
     case OP_LIT:
         if ((n->imm != 0) == jump_when)
             emit(k, V_JMP, 0, 0, 0, (int32_t)label, 0);
@@ -1386,7 +1396,7 @@ static void cstmts(struct vmc *k, uint32_t first, uint32_t count)
 
 static bool is_jump(uint8_t op)
 {
-    return (op >= V_JMP && op <= V_JGE) || op == V_ANY;
+    return (op >= V_JMP && op <= V_JGE) || op == V_ANY || op == V_JHAS || op == V_JNHAS;
 }
 
 /* Compiles rule ri at the end of the code; its registers start at *next. */
@@ -1771,7 +1781,7 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
         "end", "jmp", "jz", "jnz", "jeq", "jne", "jlt", "jle", "jgt", "jge", "mov", "movt", "movi",
         "ldf", "ldft", "ldof", "add", "sub", "mul", "neg", "min", "max", "eq", "ne",
         "lt", "le", "gt", "ge", "eqt", "net", "not", "cold", "has", "packs", "lookup", "exists",
-        "reason", "reject", "any", "find", "findx", "ldfn", "rnd", "divh", "divc", "rdate", "t.rule", "t.val",
+        "reason", "reject", "any", "find", "findx", "ldfn", "rnd", "divh", "divc", "jhas", "jnhas", "rdate", "t.rule", "t.val",
         "t.exit"};
     _Static_assert(sizeof names / sizeof names[0] == V_OP_COUNT, "a name per operation");
     const struct rl_vm *vm = set->vm;
