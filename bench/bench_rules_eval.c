@@ -34,6 +34,11 @@
 #include "core/rules_batch.h"
 #include "rules/rules.h"
 
+/* Look-ahead distances in documents: index slots A0 ahead, rows A1 ahead,
+ * the seen sets' slots AS ahead (what core/adjud.c uses; BENCH_AHEAD=N
+ * sets A0 = 2N, A1 = N for tuning). */
+static size_t A0 = 16, A1 = 8, AS = 4;
+
 /* ---- clocks ------------------------------------------------------------- */
 
 static int64_t now_ns(clockid_t id)
@@ -538,6 +543,11 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.max_lines = argc > 4 ? strtoull(argv[4], NULL, 10) : 0;
     int repeat = argc > 5 ? atoi(argv[5]) : 1;
+    const char *ahead = getenv("BENCH_AHEAD");
+    if (ahead && atoi(ahead) > 0) {
+        A1 = (size_t)atoi(ahead);
+        A0 = 2 * A1;
+    }
     if (repeat < 1)
         repeat = 1;
 
@@ -607,12 +617,12 @@ int main(int argc, char **argv)
         int64_t a = now_ns(CLOCK_THREAD_CPUTIME_ID);
         for (size_t i = 0; i < c.ndocs; i++) {
             const struct doc *d = &c.docs[i];
-            if (pf && i + 16 < c.ndocs)
-                rules_prefetch_doc(set, &c.docs[i + 16], 0);
-            if (pf && i + 8 < c.ndocs)
-                rules_prefetch_doc(set, &c.docs[i + 8], 1);
-            if (pf && i + 4 < c.ndocs)
-                seen_prefetch(&sn, &c, &c.docs[i + 4]);
+            if (pf && i + A0 < c.ndocs)
+                rules_prefetch_doc(set, &c.docs[i + A0], 0);
+            if (pf && i + A1 < c.ndocs)
+                rules_prefetch_doc(set, &c.docs[i + A1], 1);
+            if (pf && i + AS < c.ndocs)
+                seen_prefetch(&sn, &c, &c.docs[i + AS]);
             enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, opsp, &dd[i],
                                             lo + d->line_first, NULL);
             if (e != ADJ_OK) {
@@ -658,12 +668,12 @@ int main(int argc, char **argv)
         seen_reset(&sn);
         int64_t a = now_ns(CLOCK_THREAD_CPUTIME_ID);
         for (size_t j = 0; j < np; j++) {
-            if (j + 16 < np)
-                rules_prefetch_doc(set, &c.docs[pidx[j + 16]], 0);
-            if (j + 8 < np)
-                rules_prefetch_doc(set, &c.docs[pidx[j + 8]], 1);
-            if (j + 4 < np)
-                seen_prefetch(&sn, &c, &c.docs[pidx[j + 4]]);
+            if (j + A0 < np)
+                rules_prefetch_doc(set, &c.docs[pidx[j + A0]], 0);
+            if (j + A1 < np)
+                rules_prefetch_doc(set, &c.docs[pidx[j + A1]], 1);
+            if (j + AS < np)
+                seen_prefetch(&sn, &c, &c.docs[pidx[j + AS]]);
             const struct doc *d = &c.docs[pidx[j]];
             if (rules_eval_doc(set, d, c.lines + d->line_first, c.uids, &ops, &dd[pidx[j]],
                                lo + d->line_first, NULL) != ADJ_OK)
@@ -675,12 +685,12 @@ int main(int argc, char **argv)
         seen_reset(&sn);
         a = now_ns(CLOCK_THREAD_CPUTIME_ID);
         for (size_t j = 0; j < np; j++) {
-            if (j + 16 < np)
-                hand_prefetch(&h, &c.docs[pidx[j + 16]], 0);
-            if (j + 8 < np)
-                hand_prefetch(&h, &c.docs[pidx[j + 8]], 1);
-            if (j + 4 < np)
-                seen_prefetch(&sn, &c, &c.docs[pidx[j + 4]]);
+            if (j + A0 < np)
+                hand_prefetch(&h, &c.docs[pidx[j + A0]], 0);
+            if (j + A1 < np)
+                hand_prefetch(&h, &c.docs[pidx[j + A1]], 1);
+            if (j + AS < np)
+                seen_prefetch(&sn, &c, &c.docs[pidx[j + AS]]);
             const struct doc *d = &c.docs[pidx[j]];
             hand_doc(&h, &b, d, c.lines + d->line_first, c.uids, &sn, &dd2[pidx[j]],
                      lo2 + d->line_first);
@@ -722,12 +732,12 @@ int main(int argc, char **argv)
     int64_t a = now_ns(CLOCK_THREAD_CPUTIME_ID);
     for (size_t i = 0; i < c.ndocs; i++) {
         const struct doc *d = &c.docs[i];
-        if (i + 16 < c.ndocs)
-            rules_prefetch_doc(set, &c.docs[i + 16], 0);
-        if (i + 8 < c.ndocs)
-            rules_prefetch_doc(set, &c.docs[i + 8], 1);
-        if (i + 4 < c.ndocs)
-            seen_prefetch(&sn, &c, &c.docs[i + 4]);
+        if (i + A0 < c.ndocs)
+            rules_prefetch_doc(set, &c.docs[i + A0], 0);
+        if (i + A1 < c.ndocs)
+            rules_prefetch_doc(set, &c.docs[i + A1], 1);
+        if (i + AS < c.ndocs)
+            seen_prefetch(&sn, &c, &c.docs[i + AS]);
         if (rules_eval_doc_reference(set, d, c.lines + d->line_first, c.uids, &ops, &dd2[i],
                                      lo2 + d->line_first, NULL) != ADJ_OK)
             return 1;

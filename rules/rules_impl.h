@@ -471,6 +471,48 @@ static inline uint32_t rl_table_find1(const struct rl_table *t, bool text, int64
     return UINT32_MAX;
 }
 
+/* rl_table_find for a table of two key columns (kfactors[sector, flag],
+ * pairs[a, b]): key part k is text when bit k of text_mask, given as hash
+ * ki[k] and bytes ks[k][0, kn[k]), else the integer ki[k]. Same hash and
+ * answer as rl_table_find. */
+static inline uint32_t rl_table_find2(const struct rl_table *t, uint32_t text_mask,
+                                      const int64_t ki[2], const char *const ks[2],
+                                      const uint32_t kn[2], int32_t day)
+{
+    if (t->ngroups == 0)
+        return UINT32_MAX;
+    uint64_t h = 0;
+    for (uint32_t k = 0; k < 2; k++)
+        h = rl_hash_combine(h, text_mask & (1u << k) ? (uint64_t)ki[k] : rl_hash_int(ki[k]));
+    uint32_t i = (uint32_t)h & t->slot_mask;
+    for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
+            return UINT32_MAX;
+        if (s->hash == h) {
+            const int64_t *row = t->cells + (size_t)s->first * t->ncols;
+            bool same = true;
+            for (uint32_t k = 0; k < 2 && same; k++) {
+                int64_t cell = row[t->keys[k]];
+                if (!(text_mask & (1u << k))) {
+                    same = cell == ki[k];
+                    continue;
+                }
+                const char *e = t->pool + cell;
+                uint64_t eh;
+                uint32_t en;
+                memcpy(&eh, e, sizeof eh);
+                memcpy(&en, e + 8, sizeof en);
+                same = eh == (uint64_t)ki[k] && en == kn[k] && rl_bytes_equal(e + RL_TEXT_HDR, ks[k], en);
+            }
+            if (same)
+                return rl_group_row(t, s, day);
+        }
+        i = (i + 1) & t->slot_mask;
+    }
+    return UINT32_MAX;
+}
+
 #define RL_DAY_MAX INT32_MAX
 #define RL_DAY_MIN INT32_MIN
 

@@ -111,8 +111,8 @@ enum vm_op {
                  table (imm >> 8 & 0xff) part (imm >> 16) cannot hold r[a], 0 */
     /* Specialised forms, in the untraced copy only (the traced copy keeps
      * the general ones above, whose trace prints every lookup key). */
-    V_FIND,   /* V_LOOKUP of a one-key table: key register imm & 0xFFFF, a
-                 text key if imm bit 16 (vm_find1: no key array) */
+    V_FIND,   /* V_LOOKUP of a table of one or two keys (vm_find: no key
+                 arrays, no call for the memo) */
     V_FINDX,  /* V_EXISTS the same way */
     V_LDFN,   /* after a lookup: columns k .. k + y - 1 of row r[a] (table
                  x) into registers d .. d + y - 1; the text ones among
@@ -293,6 +293,55 @@ static inline __attribute__((always_inline)) uint32_t vm_find1(struct vm_frame *
     m->row = row;
     f->memo_valid |= 1u << ti;
     return row;
+}
+
+/* vm_find1 for a table of two keys (registers packed 2 x 16 bits). */
+static inline __attribute__((always_inline)) uint32_t vm_find2(struct vm_frame *f, uint32_t ti,
+                                                             bool memo, int64_t packed,
+                                                             int32_t day)
+{
+    const struct rl_table *t = &f->set->tables[ti];
+    const uint32_t tm = f->vm->key_text[ti];
+    int64_t ki[2];
+    const char *ks[2];
+    uint32_t kn[2];
+    for (uint32_t k = 0; k < 2; k++) {
+        uint32_t reg = (uint32_t)((uint64_t)packed >> (16 * k)) & 0xFFFFu;
+        bool text = tm & (1u << k);
+        ki[k] = f->r[reg];
+        ks[k] = text ? f->s[reg] : NULL;
+        kn[k] = text ? f->n[reg] : 0;
+    }
+    struct rl_memo *m = &f->memo[ti];
+    if (memo && (f->memo_valid & (1u << ti)) && (m->day == day || t->valid_from < 0)) {
+        bool same = true;
+        for (uint32_t k = 0; k < 2 && same; k++)
+            same = m->key[k].i == ki[k] && m->key[k].n == kn[k] &&
+                   (kn[k] == 0 || m->key[k].s == ks[k] || rl_bytes_equal(m->key[k].s, ks[k], kn[k]));
+        if (same)
+            return m->row;
+    }
+    uint32_t row = rl_table_find2(t, tm, ki, ks, kn, day);
+    if (memo) {
+        for (uint32_t k = 0; k < 2; k++) {
+            m->key[k].i = ki[k];
+            m->key[k].s = ks[k];
+            m->key[k].n = kn[k];
+        }
+        m->day = day;
+        m->row = row;
+        f->memo_valid |= 1u << ti;
+    }
+    return row;
+}
+
+/* V_FIND / V_FINDX: the table's key count picks the specialised probe. */
+static inline __attribute__((always_inline)) uint32_t vm_find(struct vm_frame *f, uint32_t ti,
+                                                            bool memo, int64_t packed, int32_t day)
+{
+    if (f->vm->nkeys[ti] == 1)
+        return vm_find1(f, ti, memo, f->vm->key_text[ti] & 1u, (uint32_t)packed & 0xFFFFu, day);
+    return vm_find2(f, ti, memo, packed, day);
 }
 
 static enum adj_err vm_run(struct vm_frame *f, uint32_t pc);
@@ -537,13 +586,11 @@ L_ANY:
         return e; /* the node was recorded where it failed */
     NEXT();
 L_FINDX:
-    r[in->d] = vm_find1(f, (uint32_t)in->x, in->y != 0, (in->imm >> 16) & 1, (uint32_t)in->imm & 0xFFFFu,
-                        f->dos) != UINT32_MAX;
+    r[in->d] = vm_find(f, (uint32_t)in->x, in->y != 0, in->imm, f->dos) != UINT32_MAX;
     NEXT();
 L_FIND: {
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
-    uint32_t row = vm_find1(f, (uint32_t)in->x, (in->k & 4) != 0, (in->imm >> 16) & 1,
-                            (uint32_t)in->imm & 0xFFFFu, day);
+    uint32_t row = vm_find(f, (uint32_t)in->x, (in->k & 4) != 0, in->imm, day);
     if (row == UINT32_MAX) {
         if ((in->k & 3) == 1)
             f->line_reasons |= 1ull << in->b;
@@ -1246,10 +1293,8 @@ static uint32_t cval(struct vmc *k, uint32_t ni, uint32_t want)
         return d;
     case OP_EXISTS:
         if (keys(k, n, kr)) {
-            bool one = !k->trace && n->nargs == 1;
-            uint32_t at = EMIT(one ? V_FINDX : V_EXISTS, d, 0, 0, (int32_t)n->b,
-                               one ? (int64_t)(kr[0] | (k->vm->key_text[n->b] & 1u) << 16)
-                                   : pack_keys(kr, n->nargs));
+            bool fast = !k->trace && n->nargs <= 2;
+            uint32_t at = EMIT(fast ? V_FINDX : V_EXISTS, d, 0, 0, (int32_t)n->b, pack_keys(kr, n->nargs));
             if (!k->failed)
                 k->vm->code[at].y = k->lookup_sites[n->b] > 1;
         }
@@ -1311,9 +1356,9 @@ static void cstmt(struct vmc *k, uint32_t ni)
         uint32_t day = n->c != UINT32_MAX ? cval(k, n->c, VM_NONE) : VM_NONE;
         uint32_t miss = n->aux == ST_REASON && n->imm >= 0 ? 1u : n->aux == ST_REJECT && n->imm >= 0 ? 2u : 0u;
         uint32_t row = k->local_base + n->a;
-        bool one = !k->trace && n->nargs == 1;
-        EMIT(one ? V_FIND : V_LOOKUP, row, day, miss ? (uint32_t)n->imm : 0, (int32_t)n->b,
-             one ? (int64_t)(kr[0] | (vm->key_text[n->b] & 1u) << 16) : pack_keys(kr, n->nargs));
+        bool fast = !k->trace && n->nargs <= 2;
+        EMIT(fast ? V_FIND : V_LOOKUP, row, day, miss ? (uint32_t)n->imm : 0, (int32_t)n->b,
+             pack_keys(kr, n->nargs));
         if (k->failed)
             return;
         k->vm->code[k->vm->ncode - 1].k = (uint8_t)(miss | (k->lookup_sites[n->b] > 1 ? 4u : 0u));
