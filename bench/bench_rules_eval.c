@@ -35,9 +35,10 @@
 #include "rules/rules.h"
 
 /* Look-ahead distances in documents: index slots A0 ahead, rows A1 ahead,
- * the seen sets' slots AS ahead (what core/adjud.c uses; BENCH_AHEAD=N
- * sets A0 = 2N, A1 = N for tuning). */
-static size_t A0 = 16, A1 = 8, AS = 4;
+ * the seen sets' slots AS ahead, the lines' code lookups L0 (slots) and L1
+ * (rows) ahead: what core/adjud.c uses; BENCH_AHEAD=N sets A0 = 2N, A1 = N
+ * for tuning. */
+static size_t A0 = 16, A1 = 8, AS = 4, L0 = 6, L1 = 3;
 
 /* ---- clocks ------------------------------------------------------------- */
 
@@ -509,6 +510,25 @@ static void hand_prefetch(const struct hand *h, const struct doc *d, int stage)
         __builtin_prefetch(&h->ins[ri]);
 }
 
+/* The yardstick's drug lookups of a document's lines, as
+ * rules_prefetch_lines does for the interpreter's. */
+static void hand_prefetch_lines(const struct hand *h, const struct corpus *c, const struct doc *d,
+                                int stage)
+{
+    for (uint32_t i = 0; i < d->line_count && i < 16; i++) {
+        const struct doc_line *l = &c->lines[d->line_first + i];
+        uint64_t hd = text_hash64(l->code, l->code_len);
+        if (stage == 0) {
+            __builtin_prefetch(&h->mdrg.hash[hd & h->mdrg.mask]);
+            __builtin_prefetch(&h->mdrg.row[hd & h->mdrg.mask]);
+        } else {
+            uint32_t di = hmap_get(&h->mdrg, hd);
+            if (di != UINT32_MAX)
+                __builtin_prefetch(&h->drg[di]);
+        }
+    }
+}
+
 /* The K08/K09 sets' slots of a document 4 ahead: what core/adjud.c does
  * for the settled history (adjud_prefetch_history), here for the one set
  * the bench keeps. Both the interpreter's and the yardstick's passes with
@@ -623,6 +643,10 @@ int main(int argc, char **argv)
                 rules_prefetch_doc(set, &c.docs[i + A1], 1);
             if (pf && i + AS < c.ndocs)
                 seen_prefetch(&sn, &c, &c.docs[i + AS]);
+            if (pf && i + L0 < c.ndocs)
+                rules_prefetch_lines(set, &c.docs[i + L0], c.lines + c.docs[i + L0].line_first, 0);
+            if (pf && i + L1 < c.ndocs)
+                rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first, 1);
             enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, opsp, &dd[i],
                                             lo + d->line_first, NULL);
             if (e != ADJ_OK) {
@@ -641,7 +665,7 @@ int main(int argc, char **argv)
                (double)best_all / 1e9, (double)c.nlines / ((double)best_all / 1e9) / 1e6,
                (double)best_all / (double)c.nlines);
     if (best_pf != INT64_MAX)
-        printf("compiled evaluator, all docs, look-ahead (tables 16/8, seen sets 4): %.3f s cpu, %.2f M lines/s, "
+        printf("compiled evaluator, all docs, look-ahead (tables 16/8, lines 6/3, seen sets 4): %.3f s cpu, %.2f M lines/s, "
                "%.0f ns/line\n",
                (double)best_pf / 1e9, (double)c.nlines / ((double)best_pf / 1e9) / 1e6,
                (double)best_pf / (double)c.nlines);
@@ -674,6 +698,10 @@ int main(int argc, char **argv)
                 rules_prefetch_doc(set, &c.docs[pidx[j + A1]], 1);
             if (j + AS < np)
                 seen_prefetch(&sn, &c, &c.docs[pidx[j + AS]]);
+            if (j + L0 < np)
+                rules_prefetch_lines(set, &c.docs[pidx[j + L0]], c.lines + c.docs[pidx[j + L0]].line_first, 0);
+            if (j + L1 < np)
+                rules_prefetch_lines(set, &c.docs[pidx[j + L1]], c.lines + c.docs[pidx[j + L1]].line_first, 1);
             const struct doc *d = &c.docs[pidx[j]];
             if (rules_eval_doc(set, d, c.lines + d->line_first, c.uids, &ops, &dd[pidx[j]],
                                lo + d->line_first, NULL) != ADJ_OK)
@@ -691,6 +719,10 @@ int main(int argc, char **argv)
                 hand_prefetch(&h, &c.docs[pidx[j + A1]], 1);
             if (j + AS < np)
                 seen_prefetch(&sn, &c, &c.docs[pidx[j + AS]]);
+            if (j + L0 < np)
+                hand_prefetch_lines(&h, &c, &c.docs[pidx[j + L0]], 0);
+            if (j + L1 < np)
+                hand_prefetch_lines(&h, &c, &c.docs[pidx[j + L1]], 1);
             const struct doc *d = &c.docs[pidx[j]];
             hand_doc(&h, &b, d, c.lines + d->line_first, c.uids, &sn, &dd2[pidx[j]],
                      lo2 + d->line_first);
@@ -738,6 +770,10 @@ int main(int argc, char **argv)
             rules_prefetch_doc(set, &c.docs[i + A1], 1);
         if (i + AS < c.ndocs)
             seen_prefetch(&sn, &c, &c.docs[i + AS]);
+        if (i + L0 < c.ndocs)
+            rules_prefetch_lines(set, &c.docs[i + L0], c.lines + c.docs[i + L0].line_first, 0);
+        if (i + L1 < c.ndocs)
+            rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first, 1);
         if (rules_eval_doc_reference(set, d, c.lines + d->line_first, c.uids, &ops, &dd2[i],
                                      lo2 + d->line_first, NULL) != ADJ_OK)
             return 1;

@@ -109,4 +109,13 @@ bool rules_compiled(const struct rules_set *set);
  */
 void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int stage);
 
+/*
+ * Optional, as rules_prefetch_doc, for the line-level lookup each line's
+ * rules make first by its code (drugs[line.code] for a drug line, ...):
+ * stage 0 prefetches the index slot, stage 1 reads it and prefetches the
+ * row. lines = the document's lines. Changes no result.
+ */
+void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
+                          const struct doc_line *lines, int stage);
+
 #endif

@@ -198,6 +198,10 @@ struct rl_vm {
     bool fused;
     uint32_t doc_prog[RL_ENUM_VALUES_MAX];
     uint32_t line_prog[RL_ENUM_VALUES_MAX];
+    /* Per value of line.kind, the one-key text table its program looks up
+     * by line.code first (drugs for D, ...), for rules_prefetch_lines;
+     * RL_TABLES_MAX: none. */
+    uint8_t line_code_table[RL_ENUM_VALUES_MAX];
 };
 
 /* ------------------------------------------------------------------ run */
@@ -1801,6 +1805,19 @@ void rl_vm_compile(struct rules_set *set)
                                         vm->enum_rv[EN_LKIND][v].i, &vm->line_prog[v]);
     }
     vm->fused = fused && !k->failed;
+    for (uint32_t v = 0; v < RL_ENUM_VALUES_MAX; v++) {
+        vm->line_code_table[v] = RL_TABLES_MAX;
+        for (uint32_t pc = vm->line_prog[v]; vm->fused && pc < vm->ncode; pc++) {
+            const struct vm_ins *in = &vm->code[pc];
+            if (in->op == V_END && in->k == 0)
+                break;
+            if (in->op == V_FIND && vm->nkeys[in->x] == 1 && (vm->key_text[in->x] & 1u) &&
+                (in->imm & 0xFFFF) == vm->linef_base + 3u) {
+                vm->line_code_table[v] = (uint8_t)in->x;
+                break;
+            }
+        }
+    }
     free(k);
     if (!ok) {
         rl_vm_free(vm);
@@ -1846,3 +1863,37 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
 }
 
 bool rules_compiled(const struct rules_set *set) { return set->vm != NULL; }
+
+void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
+                          const struct doc_line *lines, int stage)
+{
+    const struct rl_vm *vm = set->vm;
+    if (vm == NULL || !vm->fused)
+        return;
+    uint32_t n = doc->line_count < 16 ? doc->line_count : 16;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct doc_line *l = &lines[i];
+        uint32_t ti = vm->line_code_table[byte_enum(vm, EN_LKIND, l->kind)];
+        if (ti >= RL_TABLES_MAX)
+            continue;
+        const struct rl_table *t = &set->tables[ti];
+        if (t->ngroups == 0)
+            continue;
+        uint64_t h = text_hash64(l->code, l->code_len) * 0x100000001B3ull;
+        uint32_t at = (uint32_t)h & t->slot_mask;
+        if (stage == 0) {
+            __builtin_prefetch(&t->slots[at]);
+            continue;
+        }
+        for (uint32_t probes = 0; probes < 8; probes++) {
+            const struct rl_slot *sl = &t->slots[at];
+            if (sl->count == 0)
+                break;
+            if (sl->hash == h) {
+                __builtin_prefetch(t->cells + (size_t)sl->first * t->ncols);
+                break;
+            }
+            at = (at + 1) & t->slot_mask;
+        }
+    }
+}
