@@ -76,6 +76,17 @@ struct rl_col {
     bool optional; /* empty cell allowed: means "no bound" (largest value) */
 };
 
+/* A copy of a row's text key, for one-key text tables (drugs, services,
+ * supplies, centers): key_text[row] sits at an address known from the
+ * slot, so a lookup's key check does not wait for the row's cell to say
+ * where the pool entry is, and a prefetch can start both misses at once. */
+#define RL_KEY_TEXT_MAX 36u
+struct rl_key_text {
+    uint64_t hash;
+    uint32_t len;
+    char bytes[RL_KEY_TEXT_MAX];
+};
+
 struct rl_slot {
     uint64_t hash;
     uint32_t first; /* first row of the group */
@@ -113,6 +124,9 @@ struct rl_table {
      * no row has that value, which lets any() skip a loop whose condition
      * needs such a row (eval.c). Saturated, and so unused, on big tables. */
     uint64_t key_filter[RL_KEYS_MAX][64];
+    /* One-key text tables whose keys all fit RL_KEY_TEXT_MAX: the key of
+     * each row (rl_key_text); NULL otherwise. */
+    struct rl_key_text *key_text;
 };
 
 struct rl_param {
@@ -451,8 +465,16 @@ static inline uint32_t rl_table_find1(const struct rl_table *t, bool text, int64
         if (s->count == 0)
             return UINT32_MAX;
         if (s->hash == h) {
-            int64_t cell = t->cells[(size_t)s->first * t->ncols + key_col];
             bool same;
+            if (text && t->key_text) {
+                const struct rl_key_text *e = &t->key_text[s->first];
+                same = e->hash == (uint64_t)ki && e->len == kn && rl_bytes_equal(e->bytes, ks, kn);
+                if (same)
+                    return rl_group_row(t, s, day);
+                i = (i + 1) & t->slot_mask;
+                continue;
+            }
+            int64_t cell = t->cells[(size_t)s->first * t->ncols + key_col];
             if (!text) {
                 same = cell == ki;
             } else {

@@ -373,6 +373,7 @@ void rl_table_free(struct rl_table *t)
     free(t->src_line);
     free(t->pool);
     free(t->slots);
+    free(t->key_text);
 }
 
 static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t cap)
@@ -618,6 +619,30 @@ static bool table_index(struct rl_table *t, uint64_t *hashes, const char *path, 
     t->src_line = src;
     t->nrows = placed;
     return true;
+}
+
+/* t->key_text for a one-key text table whose keys all fit (see struct
+ * rl_key_text); left NULL otherwise, or when memory is short (lookups then
+ * read the pool entry, the same answer one miss later). */
+static void key_text_build(struct rl_table *t)
+{
+    if (t->nkeys != 1 || !is_text_type(t->cols[t->keys[0]].type) || t->nrows == 0 || !t->slots)
+        return;
+    struct rl_key_text *kt = big_alloc((size_t)t->nrows * sizeof *kt);
+    if (!kt)
+        return;
+    for (uint32_t r = 0; r < t->nrows; r++) {
+        struct rv v = rl_table_cell(t, r, t->keys[0]);
+        if (v.n > RL_KEY_TEXT_MAX) {
+            free(kt);
+            return;
+        }
+        memset(&kt[r], 0, sizeof kt[r]);
+        kt[r].hash = (uint64_t)v.i;
+        kt[r].len = v.n;
+        memcpy(kt[r].bytes, v.s, v.n);
+    }
+    t->key_text = kt;
 }
 
 static uint32_t cp_col(const char *line, size_t off) { return (uint32_t)text_codepoints(line, off) + 1; }
@@ -1169,6 +1194,8 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
     }
     if (header_ok && !t->is_params && !table_index(t, hashes, path, text, len, d))
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s index", t->name);
+    if (header_ok && !t->is_params)
+        key_text_build(t);
     free(hashes);
     if (header_ok && t->is_params) {
         /* Distribute rows to the declared parameters, typed by the rules. */

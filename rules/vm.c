@@ -1891,6 +1891,8 @@ void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
                 break;
             if (sl->hash == h) {
                 __builtin_prefetch(t->cells + (size_t)sl->first * t->ncols);
+                if (t->key_text)
+                    __builtin_prefetch(&t->key_text[sl->first]);
                 break;
             }
             at = (at + 1) & t->slot_mask;
