@@ -783,48 +783,6 @@ void rl_line_rejected(struct line_decision *o, const struct doc_line *l, uint64_
     o->deduction_rials = l->claimed_insurer_rials + l->claimed_daroyar_rials;
 }
 
-/* The decision invariants of one line (LANGUAGE.md, the engine's step 3). */
-static bool rl_line_ok(const struct line_decision *o, const struct doc_line *l)
-{
-    int64_t sum;
-    return money_add(o->patient_rials, o->insurer_rials, &sum) &&
-           money_add(sum, o->daroyar_rials, &sum) && sum == o->gross_rials &&
-           o->approved_insurer_rials <= l->claimed_insurer_rials &&
-           o->approved_daroyar_rials <= l->claimed_daroyar_rials && o->approved_insurer_rials >= 0 &&
-           o->approved_daroyar_rials >= 0 && o->qty_a >= 0 &&
-           (o->status == STATUS_A || o->status == STATUS_P || o->status == STATUS_R);
-}
-
-enum adj_err rl_line_finish(const struct rules_set *set, FILE *tr, const int64_t vals[LV_STATUS],
-                            struct rv status, uint64_t reasons, const struct doc_line *l,
-                            struct line_decision *o)
-{
-    o->qty_a = vals[LV_QTY_A];
-    o->gross_rials = vals[LV_GROSS];
-    o->patient_rials = vals[LV_PATIENT];
-    o->insurer_rials = vals[LV_INSURER];
-    o->daroyar_rials = vals[LV_DAROYAR];
-    o->approved_insurer_rials = vals[LV_APPROVED_INSURER];
-    o->approved_daroyar_rials = vals[LV_APPROVED_DAROYAR];
-    o->deduction_rials = vals[LV_DEDUCTION];
-    o->reasons = reasons;
-    o->status = status.n == 1 ? (uint8_t)status.s[0] : 0;
-    if (tr)
-        rl_trace_line_result(tr, set, o);
-    return rl_line_ok(o, l) ? ADJ_OK : ADJ_E_RULE_INVARIANT;
-}
-
-
-bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
-                     const struct doc_line *l)
-{
-    return money_add(doc_out->claimed_insurer_rials, l->claimed_insurer_rials, &doc_out->claimed_insurer_rials) &&
-           money_add(doc_out->claimed_daroyar_rials, l->claimed_daroyar_rials, &doc_out->claimed_daroyar_rials) &&
-           money_add(doc_out->approved_insurer_rials, o->approved_insurer_rials, &doc_out->approved_insurer_rials) &&
-           money_add(doc_out->approved_daroyar_rials, o->approved_daroyar_rials, &doc_out->approved_daroyar_rials) &&
-           money_add(doc_out->deduction_rials, o->deduction_rials, &doc_out->deduction_rials);
-}
-
 enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc,
                               const struct doc_line *lines, const uint64_t *uids,
                               const struct seen_ops *seen, struct doc_decision *doc_out,

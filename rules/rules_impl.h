@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/base/err.h"
+#include "core/base/money.h"
 #include "rules/rules.h"
 
 /* Bounds of a rule set, each checked at load (E_RULE_LIMIT). They size the
@@ -280,18 +281,8 @@ void rl_count_packs(const struct doc_line *l, const uint64_t *uids, const struct
                     int64_t packs[4]);
 /* rnd, div_ceil, div_half_up, div_floor and age (op), checked. */
 enum adj_err rl_cold_op(uint8_t op, int64_t a, int64_t b, int64_t *r);
-/* The decision of an evaluated line from its built-in vars (vals: qty_a ..
- * deduction in LV_ order; the status text) and reasons, traced and checked
- * (E_RULE_INVARIANT if patient + insurer + daroyar != gross, approved >
- * claimed, or the status is not A/P/R). */
-enum adj_err rl_line_finish(const struct rules_set *set, FILE *tr, const int64_t vals[LV_STATUS],
-                            struct rv status, uint64_t reasons, const struct doc_line *l,
-                            struct line_decision *o);
 /* Fills the decision of a line of a rejected document (o zeroed before). */
 void rl_line_rejected(struct line_decision *o, const struct doc_line *l, uint64_t doc_reasons);
-/* Adds a line into its document's sums (false on overflow). */
-bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
-                     const struct doc_line *l);
 /* The tree-walking evaluator (eval.c). */
 enum adj_err rl_eval_doc_tree(const struct rules_set *set, const struct doc *doc,
                               const struct doc_line *lines, const uint64_t *uids,
@@ -313,6 +304,60 @@ void rl_trace_packs(FILE *tr, const int64_t packs[4]);
 void rl_trace_line(FILE *tr, const struct doc_line *l);
 void rl_trace_line_result(FILE *tr, const struct rules_set *set, const struct line_decision *o);
 void rl_trace_doc_result(FILE *tr, const struct rules_set *set, const struct doc_decision *d);
+
+/* The line-decision finish both evaluators share, inline because it runs
+ * for every line. */
+
+/* The decision invariants of one line (LANGUAGE.md, the engine's step 3). */
+static inline bool rl_line_ok(const struct line_decision *o, const struct doc_line *l)
+{
+    int64_t sum;
+    return money_add(o->patient_rials, o->insurer_rials, &sum) &&
+           money_add(sum, o->daroyar_rials, &sum) && sum == o->gross_rials &&
+           o->approved_insurer_rials <= l->claimed_insurer_rials &&
+           o->approved_daroyar_rials <= l->claimed_daroyar_rials && o->approved_insurer_rials >= 0 &&
+           o->approved_daroyar_rials >= 0 && o->qty_a >= 0 &&
+           (o->status == STATUS_A || o->status == STATUS_P || o->status == STATUS_R);
+}
+
+/* The decision of an evaluated line from its built-in vars (vals: qty_a ..
+ * deduction in LV_ order; the status text) and reasons, traced and checked
+ * (E_RULE_INVARIANT if patient + insurer + daroyar != gross, approved >
+ * claimed, or the status is not A/P/R). */
+static inline enum adj_err rl_line_finish(const struct rules_set *set, FILE *tr,
+                                          const int64_t vals[LV_STATUS], struct rv status,
+                                          uint64_t reasons, const struct doc_line *l,
+                                          struct line_decision *o)
+{
+    o->qty_a = vals[LV_QTY_A];
+    o->gross_rials = vals[LV_GROSS];
+    o->patient_rials = vals[LV_PATIENT];
+    o->insurer_rials = vals[LV_INSURER];
+    o->daroyar_rials = vals[LV_DAROYAR];
+    o->approved_insurer_rials = vals[LV_APPROVED_INSURER];
+    o->approved_daroyar_rials = vals[LV_APPROVED_DAROYAR];
+    o->deduction_rials = vals[LV_DEDUCTION];
+    o->reasons = reasons;
+    o->status = status.n == 1 ? (uint8_t)status.s[0] : 0;
+    if (tr)
+        rl_trace_line_result(tr, set, o);
+    return rl_line_ok(o, l) ? ADJ_OK : ADJ_E_RULE_INVARIANT;
+}
+
+/* Adds a line into its document's sums (false on overflow). */
+static inline bool rl_doc_add_line(struct doc_decision *doc_out, const struct line_decision *o,
+                                   const struct doc_line *l)
+{
+    return money_add(doc_out->claimed_insurer_rials, l->claimed_insurer_rials,
+                     &doc_out->claimed_insurer_rials) &&
+           money_add(doc_out->claimed_daroyar_rials, l->claimed_daroyar_rials,
+                     &doc_out->claimed_daroyar_rials) &&
+           money_add(doc_out->approved_insurer_rials, o->approved_insurer_rials,
+                     &doc_out->approved_insurer_rials) &&
+           money_add(doc_out->approved_daroyar_rials, o->approved_daroyar_rials,
+                     &doc_out->approved_daroyar_rials) &&
+           money_add(doc_out->deduction_rials, o->deduction_rials, &doc_out->deduction_rials);
+}
 void rl_trace_error(FILE *tr, const struct rules_set *set, enum adj_err e, const struct rl_node *n);
 
 /* ---- vm.c: the compiled evaluator ---- */
