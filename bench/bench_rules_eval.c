@@ -35,10 +35,10 @@
 #include "rules/rules.h"
 
 /* Look-ahead distances in documents: index slots A0 ahead, rows A1 ahead,
- * the seen sets' slots AS ahead, the lines' code lookups L0 (slots) and L1
- * (rows) ahead: what core/adjud.c uses; BENCH_AHEAD=N sets A0 = 2N, A1 = N
+ * the seen sets' slots AS ahead, the lines' code lookups L1 ahead (the
+ * yardstick's drug map: slots L0, rows L1): what core/adjud.c uses; BENCH_AHEAD=N sets A0 = 2N, A1 = N
  * for tuning. */
-static size_t A0 = 16, A1 = 8, AS = 4, L0 = 6, L1 = 3;
+static size_t A0 = 16, A1 = 8, AS = 4, L0 = 6, L1 = 4;
 
 /* ---- clocks ------------------------------------------------------------- */
 
@@ -643,10 +643,8 @@ int main(int argc, char **argv)
                 rules_prefetch_doc(set, &c.docs[i + A1], 1);
             if (pf && i + AS < c.ndocs)
                 seen_prefetch(&sn, &c, &c.docs[i + AS]);
-            if (pf && i + L0 < c.ndocs)
-                rules_prefetch_lines(set, &c.docs[i + L0], c.lines + c.docs[i + L0].line_first, 0);
             if (pf && i + L1 < c.ndocs)
-                rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first, 1);
+                rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first);
             enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, opsp, &dd[i],
                                             lo + d->line_first, NULL);
             if (e != ADJ_OK) {
@@ -665,7 +663,7 @@ int main(int argc, char **argv)
                (double)best_all / 1e9, (double)c.nlines / ((double)best_all / 1e9) / 1e6,
                (double)best_all / (double)c.nlines);
     if (best_pf != INT64_MAX)
-        printf("compiled evaluator, all docs, look-ahead (tables 16/8, lines 6/3, seen sets 4): %.3f s cpu, %.2f M lines/s, "
+        printf("compiled evaluator, all docs, look-ahead (tables 16/8, lines 4, seen sets 4): %.3f s cpu, %.2f M lines/s, "
                "%.0f ns/line\n",
                (double)best_pf / 1e9, (double)c.nlines / ((double)best_pf / 1e9) / 1e6,
                (double)best_pf / (double)c.nlines);
@@ -698,10 +696,8 @@ int main(int argc, char **argv)
                 rules_prefetch_doc(set, &c.docs[pidx[j + A1]], 1);
             if (j + AS < np)
                 seen_prefetch(&sn, &c, &c.docs[pidx[j + AS]]);
-            if (j + L0 < np)
-                rules_prefetch_lines(set, &c.docs[pidx[j + L0]], c.lines + c.docs[pidx[j + L0]].line_first, 0);
             if (j + L1 < np)
-                rules_prefetch_lines(set, &c.docs[pidx[j + L1]], c.lines + c.docs[pidx[j + L1]].line_first, 1);
+                rules_prefetch_lines(set, &c.docs[pidx[j + L1]], c.lines + c.docs[pidx[j + L1]].line_first);
             const struct doc *d = &c.docs[pidx[j]];
             if (rules_eval_doc(set, d, c.lines + d->line_first, c.uids, &ops, &dd[pidx[j]],
                                lo + d->line_first, NULL) != ADJ_OK)
@@ -770,10 +766,8 @@ int main(int argc, char **argv)
             rules_prefetch_doc(set, &c.docs[i + A1], 1);
         if (i + AS < c.ndocs)
             seen_prefetch(&sn, &c, &c.docs[i + AS]);
-        if (i + L0 < c.ndocs)
-            rules_prefetch_lines(set, &c.docs[i + L0], c.lines + c.docs[i + L0].line_first, 0);
         if (i + L1 < c.ndocs)
-            rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first, 1);
+            rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first);
         if (rules_eval_doc_reference(set, d, c.lines + d->line_first, c.uids, &ops, &dd2[i],
                                      lo2 + d->line_first, NULL) != ADJ_OK)
             return 1;

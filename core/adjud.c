@@ -15,7 +15,8 @@
 /* Documents asking more questions than this are replayed with a scratch
  * set instead of a scan for repeats. */
 #define ADJUD_SCAN_QUESTIONS_MAX 64u
-/* How many documents ahead the workers prefetch settled-history slots. */
+/* How many documents ahead the workers prefetch settled-history slots and
+ * the lines' code lookups. */
 #define ADJUD_PREFETCH_DOCS 4u
 
 uint64_t adjud_doc_text_max(uint32_t line_count)
@@ -353,8 +354,8 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
     };
     /* Start the cache misses of later documents' lookups early: index
      * slots 16 documents ahead, rows 8 ahead (rules_prefetch_doc), the
-     * settled-history slots of their pack ids 4 ahead, the lines' code
-     * lookups (drugs[line.code], ...) 6 and 3 ahead (rules_prefetch_lines). */
+     * settled-history slots of their pack ids and the lines' code lookups
+     * (drugs[line.code], ...: rules_prefetch_lines) 4 ahead. */
     for (uint32_t i = 0; i < chunk->doc_count && i < 16; i++) {
         rules_prefetch_doc(worker->rules, &chunk->docs[i], 0);
     }
@@ -371,13 +372,9 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         if (i + ADJUD_PREFETCH_DOCS < chunk->doc_count) {
             adjud_prefetch_history(worker, chunk, &chunk->docs[i + ADJUD_PREFETCH_DOCS]);
         }
-        if (i + 6 < chunk->doc_count) {
-            const struct doc *ahead = &chunk->docs[i + 6];
-            rules_prefetch_lines(worker->rules, ahead, &chunk->lines[ahead->line_first], 0);
-        }
-        if (i + 3 < chunk->doc_count) {
-            const struct doc *ahead = &chunk->docs[i + 3];
-            rules_prefetch_lines(worker->rules, ahead, &chunk->lines[ahead->line_first], 1);
+        if (i + ADJUD_PREFETCH_DOCS < chunk->doc_count) {
+            const struct doc *ahead = &chunk->docs[i + ADJUD_PREFETCH_DOCS];
+            rules_prefetch_lines(worker->rules, ahead, &chunk->lines[ahead->line_first]);
         }
         const struct doc *doc = &chunk->docs[i];
         const struct doc_line *lines = &chunk->lines[doc->line_first];

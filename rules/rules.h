@@ -112,10 +112,11 @@ void rules_prefetch_doc(const struct rules_set *set, const struct doc *doc, int 
 /*
  * Optional, as rules_prefetch_doc, for the line-level lookup each line's
  * rules make first by its code (drugs[line.code] for a drug line, ...):
- * stage 0 prefetches the index slot, stage 1 reads it and prefetches the
- * row. lines = the document's lines. Changes no result.
+ * reads the index slot and prefetches the row and the key. A pipeline
+ * evaluating document i calls it for document i + 4. lines = the
+ * document's lines. Reads only immutable data; changes no result.
  */
 void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
-                          const struct doc_line *lines, int stage);
+                          const struct doc_line *lines);
 
 #endif

@@ -1865,7 +1865,7 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
 bool rules_compiled(const struct rules_set *set) { return set->vm != NULL; }
 
 void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
-                          const struct doc_line *lines, int stage)
+                          const struct doc_line *lines)
 {
     const struct rl_vm *vm = set->vm;
     if (vm == NULL || !vm->fused)
@@ -1879,12 +1879,11 @@ void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
         const struct rl_table *t = &set->tables[ti];
         if (t->ngroups == 0)
             continue;
+        /* The slot is read here, not prefetched a stage before: these
+         * tables' slots are small and mostly cached, and one stage hashes
+         * the code once (rl_table_find1's hash of a text key). */
         uint64_t h = text_hash64(l->code, l->code_len) * 0x100000001B3ull;
         uint32_t at = (uint32_t)h & t->slot_mask;
-        if (stage == 0) {
-            __builtin_prefetch(&t->slots[at]);
-            continue;
-        }
         for (uint32_t probes = 0; probes < 8; probes++) {
             const struct rl_slot *sl = &t->slots[at];
             if (sl->count == 0)

@@ -68,10 +68,9 @@ static void agree(const struct rules_set *set, const struct doc *doc, const stru
     cr_assert(lc);
     /* The look-ahead calls change no result (checked below: the untraced
      * run follows them) and stay in bounds (the sanitizer builds). */
-    for (int stage = 0; stage < 2; stage++) {
+    for (int stage = 0; stage < 2; stage++)
         rules_prefetch_doc(set, doc, stage);
-        rules_prefetch_lines(set, doc, lines, stage);
-    }
+    rules_prefetch_lines(set, doc, lines);
     enum adj_err ec = rules_eval_doc(set, doc, lines, uids, seen_fast, &c, lc, NULL);
     struct doc_decision a, b;
     struct line_decision *la = calloc(doc->line_count + 1u, sizeof *la);
