@@ -123,6 +123,23 @@ void batch_set_fast_paths(bool on)
     fast_paths_on = on;
 }
 
+/* Off only in tests (batch_set_wide_scan). */
+static bool wide_scan_on = true;
+
+void batch_set_wide_scan(bool on)
+{
+    wide_scan_on = on;
+}
+
+bool batch_wide_scan_available(void)
+{
+#if BLOCK_SCAN_WIDE
+    return block_scan_wide_supported();
+#else
+    return false;
+#endif
+}
+
 /* ---- fields (struct line_view and the scanners: io/batch_scan.h) ---- */
 
 /* Field i (0-based) or an empty field one past the end when omitted. */
@@ -1261,7 +1278,7 @@ void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
      * both settings compare the scanners too. */
     uint64_t line;
 #if BLOCK_SCAN_WIDE
-    if (fast_paths_on && block_scan_wide_supported()) {
+    if (fast_paths_on && wide_scan_on && block_scan_wide_supported()) {
         line = parse_lines_wide(&p, data, len, pos);
     } else {
         line = parse_lines(&p, data, len, pos);
