@@ -209,7 +209,7 @@ __attribute__((always_inline)) static inline void zero_words(void *p, size_t n)
  * and stores each way: a memcpy call per field cost more than the copy. */
 _Static_assert(ADJ_ID_BYTES_MAX <= 32 && ADJ_CODE_BYTES_MAX <= 32, "copy_small covers ids");
 
-static inline void copy_small(char *dst, const char *src, size_t len)
+__attribute__((always_inline)) static inline void copy_small(char *dst, const char *src, size_t len)
 {
     ADJ_DEBUG_ASSERT(len <= 32);
     if (len >= 16) {
@@ -380,7 +380,8 @@ static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t
  * a day every year has (the 30th of Esfand, leap years only, is left to
  * jdate_parse). False for anything else, which jdate_parse then handles
  * with its error. */
-static bool date_fast(const struct line_view *lv, struct field f, struct jdate *d)
+__attribute__((always_inline)) static inline bool date_fast(const struct line_view *lv,
+                                                            struct field f, struct jdate *d)
 {
     const char *s = fptr(lv, f);
     if (!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') || s[7] != s[4]) {
@@ -398,10 +399,14 @@ static bool date_fast(const struct line_view *lv, struct field f, struct jdate *
     if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1)) {
         return false;
     }
-    uint64_t ym = text_swar_value8(w0); /* Y Y Y Y 0 M M 0 */
-    int32_t y = (int32_t)(ym / 10000u);
-    int32_t m = (int32_t)((ym / 10u) % 100u);
-    int32_t day = (int32_t)text_swar_value8(w1);
+    /* Digits now: each byte's low nibble is its value (cheaper than two
+     * multiply-shift conversions and the divisions to split them). */
+#define DATE_DIGIT(w, i) ((int32_t)(((w) >> (8u * (i))) & 0xFu))
+    int32_t y = DATE_DIGIT(w0, 0) * 1000 + DATE_DIGIT(w0, 1) * 100 + DATE_DIGIT(w0, 2) * 10 +
+                DATE_DIGIT(w0, 3);
+    int32_t m = DATE_DIGIT(w0, 5) * 10 + DATE_DIGIT(w0, 6);
+    int32_t day = DATE_DIGIT(w1, 6) * 10 + DATE_DIGIT(w1, 7);
+#undef DATE_DIGIT
     if (y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
         day > (m <= 6 ? 31 : m <= 11 ? 30 : 29)) {
         return false;
@@ -432,21 +437,30 @@ static struct verr parse_date(const struct line_view *lv, struct field f, struct
 /* The common national code: ten ASCII digits, not all equal, check digit
  * right (batch-format.md). True with the value; false for anything else,
  * which ids_nid_parse then handles with its error. */
-static bool nid_fast(const struct line_view *lv, struct field f, uint64_t *out)
+__attribute__((always_inline)) static inline bool nid_fast(const struct line_view *lv,
+                                                           struct field f, uint64_t *out)
 {
     const char *s = fptr(lv, f);
     uint64_t v;
     if (!fast_paths_on || f.len != 10 || !text_ascii_u64(lv->lo, s, 10, &v)) {
         return false;
     }
-    int sum = 0;
-    bool all_equal = true;
-    for (int i = 0; i < 9; i++) {
-        sum += (s[i] - '0') * (10 - i);
-        all_equal = all_equal && s[i] == s[9];
-    }
-    int r = sum % 11;
-    if (all_equal || (r < 2 ? r : 11 - r) != s[9] - '0') {
+    /* The weighted sum of digits 0..8 (weights 10..2) without a loop:
+     * for the first eight, d * 0x0101..01 leaves in byte j the sum of
+     * digits 0..j (at most 72: no carry between bytes); the sum of those
+     * eight prefix sums (widened to 16-bit lanes first: up to 576) is
+     * sum (8 - i) * d_i, and 2 * sum d_i more makes the weights 10..3. */
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t d = w - 0x3030303030303030ull; /* Digits, one per byte (checked above). */
+    uint64_t pre = d * 0x0101010101010101ull;
+    uint64_t pairs = (pre & 0x00FF00FF00FF00FFull) + ((pre >> 8) & 0x00FF00FF00FF00FFull);
+    uint64_t sum = ((pairs * 0x0001000100010001ull) >> 48) + 2u * (pre >> 56) +
+                   2u * (uint64_t)(s[8] - '0');
+    uint64_t r = sum % 11u;
+    uint64_t check = (uint64_t)(s[9] - '0');
+    bool all_equal = w == 0x0101010101010101ull * (uint64_t)(unsigned char)s[9] && s[8] == s[9];
+    if (all_equal || (r < 2 ? r : 11u - r) != check) {
         return false;
     }
     *out = v;
@@ -858,6 +872,89 @@ static void copy_doc_id(struct batch_reject *r, const struct line_view *lv)
     }
 }
 
+/* An id or code field of the common form: 1..max bytes, no space at
+ * either end (parse_text's checks; the line is known to be ASCII). */
+__attribute__((always_inline)) static inline bool text_field_fast(const struct line_view *lv,
+                                                                  struct field f, uint32_t max)
+{
+    const char *t = lv->s + f.off;
+    return f.len >= 1 && f.len <= max && t[0] != ' ' && t[f.len - 1] != ' ';
+}
+
+/*
+ * A P or I record of the common form, parsed in one go: printable ASCII,
+ * exactly its 7 or 8 fields, each well formed (fast forms of parse_text,
+ * nid_fast, parse_mc, date_fast, parse_letter), dates in order. Fills *doc
+ * exactly as `*doc = zero_doc` + parse_doc_header do and returns true; for
+ * any other line returns false (*doc may be half written: the general path
+ * then zeroes and parses it with its reasons and columns).
+ */
+__attribute__((always_inline)) static inline bool doc_header_fast(const struct line_view *lv,
+                                                                  char kind, struct doc *doc)
+{
+    uint32_t nf = kind == 'P' ? 7u : 8u;
+    if (!fast_paths_on || lv->nonascii || lv->ctrl_at != UINT32_MAX || lv->nfields != nf) {
+        return false;
+    }
+    const char *s = lv->s;
+    const struct field *f = lv->f;
+    if (!text_field_fast(lv, f[1], ADJ_ID_BYTES_MAX) ||
+        !text_field_fast(lv, f[2], ADJ_ID_BYTES_MAX)) {
+        return false;
+    }
+    uint64_t nid, mc = 0;
+    if (!nid_fast(lv, f[3], &nid)) {
+        return false;
+    }
+    uint32_t df = 4; /* The first date's field. */
+    if (kind == 'P') {
+        if (f[4].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &mc)) {
+            return false;
+        }
+        df = 5;
+    }
+    struct jdate d1, d2;
+    if (!date_fast(lv, f[df], &d1) || !date_fast(lv, f[df + 1], &d2)) {
+        return false;
+    }
+    int32_t days1 = jdate_ymd_to_days(d1.year, d1.month, d1.day);
+    int32_t days2 = jdate_ymd_to_days(d2.year, d2.month, d2.day);
+    if (days2 < days1) {
+        return false;
+    }
+    uint8_t stay = DOC_STAY_NONE;
+    if (kind == 'I') {
+        char c = s[f[6].off];
+        if (f[6].len != 1 || (c != DOC_STAY_B && c != DOC_STAY_M) ||
+            !text_field_fast(lv, f[7], ADJ_CODE_BYTES_MAX)) {
+            return false;
+        }
+        stay = (uint8_t)c;
+    }
+    zero_words(doc, sizeof *doc / 8u);
+    doc->patient_nid = nid;
+    doc->prescriber_mc = (uint32_t)mc;
+    doc->date1 = d1;
+    doc->date2 = d2;
+    doc->date1_days = days1;
+    doc->date2_days = days2;
+    doc->kind = (uint8_t)kind;
+    doc->stay = stay;
+    /* ASCII: the canonical doc_id is the id as read. Strings end in the
+     * zeroes already there. */
+    copy_small(doc->doc_id_raw, s + f[1].off, f[1].len);
+    copy_small(doc->doc_id, s + f[1].off, f[1].len);
+    doc->doc_id_len = (uint8_t)f[1].len;
+    copy_small(doc->center, s + f[2].off, f[2].len);
+    doc->center_len = (uint8_t)f[2].len;
+    if (kind == 'I') {
+        copy_small(doc->diagnosis, s + f[7].off, f[7].len);
+        doc->diagnosis_len = (uint8_t)f[7].len;
+    }
+    return true;
+}
+_Static_assert(sizeof(struct doc) % 8u == 0, "zero_words covers struct doc");
+
 static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uint32_t raw_begin,
                           uint64_t line, bool too_long)
 {
@@ -871,6 +968,10 @@ static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uin
         return;
     }
     struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
+    if (doc_header_fast(lv, kind, doc)) {
+        doc->src_line = line;
+        return;
+    }
     /* Zeroed so that equal documents are equal bytes (padding, string
      * tails): the pipeline may hash or compare them. */
     *doc = zero_doc;
@@ -947,8 +1048,9 @@ __attribute__((always_inline)) static inline bool rial_fast(const struct line_vi
  * single commas. Appends their keys (what ids_uid_pack gives)
  * and returns true; false (nothing appended) for anything else, which the
  * general parse_uids then handles. */
-static bool uids_fast(const struct line_view *lv, struct field f, struct doc_chunk *c,
-                      uint32_t *count)
+__attribute__((always_inline)) static inline bool uids_fast(const struct line_view *lv,
+                                                            struct field f, struct doc_chunk *c,
+                                                            uint32_t *count)
 {
     const char *p = lv->s + f.off;
     size_t rem = f.len;

@@ -47,7 +47,8 @@ enum adj_err jdate_parse_month(const char *text, size_t len, struct jdate *out,
  * per document, and a struct jdate passed by value went through the stack
  * (two 4-byte stores read back as one 8-byte load: a store-forwarding
  * stall, measurable there). */
-static inline int32_t jdate_ymd_to_days(int32_t year, int32_t month, int32_t day)
+__attribute__((always_inline)) static inline int32_t jdate_ymd_to_days(int32_t year, int32_t month,
+                                                                   int32_t day)
 {
     int32_t day_of_year = month <= 7 ? (month - 1) * 31 + day : 186 + (month - 7) * 30 + day;
     int32_t leaps_before = (8 * (year - 1) + 29) / 33; /* Leap years among 1..year-1. */

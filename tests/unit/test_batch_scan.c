@@ -475,6 +475,25 @@ Test(batch_scan, fast_paths_equal_general_path)
                 "\xDB\xB1\xDB\xB4\xDB\xB0\xDB\xB3/07/18", "", " 1403/07/18",
             };
             const char *nid = rnd_below(3) ? nids[0] : nids[rnd_below(sizeof nids / sizeof nids[0])];
+            char nid_rand[11];
+            if (rnd_below(3) == 0) {
+                /* Random digits; half of them with the right check digit
+                 * (the weighted sum is computed without a loop). */
+                unsigned sum = 0;
+                for (unsigned i = 0; i < 10; i++) {
+                    nid_rand[i] = (char)('0' + rnd_below(10));
+                    sum += i < 9 ? (unsigned)(nid_rand[i] - '0') * (10u - i) : 0u;
+                }
+                unsigned r = sum % 11u;
+                if (rnd_below(2)) {
+                    nid_rand[9] = (char)('0' + (r < 2 ? r : 11u - r));
+                }
+                if (rnd_below(10) == 0) {
+                    memset(nid_rand, nid_rand[9], 9); /* All equal. */
+                }
+                nid_rand[10] = '\0';
+                nid = nid_rand;
+            }
             const char *d1 = rnd_below(3) ? dates[0] : dates[rnd_below(sizeof dates / sizeof dates[0])];
             const char *d2 = rnd_below(3) ? dates[0] : dates[rnd_below(sizeof dates / sizeof dates[0])];
             char hdr[256];
