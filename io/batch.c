@@ -199,7 +199,9 @@ static bool has_edge_space(const struct line_view *lv, struct field f)
 __attribute__((always_inline)) static inline void zero_words(void *p, size_t n)
 {
     const uint64_t z = 0;
-#pragma GCC unroll 16
+    /* Unrolled whole (n <= 32 here: struct doc is 24 words), or gcc
+     * makes the loop a memset again. */
+#pragma GCC unroll 32
     for (size_t i = 0; i < n; i++) {
         memcpy((char *)p + 8u * i, &z, 8);
     }
@@ -384,7 +386,7 @@ __attribute__((always_inline)) static inline bool date_fast(const struct line_vi
                                                             struct field f, struct jdate *d)
 {
     const char *s = fptr(lv, f);
-    if (!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') || s[7] != s[4]) {
+    if (ADJ_UNLIKELY(!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') || s[7] != s[4])) {
         return false;
     }
     /* "YYYY/MM/" and "YY/MM/DD" as two words (little-endian: byte i is
@@ -396,7 +398,7 @@ __attribute__((always_inline)) static inline bool date_fast(const struct line_vi
     const uint64_t seps = 0xFF0000FF00000000ull; /* Bytes 4 and 7. */
     w0 = (w0 & ~seps) | (0x3030303030303030ull & seps);
     w1 = (w1 & 0xFFFF000000000000ull) | 0x0000303030303030ull;
-    if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1)) {
+    if (ADJ_UNLIKELY(!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1))) {
         return false;
     }
     /* Digits now: each byte's low nibble is its value (cheaper than two
@@ -407,8 +409,8 @@ __attribute__((always_inline)) static inline bool date_fast(const struct line_vi
     int32_t m = DATE_DIGIT(w0, 5) * 10 + DATE_DIGIT(w0, 6);
     int32_t day = DATE_DIGIT(w1, 6) * 10 + DATE_DIGIT(w1, 7);
 #undef DATE_DIGIT
-    if (y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
-        day > (m <= 6 ? 31 : m <= 11 ? 30 : 29)) {
+    if (ADJ_UNLIKELY(y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
+        day > (m <= 6 ? 31 : m <= 11 ? 30 : 29))) {
         return false;
     }
     d->year = y;
@@ -442,7 +444,7 @@ __attribute__((always_inline)) static inline bool nid_fast(const struct line_vie
 {
     const char *s = fptr(lv, f);
     uint64_t v;
-    if (!fast_paths_on || f.len != 10 || !text_ascii_u64(lv->lo, s, 10, &v)) {
+    if (ADJ_UNLIKELY(!fast_paths_on || f.len != 10 || !text_ascii_u64(lv->lo, s, 10, &v))) {
         return false;
     }
     /* The weighted sum of digits 0..8 (weights 10..2) without a loop:
@@ -460,7 +462,7 @@ __attribute__((always_inline)) static inline bool nid_fast(const struct line_vie
     uint64_t r = sum % 11u;
     uint64_t check = (uint64_t)(s[9] - '0');
     bool all_equal = w == 0x0101010101010101ull * (uint64_t)(unsigned char)s[9] && s[8] == s[9];
-    if (all_equal || (r < 2 ? r : 11u - r) != check) {
+    if (ADJ_UNLIKELY(all_equal || (r < 2 ? r : 11u - r) != check)) {
         return false;
     }
     *out = v;
@@ -893,40 +895,41 @@ __attribute__((always_inline)) static inline bool doc_header_fast(const struct l
                                                                   char kind, struct doc *doc)
 {
     uint32_t nf = kind == 'P' ? 7u : 8u;
-    if (!fast_paths_on || lv->nonascii || lv->ctrl_at != UINT32_MAX || lv->nfields != nf) {
+    if (ADJ_UNLIKELY(!fast_paths_on || lv->nonascii || lv->ctrl_at != UINT32_MAX || lv->nfields != nf)) {
         return false;
     }
     const char *s = lv->s;
     const struct field *f = lv->f;
-    if (!text_field_fast(lv, f[1], ADJ_ID_BYTES_MAX) ||
-        !text_field_fast(lv, f[2], ADJ_ID_BYTES_MAX)) {
+    if (ADJ_UNLIKELY(!text_field_fast(lv, f[1], ADJ_ID_BYTES_MAX) ||
+        !text_field_fast(lv, f[2], ADJ_ID_BYTES_MAX))) {
         return false;
     }
     uint64_t nid, mc = 0;
-    if (!nid_fast(lv, f[3], &nid)) {
+    if (ADJ_UNLIKELY(!nid_fast(lv, f[3], &nid))) {
         return false;
     }
     uint32_t df = 4; /* The first date's field. */
     if (kind == 'P') {
-        if (f[4].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &mc)) {
+        if (ADJ_UNLIKELY(f[4].len > ADJ_MC_DIGITS_MAX ||
+                         !text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &mc))) {
             return false;
         }
         df = 5;
     }
     struct jdate d1, d2;
-    if (!date_fast(lv, f[df], &d1) || !date_fast(lv, f[df + 1], &d2)) {
+    if (ADJ_UNLIKELY(!date_fast(lv, f[df], &d1) || !date_fast(lv, f[df + 1], &d2))) {
         return false;
     }
     int32_t days1 = jdate_ymd_to_days(d1.year, d1.month, d1.day);
     int32_t days2 = jdate_ymd_to_days(d2.year, d2.month, d2.day);
-    if (days2 < days1) {
+    if (ADJ_UNLIKELY(days2 < days1)) {
         return false;
     }
     uint8_t stay = DOC_STAY_NONE;
     if (kind == 'I') {
         char c = s[f[6].off];
-        if (f[6].len != 1 || (c != DOC_STAY_B && c != DOC_STAY_M) ||
-            !text_field_fast(lv, f[7], ADJ_CODE_BYTES_MAX)) {
+        if (ADJ_UNLIKELY(f[6].len != 1 || (c != DOC_STAY_B && c != DOC_STAY_M) ||
+                         !text_field_fast(lv, f[7], ADJ_CODE_BYTES_MAX))) {
             return false;
         }
         stay = (uint8_t)c;
@@ -1037,7 +1040,7 @@ _Static_assert((sizeof(struct doc_line) - offsetof(struct doc_line, code)) % 8u 
 __attribute__((always_inline)) static inline bool rial_fast(const struct line_view *lv, struct field f, int64_t *out)
 {
     uint64_t v;
-    if (!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) || v > (uint64_t)ADJ_RIAL_MAX) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) || v > (uint64_t)ADJ_RIAL_MAX)) {
         return false;
     }
     *out = (int64_t)v;
@@ -1055,37 +1058,41 @@ __attribute__((always_inline)) static inline bool uids_fast(const struct line_vi
     const char *p = lv->s + f.off;
     size_t rem = f.len;
     uint32_t n = 0;
-    /* Room for every id the field can hold (the general path grows). */
-    if ((uint64_t)c->uid_count + rem / 21u + 1u > c->uid_cap) {
+    /* Room for every id the field can hold, rem / 21 + 1 (the general path
+     * grows); said without a division, which gcc emitted as `div` here. */
+    if (ADJ_UNLIKELY(c->uid_count >= c->uid_cap ||
+                     rem >= 21u * (uint64_t)(c->uid_cap - c->uid_count))) {
         return false;
     }
     /* Bounded: each pass consumes 21 bytes (an id and its comma) or ends. */
     for (;;) {
-        if (rem < 20) {
+        if (ADJ_UNLIKELY(rem < 20)) {
             return false;
         }
-        /* Digits 0-7, 8-15 and 12-19 (overlapping), checked and valued
-         * eight at a time. */
+        /* Digits 0-7, 6-13 and 12-19 (overlapping), checked eight at a
+         * time, then valued as d0..d4, d6..d13 and d14..d19 (the bytes
+         * not wanted become leading '0's): no divisions (gcc emitted
+         * `div` for the splits of whole words this replaced). */
         uint64_t w0, w1, w2;
         memcpy(&w0, p, 8);
-        memcpy(&w1, p + 8, 8);
+        memcpy(&w1, p + 6, 8);
         memcpy(&w2, p + 12, 8);
-        if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1) ||
-            !text_swar_is_digits8(w2)) {
+        if (ADJ_UNLIKELY(!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1) ||
+                         !text_swar_is_digits8(w2))) {
             return false;
         }
-        uint64_t a = text_swar_value8(w0);          /* d0..d7 */
-        uint64_t b = text_swar_value8(w1);          /* d8..d15 */
-        uint64_t z = text_swar_value8(w2) % 10000u; /* d16..d19 */
+        /* Little-endian: byte i is digit i of the word. */
+        uint64_t a = text_swar_value8((w0 << 24) | 0x303030u);       /* d0..d4 */
+        uint64_t b = text_swar_value8(w1);                            /* d6..d13 */
+        uint64_t z = text_swar_value8((w2 & ~0xFFFFull) | 0x3030u);   /* d14..d19 */
         /* ids_uid_pack: the sixth digit must be '0' for a unit-level pack;
          * the key is the other 19 digits. */
-        uint64_t key = (a / 1000u) * 100000000000000ull + (a % 100u) * 1000000000000ull +
-                       b * 10000u + z;
+        uint64_t key = a * 100000000000000ull + b * 1000000u + z;
         c->uids[c->uid_count + n++] = p[5] == '0' ? key : IDS_UID_INVALID;
         if (rem == 20) {
             break;
         }
-        if (p[20] != ',' || rem == 21) { /* Not a comma, or a trailing one. */
+        if (ADJ_UNLIKELY(p[20] != ',' || rem == 21)) { /* Not a comma, or a trailing one. */
             return false;
         }
         p += 21;
@@ -1109,54 +1116,54 @@ __attribute__((always_inline)) static inline bool l_fast(struct parser *p, const
     struct open_doc *d = &p->d;
     struct doc_chunk *c = p->chunk;
     uint32_t nf = lv->nfields;
-    if (!fast_paths_on || !d->open || d->rejected || lv->nonascii ||
+    if (ADJ_UNLIKELY(!fast_paths_on || !d->open || d->rejected || lv->nonascii ||
         lv->ctrl_at != UINT32_MAX || nf < 8 || nf > 12 ||
-        d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap) {
+        d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap)) {
         return false;
     }
     const char *s = lv->s;
     const struct field *f = lv->f;
     uint64_t no, qty;
-    if (!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) || no != d->l_count + 1u) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) || no != d->l_count + 1u)) {
         return false;
     }
     char kind = s[f[2].off];
-    if (f[2].len != 1 ||
-        !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B')))) {
+    if (ADJ_UNLIKELY(f[2].len != 1 ||
+        !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B'))))) {
         return false;
     }
     const char *code = s + f[3].off;
     uint32_t code_len = f[3].len;
-    if (code_len == 0 || code_len > ADJ_CODE_BYTES_MAX || code[0] == ' ' ||
-        code[code_len - 1] == ' ') {
+    if (ADJ_UNLIKELY(code_len == 0 || code_len > ADJ_CODE_BYTES_MAX || code[0] == ' ' ||
+        code[code_len - 1] == ' ')) {
         return false;
     }
-    if (!text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &qty) || qty < 1 ||
-        qty > (uint64_t)ADJ_QTY_MAX) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &qty) || qty < 1 ||
+        qty > (uint64_t)ADJ_QTY_MAX)) {
         return false;
     }
     int64_t price, total, insurer, daroyar = 0, product;
-    if (!rial_fast(lv, f[5], &price) || !rial_fast(lv, f[6], &total) ||
-        !rial_fast(lv, f[7], &insurer) || (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar))) {
+    if (ADJ_UNLIKELY(!rial_fast(lv, f[5], &price) || !rial_fast(lv, f[6], &total) ||
+        !rial_fast(lv, f[7], &insurer) || (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar)))) {
         return false;
     }
-    if (!money_mul((int64_t)qty, price, &product) || product != total) {
+    if (ADJ_UNLIKELY(!money_mul((int64_t)qty, price, &product) || product != total)) {
         return false;
     }
     uint64_t mc = 0;
     bool has_mc = nf > 9 && f[9].len > 0;
-    if (has_mc && (f[9].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc))) {
+    if (ADJ_UNLIKELY(has_mc && (f[9].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc)))) {
         return false;
     }
     uint8_t tariff = TARIFF_NONE;
     if (nf > 10 && f[10].len > 0) {
         tariff = (uint8_t)s[f[10].off];
-        if (f[10].len != 1 || (tariff != TARIFF_G && tariff != TARIFF_F)) {
+        if (ADJ_UNLIKELY(f[10].len != 1 || (tariff != TARIFF_G && tariff != TARIFF_F))) {
             return false;
         }
     }
     uint32_t uid_first = c->uid_count, uid_n = 0;
-    if (nf > 11 && f[11].len > 0 && !uids_fast(lv, f[11], c, &uid_n)) {
+    if (ADJ_UNLIKELY(nf > 11 && f[11].len > 0 && !uids_fast(lv, f[11], c, &uid_n))) {
         return false;
     }
     struct doc_line *ln = &c->lines[c->line_count];

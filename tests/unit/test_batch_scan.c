@@ -356,6 +356,24 @@ static void random_l_line(struct capture *out, char doc_kind, unsigned no)
              kind == 'D' ? (rnd_below(2) ? "62600651567087891740,62600051567087891740"
                                          : "62600457545481395443")
                          : "");
+    if (kind == 'D' && rnd_below(3) == 0) {
+        /* 1..3 random ids (every digit position valued), the sixth digit
+         * mostly '0' (a unit-level pack). */
+        unsigned ids = 1 + rnd_below(3);
+        size_t at = 0;
+        for (unsigned k = 0; k < ids; k++) {
+            if (k > 0) {
+                f[11][at++] = ',';
+            }
+            for (unsigned i = 0; i < 20; i++) {
+                f[11][at++] = (char)('0' + rnd_below(10));
+            }
+            if (rnd_below(4) != 0) {
+                f[11][at - 15] = '0';
+            }
+        }
+        f[11][at] = '\0';
+    }
     unsigned nfields = 12;
     while (nfields > 8 && f[nfields - 1][0] == '\0' && rnd_below(2)) {
         nfields--; /* Trailing empty fields may be omitted. */
