@@ -386,7 +386,8 @@ __attribute__((always_inline)) static inline bool date_fast(const struct line_vi
                                                             struct field f, struct jdate *d)
 {
     const char *s = fptr(lv, f);
-    if (ADJ_UNLIKELY(!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') || s[7] != s[4])) {
+    if (ADJ_UNLIKELY(!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') ||
+                     s[7] != s[4])) {
         return false;
     }
     /* "YYYY/MM/" and "YY/MM/DD" as two words (little-endian: byte i is
@@ -410,7 +411,7 @@ __attribute__((always_inline)) static inline bool date_fast(const struct line_vi
     int32_t day = DATE_DIGIT(w1, 6) * 10 + DATE_DIGIT(w1, 7);
 #undef DATE_DIGIT
     if (ADJ_UNLIKELY(y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
-        day > (m <= 6 ? 31 : m <= 11 ? 30 : 29))) {
+                     day > (m <= 6 ? 31 : m <= 11 ? 30 : 29))) {
         return false;
     }
     d->year = y;
@@ -895,13 +896,14 @@ __attribute__((always_inline)) static inline bool doc_header_fast(const struct l
                                                                   char kind, struct doc *doc)
 {
     uint32_t nf = kind == 'P' ? 7u : 8u;
-    if (ADJ_UNLIKELY(!fast_paths_on || lv->nonascii || lv->ctrl_at != UINT32_MAX || lv->nfields != nf)) {
+    if (ADJ_UNLIKELY(!fast_paths_on || lv->nonascii || lv->ctrl_at != UINT32_MAX ||
+                     lv->nfields != nf)) {
         return false;
     }
     const char *s = lv->s;
     const struct field *f = lv->f;
     if (ADJ_UNLIKELY(!text_field_fast(lv, f[1], ADJ_ID_BYTES_MAX) ||
-        !text_field_fast(lv, f[2], ADJ_ID_BYTES_MAX))) {
+                     !text_field_fast(lv, f[2], ADJ_ID_BYTES_MAX))) {
         return false;
     }
     uint64_t nid, mc = 0;
@@ -1040,7 +1042,8 @@ _Static_assert((sizeof(struct doc_line) - offsetof(struct doc_line, code)) % 8u 
 __attribute__((always_inline)) static inline bool rial_fast(const struct line_view *lv, struct field f, int64_t *out)
 {
     uint64_t v;
-    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) || v > (uint64_t)ADJ_RIAL_MAX)) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) ||
+                     v > (uint64_t)ADJ_RIAL_MAX)) {
         return false;
     }
     *out = (int64_t)v;
@@ -1111,40 +1114,43 @@ __attribute__((always_inline)) static inline bool uids_fast(const struct line_vi
  * takes the general path with its error reasons and columns.
  * tests/unit/test_batch_scan.c and the fixture driver run both paths.
  */
-__attribute__((always_inline)) static inline bool l_fast(struct parser *p, const struct line_view *lv, uint64_t line)
+__attribute__((always_inline)) static inline bool l_fast(struct parser *p,
+                                                         const struct line_view *lv, uint64_t line)
 {
     struct open_doc *d = &p->d;
     struct doc_chunk *c = p->chunk;
     uint32_t nf = lv->nfields;
     if (ADJ_UNLIKELY(!fast_paths_on || !d->open || d->rejected || lv->nonascii ||
-        lv->ctrl_at != UINT32_MAX || nf < 8 || nf > 12 ||
-        d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap)) {
+                     lv->ctrl_at != UINT32_MAX || nf < 8 || nf > 12 ||
+                     d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap)) {
         return false;
     }
     const char *s = lv->s;
     const struct field *f = lv->f;
     uint64_t no, qty;
-    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) || no != d->l_count + 1u)) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) ||
+                     no != d->l_count + 1u)) {
         return false;
     }
     char kind = s[f[2].off];
     if (ADJ_UNLIKELY(f[2].len != 1 ||
-        !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B'))))) {
+                     !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B'))))) {
         return false;
     }
     const char *code = s + f[3].off;
     uint32_t code_len = f[3].len;
     if (ADJ_UNLIKELY(code_len == 0 || code_len > ADJ_CODE_BYTES_MAX || code[0] == ' ' ||
-        code[code_len - 1] == ' ')) {
+                     code[code_len - 1] == ' ')) {
         return false;
     }
     if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &qty) || qty < 1 ||
-        qty > (uint64_t)ADJ_QTY_MAX)) {
+                     qty > (uint64_t)ADJ_QTY_MAX)) {
         return false;
     }
     int64_t price, total, insurer, daroyar = 0, product;
     if (ADJ_UNLIKELY(!rial_fast(lv, f[5], &price) || !rial_fast(lv, f[6], &total) ||
-        !rial_fast(lv, f[7], &insurer) || (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar)))) {
+                     !rial_fast(lv, f[7], &insurer) ||
+                     (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar)))) {
         return false;
     }
     if (ADJ_UNLIKELY(!money_mul((int64_t)qty, price, &product) || product != total)) {
@@ -1152,7 +1158,8 @@ __attribute__((always_inline)) static inline bool l_fast(struct parser *p, const
     }
     uint64_t mc = 0;
     bool has_mc = nf > 9 && f[9].len > 0;
-    if (ADJ_UNLIKELY(has_mc && (f[9].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc)))) {
+    if (ADJ_UNLIKELY(has_mc && (f[9].len > ADJ_MC_DIGITS_MAX ||
+                                !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc)))) {
         return false;
     }
     uint8_t tariff = TARIFF_NONE;

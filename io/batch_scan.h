@@ -435,8 +435,8 @@ static const uint32_t block_scan_pair_hi[16] = {8,  24, 9,  25, 10, 26, 11, 27,
 _Static_assert(sizeof(struct field) == 8, "two 32-bit lanes per field");
 
 /* block_scan_line, wide. */
-__attribute__((always_inline)) BLOCK_SCAN_WIDE_TARGET static inline size_t block_scan_line_wide(struct block_scan *sc, size_t begin,
-                                                                 struct line_view *lv)
+__attribute__((always_inline)) BLOCK_SCAN_WIDE_TARGET static inline size_t
+block_scan_line_wide(struct block_scan *sc, size_t begin, struct line_view *lv)
 {
     const char *data = sc->data;
     ADJ_DEBUG_ASSERT(begin < sc->len && begin >= sc->base && begin - sc->base < BLOCK_SCAN_STEP);
@@ -482,7 +482,8 @@ __attribute__((always_inline)) BLOCK_SCAN_WIDE_TARGET static inline size_t block
             __m512i starts = _mm512_alignr_epi32(_mm512_add_epi32(ends, _mm512_set1_epi32(1)),
                                                  _mm512_set1_epi32((int)prev), 15);
             __m512i lens = _mm512_sub_epi32(ends, starts);
-            _mm512_storeu_si512((void *)&lv->f[n], _mm512_permutex2var_epi32(starts, pair_lo, lens));
+            _mm512_storeu_si512((void *)&lv->f[n],
+                                _mm512_permutex2var_epi32(starts, pair_lo, lens));
             _mm512_storeu_si512((void *)&lv->f[n + 8u],
                                 _mm512_permutex2var_epi32(starts, pair_hi, lens));
             n += (uint32_t)_mm_popcnt_u64(g);
