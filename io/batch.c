@@ -19,6 +19,7 @@
 #include "io/batch.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,6 +123,23 @@ void batch_set_fast_paths(bool on)
     fast_paths_on = on;
 }
 
+/* Off only in tests (batch_set_wide_scan). */
+static bool wide_scan_on = true;
+
+void batch_set_wide_scan(bool on)
+{
+    wide_scan_on = on;
+}
+
+bool batch_wide_scan_available(void)
+{
+#if BLOCK_SCAN_WIDE
+    return block_scan_wide_supported();
+#else
+    return false;
+#endif
+}
+
 /* ---- fields (struct line_view and the scanners: io/batch_scan.h) ---- */
 
 /* Field i (0-based) or an empty field one past the end when omitted. */
@@ -174,11 +192,26 @@ static bool has_edge_space(const struct line_view *lv, struct field f)
     return f.len > 0 && (p[0] == ' ' || p[f.len - 1] == ' ');
 }
 
+/* Zeroes n 8-byte words at p (n a small constant) with plain stores:
+ * gcc turned memset, and struct copies from a zero struct, into `rep
+ * stos`/`rep movs` in the hot paths, whose start-up cost more than the
+ * stores (~10% of the parse's CPU for one per line and one per document). */
+__attribute__((always_inline)) static inline void zero_words(void *p, size_t n)
+{
+    const uint64_t z = 0;
+    /* Unrolled whole (n <= 32 here: struct doc is 24 words), or gcc
+     * makes the loop a memset again. */
+#pragma GCC unroll 32
+    for (size_t i = 0; i < n; i++) {
+        memcpy((char *)p + 8u * i, &z, 8);
+    }
+}
+
 /* Copies 0..32 bytes (ids and codes) with at most two overlapping loads
  * and stores each way: a memcpy call per field cost more than the copy. */
 _Static_assert(ADJ_ID_BYTES_MAX <= 32 && ADJ_CODE_BYTES_MAX <= 32, "copy_small covers ids");
 
-static inline void copy_small(char *dst, const char *src, size_t len)
+__attribute__((always_inline)) static inline void copy_small(char *dst, const char *src, size_t len)
 {
     ADJ_DEBUG_ASSERT(len <= 32);
     if (len >= 16) {
@@ -349,10 +382,12 @@ static struct verr parse_mc(const struct line_view *lv, struct field f, uint32_t
  * a day every year has (the 30th of Esfand, leap years only, is left to
  * jdate_parse). False for anything else, which jdate_parse then handles
  * with its error. */
-static bool date_fast(const struct line_view *lv, struct field f, struct jdate *d)
+__attribute__((always_inline)) static inline bool date_fast(const struct line_view *lv,
+                                                            struct field f, struct jdate *d)
 {
     const char *s = fptr(lv, f);
-    if (!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') || s[7] != s[4]) {
+    if (ADJ_UNLIKELY(!fast_paths_on || f.len != 10 || (s[4] != '/' && s[4] != '-') ||
+                     s[7] != s[4])) {
         return false;
     }
     /* "YYYY/MM/" and "YY/MM/DD" as two words (little-endian: byte i is
@@ -364,15 +399,19 @@ static bool date_fast(const struct line_view *lv, struct field f, struct jdate *
     const uint64_t seps = 0xFF0000FF00000000ull; /* Bytes 4 and 7. */
     w0 = (w0 & ~seps) | (0x3030303030303030ull & seps);
     w1 = (w1 & 0xFFFF000000000000ull) | 0x0000303030303030ull;
-    if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1)) {
+    if (ADJ_UNLIKELY(!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1))) {
         return false;
     }
-    uint64_t ym = text_swar_value8(w0); /* Y Y Y Y 0 M M 0 */
-    int32_t y = (int32_t)(ym / 10000u);
-    int32_t m = (int32_t)((ym / 10u) % 100u);
-    int32_t day = (int32_t)text_swar_value8(w1);
-    if (y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
-        day > (m <= 6 ? 31 : m <= 11 ? 30 : 29)) {
+    /* Digits now: each byte's low nibble is its value (cheaper than two
+     * multiply-shift conversions and the divisions to split them). */
+#define DATE_DIGIT(w, i) ((int32_t)(((w) >> (8u * (i))) & 0xFu))
+    int32_t y = DATE_DIGIT(w0, 0) * 1000 + DATE_DIGIT(w0, 1) * 100 + DATE_DIGIT(w0, 2) * 10 +
+                DATE_DIGIT(w0, 3);
+    int32_t m = DATE_DIGIT(w0, 5) * 10 + DATE_DIGIT(w0, 6);
+    int32_t day = DATE_DIGIT(w1, 6) * 10 + DATE_DIGIT(w1, 7);
+#undef DATE_DIGIT
+    if (ADJ_UNLIKELY(y < ADJ_JYEAR_MIN || y > ADJ_JYEAR_MAX || m < 1 || m > 12 || day < 1 ||
+                     day > (m <= 6 ? 31 : m <= 11 ? 30 : 29))) {
         return false;
     }
     d->year = y;
@@ -385,7 +424,8 @@ static struct verr parse_date(const struct line_view *lv, struct field f, struct
                               int32_t *days)
 {
     if (date_fast(lv, f, d)) {
-        *days = jdate_to_days(*d);
+        /* Not jdate_to_days(*d): see jdate_ymd_to_days. */
+        *days = jdate_ymd_to_days(d->year, d->month, d->day);
         return VERR_OK;
     }
     size_t at;
@@ -400,21 +440,30 @@ static struct verr parse_date(const struct line_view *lv, struct field f, struct
 /* The common national code: ten ASCII digits, not all equal, check digit
  * right (batch-format.md). True with the value; false for anything else,
  * which ids_nid_parse then handles with its error. */
-static bool nid_fast(const struct line_view *lv, struct field f, uint64_t *out)
+__attribute__((always_inline)) static inline bool nid_fast(const struct line_view *lv,
+                                                           struct field f, uint64_t *out)
 {
     const char *s = fptr(lv, f);
     uint64_t v;
-    if (!fast_paths_on || f.len != 10 || !text_ascii_u64(lv->lo, s, 10, &v)) {
+    if (ADJ_UNLIKELY(!fast_paths_on || f.len != 10 || !text_ascii_u64(lv->lo, s, 10, &v))) {
         return false;
     }
-    int sum = 0;
-    bool all_equal = true;
-    for (int i = 0; i < 9; i++) {
-        sum += (s[i] - '0') * (10 - i);
-        all_equal = all_equal && s[i] == s[9];
-    }
-    int r = sum % 11;
-    if (all_equal || (r < 2 ? r : 11 - r) != s[9] - '0') {
+    /* The weighted sum of digits 0..8 (weights 10..2) without a loop:
+     * for the first eight, d * 0x0101..01 leaves in byte j the sum of
+     * digits 0..j (at most 72: no carry between bytes); the sum of those
+     * eight prefix sums (widened to 16-bit lanes first: up to 576) is
+     * sum (8 - i) * d_i, and 2 * sum d_i more makes the weights 10..3. */
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t d = w - 0x3030303030303030ull; /* Digits, one per byte (checked above). */
+    uint64_t pre = d * 0x0101010101010101ull;
+    uint64_t pairs = (pre & 0x00FF00FF00FF00FFull) + ((pre >> 8) & 0x00FF00FF00FF00FFull);
+    uint64_t sum = ((pairs * 0x0001000100010001ull) >> 48) + 2u * (pre >> 56) +
+                   2u * (uint64_t)(s[8] - '0');
+    uint64_t r = sum % 11u;
+    uint64_t check = (uint64_t)(s[9] - '0');
+    bool all_equal = w == 0x0101010101010101ull * (uint64_t)(unsigned char)s[9] && s[8] == s[9];
+    if (ADJ_UNLIKELY(all_equal || (r < 2 ? r : 11u - r) != check)) {
         return false;
     }
     *out = v;
@@ -792,13 +841,18 @@ static void doc_close(struct parser *p, uint32_t raw_end)
 static void doc_open(struct parser *p, char kind, uint32_t raw_begin, uint64_t line)
 {
     struct open_doc *d = &p->d;
-    memset(d, 0, sizeof *d);
+    /* Field by field (zero_words for the reject), not one memset of the
+     * struct: same bytes, no `rep stos`. */
     d->open = true;
+    d->continuation = false;
+    d->rejected = false;
     d->kind = kind;
     d->raw_begin = raw_begin;
     d->line = line;
+    d->l_count = 0;
     d->line_first = p->chunk->line_count;
     d->uid_first = p->chunk->uid_count;
+    zero_words(&d->rej, sizeof d->rej / 8u);
     if (p->chunk->doc_count >= p->chunk->doc_cap &&
         !grow((void **)&p->chunk->docs, &p->chunk->doc_cap, sizeof(struct doc),
               p->chunk->doc_count + 1)) {
@@ -821,6 +875,91 @@ static void copy_doc_id(struct batch_reject *r, const struct line_view *lv)
     }
 }
 
+/* An id or code field of the common form: 1..max bytes, no space at
+ * either end (parse_text's checks; the line is known to be ASCII). */
+__attribute__((always_inline)) static inline bool text_field_fast(const struct line_view *lv,
+                                                                  struct field f, uint32_t max)
+{
+    const char *t = lv->s + f.off;
+    return f.len >= 1 && f.len <= max && t[0] != ' ' && t[f.len - 1] != ' ';
+}
+
+/*
+ * A P or I record of the common form, parsed in one go: printable ASCII,
+ * exactly its 7 or 8 fields, each well formed (fast forms of parse_text,
+ * nid_fast, parse_mc, date_fast, parse_letter), dates in order. Fills *doc
+ * exactly as `*doc = zero_doc` + parse_doc_header do and returns true; for
+ * any other line returns false (*doc may be half written: the general path
+ * then zeroes and parses it with its reasons and columns).
+ */
+__attribute__((always_inline)) static inline bool doc_header_fast(const struct line_view *lv,
+                                                                  char kind, struct doc *doc)
+{
+    uint32_t nf = kind == 'P' ? 7u : 8u;
+    if (ADJ_UNLIKELY(!fast_paths_on || lv->nonascii || lv->ctrl_at != UINT32_MAX ||
+                     lv->nfields != nf)) {
+        return false;
+    }
+    const char *s = lv->s;
+    const struct field *f = lv->f;
+    if (ADJ_UNLIKELY(!text_field_fast(lv, f[1], ADJ_ID_BYTES_MAX) ||
+                     !text_field_fast(lv, f[2], ADJ_ID_BYTES_MAX))) {
+        return false;
+    }
+    uint64_t nid, mc = 0;
+    if (ADJ_UNLIKELY(!nid_fast(lv, f[3], &nid))) {
+        return false;
+    }
+    uint32_t df = 4; /* The first date's field. */
+    if (kind == 'P') {
+        if (ADJ_UNLIKELY(f[4].len > ADJ_MC_DIGITS_MAX ||
+                         !text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &mc))) {
+            return false;
+        }
+        df = 5;
+    }
+    struct jdate d1, d2;
+    if (ADJ_UNLIKELY(!date_fast(lv, f[df], &d1) || !date_fast(lv, f[df + 1], &d2))) {
+        return false;
+    }
+    int32_t days1 = jdate_ymd_to_days(d1.year, d1.month, d1.day);
+    int32_t days2 = jdate_ymd_to_days(d2.year, d2.month, d2.day);
+    if (ADJ_UNLIKELY(days2 < days1)) {
+        return false;
+    }
+    uint8_t stay = DOC_STAY_NONE;
+    if (kind == 'I') {
+        char c = s[f[6].off];
+        if (ADJ_UNLIKELY(f[6].len != 1 || (c != DOC_STAY_B && c != DOC_STAY_M) ||
+                         !text_field_fast(lv, f[7], ADJ_CODE_BYTES_MAX))) {
+            return false;
+        }
+        stay = (uint8_t)c;
+    }
+    zero_words(doc, sizeof *doc / 8u);
+    doc->patient_nid = nid;
+    doc->prescriber_mc = (uint32_t)mc;
+    doc->date1 = d1;
+    doc->date2 = d2;
+    doc->date1_days = days1;
+    doc->date2_days = days2;
+    doc->kind = (uint8_t)kind;
+    doc->stay = stay;
+    /* ASCII: the canonical doc_id is the id as read. Strings end in the
+     * zeroes already there. */
+    copy_small(doc->doc_id_raw, s + f[1].off, f[1].len);
+    copy_small(doc->doc_id, s + f[1].off, f[1].len);
+    doc->doc_id_len = (uint8_t)f[1].len;
+    copy_small(doc->center, s + f[2].off, f[2].len);
+    doc->center_len = (uint8_t)f[2].len;
+    if (kind == 'I') {
+        copy_small(doc->diagnosis, s + f[7].off, f[7].len);
+        doc->diagnosis_len = (uint8_t)f[7].len;
+    }
+    return true;
+}
+_Static_assert(sizeof(struct doc) % 8u == 0, "zero_words covers struct doc");
+
 static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uint32_t raw_begin,
                           uint64_t line, bool too_long)
 {
@@ -834,6 +973,10 @@ static void on_doc_header(struct parser *p, struct line_view *lv, char kind, uin
         return;
     }
     struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
+    if (doc_header_fast(lv, kind, doc)) {
+        doc->src_line = line;
+        return;
+    }
     /* Zeroed so that equal documents are equal bytes (padding, string
      * tails): the pipeline may hash or compare them. */
     *doc = zero_doc;
@@ -885,11 +1028,22 @@ static void on_l(struct parser *p, struct line_view *lv, uint64_t line, bool too
 
 /* ---- fast paths ---- */
 
+/* l_fast writes every field of a doc_line before `code` and zeroes the
+ * rest: that is the whole struct only if nothing (no padding) lies between
+ * those fields. */
+_Static_assert(offsetof(struct doc_line, code) ==
+                   5 * sizeof(int64_t) + 5 * sizeof(uint32_t) + 4 * sizeof(uint8_t),
+               "struct doc_line: no padding before code");
+_Static_assert((sizeof(struct doc_line) - offsetof(struct doc_line, code)) % 8u == 0 &&
+                   sizeof(struct batch_reject) % 8u == 0,
+               "zero_words covers the doc_line tail and the reject");
+
 /* A rial field of printable ASCII digits within range, else false. */
 __attribute__((always_inline)) static inline bool rial_fast(const struct line_view *lv, struct field f, int64_t *out)
 {
     uint64_t v;
-    if (!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) || v > (uint64_t)ADJ_RIAL_MAX) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, lv->s + f.off, f.len, &v) ||
+                     v > (uint64_t)ADJ_RIAL_MAX)) {
         return false;
     }
     *out = (int64_t)v;
@@ -900,43 +1054,48 @@ __attribute__((always_inline)) static inline bool rial_fast(const struct line_vi
  * single commas. Appends their keys (what ids_uid_pack gives)
  * and returns true; false (nothing appended) for anything else, which the
  * general parse_uids then handles. */
-static bool uids_fast(const struct line_view *lv, struct field f, struct doc_chunk *c,
-                      uint32_t *count)
+__attribute__((always_inline)) static inline bool uids_fast(const struct line_view *lv,
+                                                            struct field f, struct doc_chunk *c,
+                                                            uint32_t *count)
 {
     const char *p = lv->s + f.off;
     size_t rem = f.len;
     uint32_t n = 0;
-    /* Room for every id the field can hold (the general path grows). */
-    if ((uint64_t)c->uid_count + rem / 21u + 1u > c->uid_cap) {
+    /* Room for every id the field can hold, rem / 21 + 1 (the general path
+     * grows); said without a division, which gcc emitted as `div` here. */
+    if (ADJ_UNLIKELY(c->uid_count >= c->uid_cap ||
+                     rem >= 21u * (uint64_t)(c->uid_cap - c->uid_count))) {
         return false;
     }
     /* Bounded: each pass consumes 21 bytes (an id and its comma) or ends. */
     for (;;) {
-        if (rem < 20) {
+        if (ADJ_UNLIKELY(rem < 20)) {
             return false;
         }
-        /* Digits 0-7, 8-15 and 12-19 (overlapping), checked and valued
-         * eight at a time. */
+        /* Digits 0-7, 6-13 and 12-19 (overlapping), checked eight at a
+         * time, then valued as d0..d4, d6..d13 and d14..d19 (the bytes
+         * not wanted become leading '0's): no divisions (gcc emitted
+         * `div` for the splits of whole words this replaced). */
         uint64_t w0, w1, w2;
         memcpy(&w0, p, 8);
-        memcpy(&w1, p + 8, 8);
+        memcpy(&w1, p + 6, 8);
         memcpy(&w2, p + 12, 8);
-        if (!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1) ||
-            !text_swar_is_digits8(w2)) {
+        if (ADJ_UNLIKELY(!text_swar_is_digits8(w0) || !text_swar_is_digits8(w1) ||
+                         !text_swar_is_digits8(w2))) {
             return false;
         }
-        uint64_t a = text_swar_value8(w0);          /* d0..d7 */
-        uint64_t b = text_swar_value8(w1);          /* d8..d15 */
-        uint64_t z = text_swar_value8(w2) % 10000u; /* d16..d19 */
+        /* Little-endian: byte i is digit i of the word. */
+        uint64_t a = text_swar_value8((w0 << 24) | 0x303030u);       /* d0..d4 */
+        uint64_t b = text_swar_value8(w1);                            /* d6..d13 */
+        uint64_t z = text_swar_value8((w2 & ~0xFFFFull) | 0x3030u);   /* d14..d19 */
         /* ids_uid_pack: the sixth digit must be '0' for a unit-level pack;
          * the key is the other 19 digits. */
-        uint64_t key = (a / 1000u) * 100000000000000ull + (a % 100u) * 1000000000000ull +
-                       b * 10000u + z;
+        uint64_t key = a * 100000000000000ull + b * 1000000u + z;
         c->uids[c->uid_count + n++] = p[5] == '0' ? key : IDS_UID_INVALID;
         if (rem == 20) {
             break;
         }
-        if (p[20] != ',' || rem == 21) { /* Not a comma, or a trailing one. */
+        if (ADJ_UNLIKELY(p[20] != ',' || rem == 21)) { /* Not a comma, or a trailing one. */
             return false;
         }
         p += 21;
@@ -955,59 +1114,63 @@ static bool uids_fast(const struct line_view *lv, struct field f, struct doc_chu
  * takes the general path with its error reasons and columns.
  * tests/unit/test_batch_scan.c and the fixture driver run both paths.
  */
-static bool l_fast(struct parser *p, const struct line_view *lv, uint64_t line)
+__attribute__((always_inline)) static inline bool l_fast(struct parser *p,
+                                                         const struct line_view *lv, uint64_t line)
 {
     struct open_doc *d = &p->d;
     struct doc_chunk *c = p->chunk;
     uint32_t nf = lv->nfields;
-    if (!fast_paths_on || !d->open || d->rejected || lv->nonascii ||
-        lv->ctrl_at != UINT32_MAX || nf < 8 || nf > 12 ||
-        d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap) {
+    if (ADJ_UNLIKELY(!fast_paths_on || !d->open || d->rejected || lv->nonascii ||
+                     lv->ctrl_at != UINT32_MAX || nf < 8 || nf > 12 ||
+                     d->l_count >= ADJ_LINES_PER_DOC_MAX || c->line_count >= c->line_cap)) {
         return false;
     }
     const char *s = lv->s;
     const struct field *f = lv->f;
     uint64_t no, qty;
-    if (!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) || no != d->l_count + 1u) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, s + f[1].off, f[1].len, &no) ||
+                     no != d->l_count + 1u)) {
         return false;
     }
     char kind = s[f[2].off];
-    if (f[2].len != 1 ||
-        !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B')))) {
+    if (ADJ_UNLIKELY(f[2].len != 1 ||
+                     !(kind == 'D' || (d->kind == 'I' && (kind == 'S' || kind == 'K' || kind == 'B'))))) {
         return false;
     }
     const char *code = s + f[3].off;
     uint32_t code_len = f[3].len;
-    if (code_len == 0 || code_len > ADJ_CODE_BYTES_MAX || code[0] == ' ' ||
-        code[code_len - 1] == ' ') {
+    if (ADJ_UNLIKELY(code_len == 0 || code_len > ADJ_CODE_BYTES_MAX || code[0] == ' ' ||
+                     code[code_len - 1] == ' ')) {
         return false;
     }
-    if (!text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &qty) || qty < 1 ||
-        qty > (uint64_t)ADJ_QTY_MAX) {
+    if (ADJ_UNLIKELY(!text_ascii_u64(lv->lo, s + f[4].off, f[4].len, &qty) || qty < 1 ||
+                     qty > (uint64_t)ADJ_QTY_MAX)) {
         return false;
     }
     int64_t price, total, insurer, daroyar = 0, product;
-    if (!rial_fast(lv, f[5], &price) || !rial_fast(lv, f[6], &total) ||
-        !rial_fast(lv, f[7], &insurer) || (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar))) {
+    if (ADJ_UNLIKELY(!rial_fast(lv, f[5], &price) || !rial_fast(lv, f[6], &total) ||
+                     !rial_fast(lv, f[7], &insurer) ||
+                     (nf > 8 && f[8].len > 0 && !rial_fast(lv, f[8], &daroyar)))) {
         return false;
     }
-    if (!money_mul((int64_t)qty, price, &product) || product != total) {
+    if (ADJ_UNLIKELY(!money_mul((int64_t)qty, price, &product) || product != total)) {
         return false;
     }
     uint64_t mc = 0;
     bool has_mc = nf > 9 && f[9].len > 0;
-    if (has_mc && (f[9].len > ADJ_MC_DIGITS_MAX || !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc))) {
+    if (ADJ_UNLIKELY(has_mc && (f[9].len > ADJ_MC_DIGITS_MAX ||
+                                !text_ascii_u64(lv->lo, s + f[9].off, f[9].len, &mc)))) {
         return false;
     }
     uint8_t tariff = TARIFF_NONE;
     if (nf > 10 && f[10].len > 0) {
         tariff = (uint8_t)s[f[10].off];
-        if (f[10].len != 1 || (tariff != TARIFF_G && tariff != TARIFF_F)) {
+        if (ADJ_UNLIKELY(f[10].len != 1 || (tariff != TARIFF_G && tariff != TARIFF_F))) {
             return false;
         }
     }
     uint32_t uid_first = c->uid_count, uid_n = 0;
-    if (nf > 11 && f[11].len > 0 && !uids_fast(lv, f[11], c, &uid_n)) {
+    if (ADJ_UNLIKELY(nf > 11 && f[11].len > 0 && !uids_fast(lv, f[11], c, &uid_n))) {
         return false;
     }
     struct doc_line *ln = &c->lines[c->line_count];
@@ -1015,7 +1178,11 @@ static bool l_fast(struct parser *p, const struct line_view *lv, uint64_t line)
      * L2: ask for the slots a few lines ahead now, so that the stores
      * below do not wait for their cache lines. */
     __builtin_prefetch(ln + 8, 1);
-    *ln = zero_line;
+    /* The same bytes as `*ln = zero_line` and the stores below (on_l), but
+     * only the code and the struct's tail are zeroed (zero_words): every
+     * field before them is written here. */
+    zero_words((char *)ln + offsetof(struct doc_line, code),
+               (sizeof *ln - offsetof(struct doc_line, code)) / 8u);
     ln->line_no = (uint32_t)no;
     ln->kind = (uint8_t)kind;
     copy_small(ln->code, code, code_len);
@@ -1042,7 +1209,8 @@ static bool l_fast(struct parser *p, const struct line_view *lv, uint64_t line)
 
 /* Dispatches one line. raw_begin is the offset of its first byte in the
  * block. */
-static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, uint64_t line)
+__attribute__((always_inline)) static inline void on_line(struct parser *p, struct line_view *lv,
+                                                          uint32_t raw_begin, uint64_t line)
 {
     struct batch_block_result *res = p->res;
     bool too_long = lv->len > ADJ_LINE_BYTES_MAX;
@@ -1136,6 +1304,51 @@ static void on_line(struct parser *p, struct line_view *lv, uint32_t raw_begin, 
     }
 }
 
+/* The line loop of a block from data[pos]; returns the lines seen. Twice:
+ * with the baseline scanner, and (parse_lines_wide) with the AVX-512 one,
+ * compiled for it as a whole so that the scanner is inlined and its masks
+ * stay in registers (called per line, its state went through memory and
+ * the 4-mask update stalled on store forwarding: no gain). on_line is
+ * inlined into both. */
+static uint64_t parse_lines(struct parser *p, const char *data, size_t len, size_t pos)
+{
+    struct block_scan sc;
+    struct line_view lv;
+    uint64_t line = 0;
+    block_scan_init(&sc, data, len, pos);
+    /* Bounded: each pass consumes one line (at least one byte). */
+    while (pos < len) {
+        size_t end = block_scan_line(&sc, pos, &lv);
+        line++;
+        if (lv.len > 0 && data[pos] != '#') {
+            on_line(p, &lv, (uint32_t)pos, line);
+        }
+        pos = end < len ? end + 1 : len;
+    }
+    return line;
+}
+
+#if BLOCK_SCAN_WIDE
+BLOCK_SCAN_WIDE_TARGET static uint64_t parse_lines_wide(struct parser *p, const char *data,
+                                                        size_t len, size_t pos)
+{
+    struct block_scan sc;
+    struct line_view lv;
+    uint64_t line = 0;
+    block_scan_init(&sc, data, len, pos);
+    /* Bounded: each pass consumes one line (at least one byte). */
+    while (pos < len) {
+        size_t end = block_scan_line_wide(&sc, pos, &lv);
+        line++;
+        if (lv.len > 0 && data[pos] != '#') {
+            on_line(p, &lv, (uint32_t)pos, line);
+        }
+        pos = end < len ? end + 1 : len;
+    }
+    return line;
+}
+#endif
+
 void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
                        struct batch_block_result *res)
 {
@@ -1170,25 +1383,25 @@ void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
         p.d.line_first = 0;
         p.d.uid_first = 0;
     }
-    struct line_view lv;
     const char *data = block->data;
     size_t len = block->len;
     size_t pos = 0;
-    uint64_t line = 0;
     if (block->text_offset == 0 && len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
         pos = 3; /* A UTF-8 BOM at the very start is tolerated (and only there). */
     }
-    struct block_scan sc;
-    block_scan_init(&sc, data, len, pos);
-    /* Bounded: each pass consumes one line (at least one byte). */
-    while (pos < len) {
-        size_t end = block_scan_line(&sc, pos, &lv);
-        line++;
-        if (lv.len > 0 && data[pos] != '#') {
-            on_line(&p, &lv, (uint32_t)pos, line);
-        }
-        pos = end < len ? end + 1 : len;
+    /* The wide scanner (AVX-512, same answers) when the CPU has it; the
+     * baseline one with the fast paths off, so that the tests comparing
+     * both settings compare the scanners too. */
+    uint64_t line;
+#if BLOCK_SCAN_WIDE
+    if (fast_paths_on && wide_scan_on && block_scan_wide_supported()) {
+        line = parse_lines_wide(&p, data, len, pos);
+    } else {
+        line = parse_lines(&p, data, len, pos);
     }
+#else
+    line = parse_lines(&p, data, len, pos);
+#endif
     res->line_count = line;
     if (p.d.open && block->splits_doc) {
         doc_reject(&p, ADJ_E_DOC_TOO_LARGE, p.d.continuation ? 1 : p.d.line, 1);

@@ -159,6 +159,14 @@ void batch_parse_block(const struct io_block *block, struct doc_chunk *chunk,
  * same results. Not thread-safe: set before parsing starts. */
 void batch_set_fast_paths(bool on);
 
+/* The block scanner: the AVX-512 one (io/batch_scan.h) when the CPU has it
+ * and the fast paths are on, else the baseline (SSE2) one; both give the
+ * same lines and fields. Tests turn the wide one off to run what a CPU
+ * without AVX-512 runs (with the fast paths on). Not thread-safe either.
+ * batch_wide_scan_available: whether this CPU runs the wide one. */
+void batch_set_wide_scan(bool on);
+bool batch_wide_scan_available(void);
+
 /* Adds base to every src_line of the chunk (documents and lines), making
  * them absolute; base = res->line_base after batch_merge, or track it. */
 void batch_chunk_rebase(struct doc_chunk *chunk, uint64_t base);

@@ -348,4 +348,188 @@ static inline size_t block_scan_line(struct block_scan *sc, size_t begin, struct
     }
 }
 
+/* ---- the wide block scanner (x86-64 with AVX-512 VBMI2, run-time choice) ----
+ *
+ * The same answers as block_scan_line (tests/unit/test_batch_scan.c compares
+ * both with scan_line_ref; batch_set_fast_paths(false) makes the parser use
+ * block_scan_line, so the fixture driver, the random-batch test and
+ * fuzz_batch_line compare the two in whole parses), cheaper in two places:
+ *  - classifying 64 bytes is one load and four compares into mask registers;
+ *  - the fields of a 64-byte step come from its TAB mask without a loop per
+ *    TAB (which cost ~15 instructions and, at its variable exit, a branch
+ *    miss per step): vpcompressb packs the byte indexes of the TABs,
+ *    widened to 32 bits they are the fields' ends, the starts are the ends
+ *    shifted by one lane (+1) after the previous start, and two permutes
+ *    interleave them into struct field pairs. Sixteen TABs per round (the
+ *    first 16 set bits, pdep); a step has at most 64.
+ * Only in functions with the target attribute (inlined into them: the
+ * caller must have it too, io/batch.c compiles its line loop twice);
+ * block_scan_wide_supported() says whether the
+ * CPU and OS run them (__builtin_cpu_supports checks the OS saves the
+ * AVX-512 state). Valgrind does not emulate AVX-512, so under callgrind
+ * the baseline scanner runs. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BLOCK_SCAN_WIDE 1
+#include <immintrin.h>
+
+#define BLOCK_SCAN_WIDE_TARGET \
+    __attribute__((target("avx512f,avx512bw,avx512vbmi2,bmi,bmi2,popcnt")))
+
+static inline bool block_scan_wide_supported(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("bmi") &&
+           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+}
+
+/* block_scan_load, one 64-byte register at a time. Past len: 'x' (a masked
+ * load reads no byte past the block). */
+BLOCK_SCAN_WIDE_TARGET static inline void block_scan_load_wide(struct block_scan *sc, size_t base)
+{
+    sc->base = base;
+    const char *p = sc->data + base;
+    size_t n = sc->len - base;
+    __m512i v;
+    if (n >= BLOCK_SCAN_STEP) {
+        v = _mm512_loadu_si512((const void *)p);
+    } else {
+        v = _mm512_mask_loadu_epi8(_mm512_set1_epi8('x'), (__mmask64)_bzhi_u64(~0ull, (unsigned)n),
+                                   (const void *)p);
+    }
+    uint64_t tab = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\t'));
+    uint64_t lf = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+    uint64_t high = _mm512_movepi8_mask(v);
+    /* Signed compare: bytes >= 0x80 are below 0x20 too (masked out). */
+    uint64_t spec = _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20)) |
+                    _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7f));
+    sc->tab = tab;
+    sc->lf = lf;
+    sc->high = high;
+    sc->ctrl = spec & ~high & ~tab & ~lf;
+}
+
+BLOCK_SCAN_WIDE_TARGET static inline void block_scan_seek_wide(struct block_scan *sc, size_t pos)
+{
+    size_t base = pos - pos % BLOCK_SCAN_STEP;
+    if (base != sc->base) {
+        block_scan_load_wide(sc, base);
+    }
+    uint64_t keep = ~0ull << (pos - base);
+    sc->tab &= keep;
+    sc->lf &= keep;
+    sc->high &= keep;
+    sc->ctrl &= keep;
+}
+
+/* Byte indexes 0..63, and the lanes that interleave 16 starts (a) and 16
+ * lengths (b) into 8 + 8 struct field pairs. */
+static const uint8_t block_scan_iota[64] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+static const uint32_t block_scan_pair_lo[16] = {0, 16, 1, 17, 2, 18, 3, 19,
+                                                4, 20, 5, 21, 6, 22, 7, 23};
+static const uint32_t block_scan_pair_hi[16] = {8,  24, 9,  25, 10, 26, 11, 27,
+                                                12, 28, 13, 29, 14, 30, 15, 31};
+_Static_assert(sizeof(struct field) == 8, "two 32-bit lanes per field");
+
+/* block_scan_line, wide. */
+__attribute__((always_inline)) BLOCK_SCAN_WIDE_TARGET static inline size_t
+block_scan_line_wide(struct block_scan *sc, size_t begin, struct line_view *lv)
+{
+    const char *data = sc->data;
+    ADJ_DEBUG_ASSERT(begin < sc->len && begin >= sc->base && begin - sc->base < BLOCK_SCAN_STEP);
+    lv->s = data + begin;
+    lv->lo = data;
+    lv->ctrl_at = UINT32_MAX;
+    uint32_t nfields = 0;
+    bool too_many = false;
+    bool nonascii = false;
+    size_t fstart = begin;
+    const __m512i iota = _mm512_loadu_si512((const void *)block_scan_iota);
+    const __m512i pair_lo = _mm512_loadu_si512((const void *)block_scan_pair_lo);
+    const __m512i pair_hi = _mm512_loadu_si512((const void *)block_scan_pair_hi);
+    /* Bounded: each pass moves to the next 64 bytes or ends the line. */
+    for (;;) {
+        uint64_t lf = sc->lf;
+        uint64_t lf_bit = lf & (0 - lf);
+        uint64_t upto = lf != 0 ? lf_bit - 1 : ~0ull; /* Bits before the LF. */
+        if (ADJ_UNLIKELY((sc->ctrl & upto) != 0)) {
+            size_t end = scan_line_ref(data, sc->len, begin, lv);
+            if (end + 1 < sc->len) {
+                block_scan_seek_wide(sc, end + 1);
+            }
+            return end;
+        }
+        nonascii = nonascii || (sc->high & upto) != 0;
+        uint64_t t = sc->tab & upto;
+        size_t base = sc->base;
+        /* Offsets relative to the line, modulo 2^32 as in block_scan_line.
+         * Each round stores 16 fields from f[n]: n <= the cap when a step
+         * starts, so at most the cap + 48 in its fourth round, and
+         * line_view.f has room for cap + 64. */
+        uint32_t n = nfields;
+        uint32_t prev = (uint32_t)(fstart - begin);
+        uint32_t rb = (uint32_t)(base - begin);
+        /* Bounded: at most four rounds of 16 TABs. */
+        while (t != 0) {
+            uint64_t g = _pdep_u64(0xFFFFull, t); /* The first 16 TABs (or all). */
+            t &= ~g;
+            __m512i idx = _mm512_maskz_compress_epi8((__mmask64)g, iota);
+            __m512i ends = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(idx)),
+                                            _mm512_set1_epi32((int)rb));
+            __m512i starts = _mm512_alignr_epi32(_mm512_add_epi32(ends, _mm512_set1_epi32(1)),
+                                                 _mm512_set1_epi32((int)prev), 15);
+            __m512i lens = _mm512_sub_epi32(ends, starts);
+            _mm512_storeu_si512((void *)&lv->f[n],
+                                _mm512_permutex2var_epi32(starts, pair_lo, lens));
+            _mm512_storeu_si512((void *)&lv->f[n + 8u],
+                                _mm512_permutex2var_epi32(starts, pair_hi, lens));
+            n += (uint32_t)_mm_popcnt_u64(g);
+            prev = rb + (uint32_t)(63 - __builtin_clzll(g)) + 1u; /* After the last TAB. */
+        }
+        fstart = begin + prev;
+        if (ADJ_UNLIKELY(n > ADJ_FIELDS_PER_LINE_MAX)) {
+            n = ADJ_FIELDS_PER_LINE_MAX; /* The first 16 stand; the rest only count. */
+            too_many = true;
+        }
+        nfields = n;
+        size_t end;
+        if (lf != 0) {
+            end = base + (size_t)__builtin_ctzll(lf);
+            uint64_t keep = ~(upto | lf_bit); /* Bits after the LF. */
+            sc->tab &= keep;
+            sc->lf &= keep;
+            sc->high &= keep;
+            sc->ctrl &= keep;
+            if (keep == 0 && end + 1 < sc->len) {
+                block_scan_load_wide(sc, base + BLOCK_SCAN_STEP); /* The LF was bit 63. */
+            }
+        } else if (base + BLOCK_SCAN_STEP >= sc->len) {
+            end = sc->len; /* The last line has no LF. */
+        } else {
+            block_scan_load_wide(sc, base + BLOCK_SCAN_STEP);
+            continue;
+        }
+        if (nfields < ADJ_FIELDS_PER_LINE_MAX) {
+            lv->f[nfields].off = (uint32_t)(fstart - begin);
+            lv->f[nfields].len = (uint32_t)(end - fstart);
+            nfields++;
+        } else {
+            too_many = true;
+        }
+        lv->nfields = nfields;
+        lv->too_many = too_many;
+        lv->nonascii = nonascii;
+        size_t l = end - begin;
+        lv->len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
+        return end;
+    }
+}
+#else
+#define BLOCK_SCAN_WIDE 0
+#endif
+
+
 #endif

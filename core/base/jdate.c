@@ -51,18 +51,9 @@ enum adj_err jdate_validate(struct jdate date)
     return ADJ_OK;
 }
 
-static int32_t jdate_leaps_before(int32_t year)
-{
-    /* Leap years among 1..year-1. */
-    int32_t n = year - 1;
-    return (8 * n + 29) / 33;
-}
-
 int32_t jdate_to_days(struct jdate date)
 {
-    int32_t day_of_year = date.month <= 7 ? (date.month - 1) * 31 + date.day
-                                          : 186 + (date.month - 7) * 30 + date.day;
-    return 365 * (date.year - 1) + jdate_leaps_before(date.year) + day_of_year - 1;
+    return jdate_ymd_to_days(date.year, date.month, date.day);
 }
 
 struct jdate jdate_from_days(int32_t days)

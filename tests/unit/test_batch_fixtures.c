@@ -2,13 +2,15 @@
  * The bad-input fixtures (tests/data/bad, tests/data/good): each file's
  * first line states the expected exit status, reason, line:column and the
  * lines the quarantine must hold (see tests/data/make_fixtures.py). Every
- * fixture runs through six set-ups (memory with 1-byte reads and 1-byte
+ * fixture runs through eight set-ups (memory with 1-byte reads and 1-byte
  * blocks, memory with odd sizes, memory defaults, file via io_uring, file via
  * pread with 3 parser threads, io_uring with 2 threads and one block per
- * document, memory defaults with the parser's fast paths off) and must give
- * the same verdict in each: framing does not depend on where reads and
- * blocks are cut, nor on threads; and the fast paths (batch_set_fast_paths)
- * give exactly the general path's diagnostics and quarantine.
+ * document, memory defaults with the parser's fast paths off, memory
+ * defaults with the baseline SSE2 scanner instead of the AVX-512 one) and
+ * must give the same verdict in each: framing does not depend on where
+ * reads and blocks are cut, nor on threads; and the fast paths
+ * (batch_set_fast_paths) and the scanner (batch_set_wide_scan) give exactly
+ * the general path's diagnostics and quarantine.
  *
  * Checked for every fixture: nothing crashes; the exit status; the
  * diagnostic `FILE:LINE:COL: error: ... [E_NAME]`; read = accepted +
@@ -152,16 +154,18 @@ struct setup {
     unsigned threads;
     struct io_reader_options opt;
     bool general; /* Fast paths off: output must equal mem-default's. */
+    bool baseline_scan; /* Fast paths on, SSE2 scanner (batch_set_wide_scan): the same. */
 };
 
 static const struct setup setups[] = {
-    {"mem-1-1", 0, 1, {.block_bytes = 1, .read_bytes = 1}, false},
-    {"mem-7-61", 0, 1, {.block_bytes = 61, .read_bytes = 7}, false},
-    {"mem-default", 0, 1, {0}, false},
-    {"file-uring", 1, 1, {.backend = IO_BACKEND_URING, .read_bytes = 13, .reads_in_flight = 3}, false},
-    {"file-pread-3-threads", 1, 3, {.backend = IO_BACKEND_PREAD, .read_bytes = 5, .block_bytes = 100}, false},
-    {"file-uring-2-threads", 1, 2, {.backend = IO_BACKEND_URING, .block_bytes = 1, .block_count = 2}, false},
-    {"mem-default-general", 0, 1, {0}, true},
+    {"mem-1-1", 0, 1, {.block_bytes = 1, .read_bytes = 1}, false, false},
+    {"mem-7-61", 0, 1, {.block_bytes = 61, .read_bytes = 7}, false, false},
+    {"mem-default", 0, 1, {0}, false, false},
+    {"file-uring", 1, 1, {.backend = IO_BACKEND_URING, .read_bytes = 13, .reads_in_flight = 3}, false, false},
+    {"file-pread-3-threads", 1, 3, {.backend = IO_BACKEND_PREAD, .read_bytes = 5, .block_bytes = 100}, false, false},
+    {"file-uring-2-threads", 1, 2, {.backend = IO_BACKEND_URING, .block_bytes = 1, .block_count = 2}, false, false},
+    {"mem-default-general", 0, 1, {0}, true, false},
+    {"mem-default-baseline-scan", 0, 1, {0}, false, true},
 };
 #define SETUP_MEM_DEFAULT 2u
 
@@ -182,8 +186,10 @@ static int run_fixture(const char *path)
         struct batch_summary sum;
         if (setups[s].mode == 0) {
             batch_set_fast_paths(!setups[s].general);
+            batch_set_wide_scan(!setups[s].baseline_scan);
             batch_check_memory(data, len, path, &setups[s].opt, qf, df, &sum);
             batch_set_fast_paths(true);
+            batch_set_wide_scan(true);
         } else {
             batch_check_file(path, &setups[s].opt, setups[s].threads, qf, df, &sum);
         }
@@ -217,7 +223,7 @@ static int run_fixture(const char *path)
             fast_diags = diags;
             fast_quar = quar;
             diags = quar = NULL;
-        } else if (setups[s].general) {
+        } else if (setups[s].general || setups[s].baseline_scan) {
             cr_expect_str_eq(diags, fast_diags, "%s [%s]: diagnostics", path, lbl);
             cr_expect_str_eq(quar, fast_quar, "%s [%s]: quarantine text", path, lbl);
         }

@@ -1,14 +1,17 @@
 /*
  * The parser's fast paths against their references:
- *  - the block scanner (64-byte masks, io/batch_scan.h) against the line
- *    scanner scan_line_ref, on random blocks rich in TABs, LFs, CRs,
- *    control bytes, UTF-8 bytes and lines that end on 64-byte edges;
+ *  - the block scanner (64-byte masks, io/batch_scan.h) and, on a CPU with
+ *    AVX-512 VBMI2, the wide one against the line scanner scan_line_ref,
+ *    on random blocks rich in TABs (runs of them too: 16..64 per 64 bytes),
+ *    LFs, CRs, control bytes, UTF-8 bytes and lines that end on 64-byte
+ *    edges;
  *  - text_ascii_u64 (SWAR) against text_parse_u64 on edge values: leading
  *    zeros, 19 and 20 digits, overflow, a non-digit at every position,
  *    Persian and Arabic-Indic digits (which must fall back), and every
  *    buffer offset (SWAR loads or the byte loop);
  *  - whole batches parsed with the fast paths on and off
- *    (batch_set_fast_paths): random documents whose L lines are valid or
+ *    (batch_set_fast_paths), and on with the baseline scanner
+ *    (batch_set_wide_scan): random documents whose L lines are valid or
  *    have fields replaced by edge values, fields dropped or added, CR line
  *    ends, and whose headers have edge national codes and dates; the accepted documents (bytes), trailer sums, reasons,
  *    diagnostics and quarantine must be identical.
@@ -58,11 +61,26 @@ static void expect_same_view(const struct line_view *a, const struct line_view *
     }
 }
 
-/* Scans data[start..len) with both scanners, line by line. */
+#if BLOCK_SCAN_WIDE
+/* The wide scanner is inlined only into code built for it. */
+BLOCK_SCAN_WIDE_TARGET static size_t wide_line(struct block_scan *sc, size_t begin,
+                                               struct line_view *lv)
+{
+    return block_scan_line_wide(sc, begin, lv);
+}
+#endif
+
+/* Scans data[start..len) with the scanners, line by line: the block
+ * scanner and (if this CPU has AVX-512 VBMI2) the wide one against
+ * scan_line_ref. */
 static void compare_scanners(const char *data, size_t len, size_t start)
 {
-    struct block_scan sc;
+    struct block_scan sc, sc_wide;
     block_scan_init(&sc, data, len, start);
+    block_scan_init(&sc_wide, data, len, start);
+#if BLOCK_SCAN_WIDE
+    bool wide = block_scan_wide_supported();
+#endif
     size_t pos = start;
     size_t lines = 0;
     while (pos < len) {
@@ -73,9 +91,31 @@ static void compare_scanners(const char *data, size_t len, size_t start)
         size_t e_fast = block_scan_line(&sc, pos, &fast);
         cr_assert_eq(e_fast, e_ref, "line %zu at %zu: end %zu vs %zu", lines, pos, e_fast, e_ref);
         expect_same_view(&fast, &ref, pos);
+#if BLOCK_SCAN_WIDE
+        if (wide) {
+            memset(&fast, 0xA5, sizeof fast); /* Stale fields must not pass. */
+            size_t e_wide = wide_line(&sc_wide, pos, &fast);
+            cr_assert_eq(e_wide, e_ref, "wide: line %zu at %zu: end %zu vs %zu", lines, pos,
+                         e_wide, e_ref);
+            expect_same_view(&fast, &ref, pos);
+        }
+#endif
         pos = e_ref < len ? e_ref + 1 : len;
         lines++;
     }
+}
+
+Test(batch_scan, wide_scanner_availability)
+{
+    /* Not an assertion on the CPU: says in the test log which scanners the
+     * comparisons above and below covered. */
+    cr_log_info("AVX-512 block scanner %s on this CPU",
+                batch_wide_scan_available() ? "available (compared)" : "not available");
+#if BLOCK_SCAN_WIDE
+    cr_assert_eq(batch_wide_scan_available(), block_scan_wide_supported());
+#else
+    cr_assert(!batch_wide_scan_available());
+#endif
 }
 
 Test(batch_scan, block_scanner_equals_line_scanner)
@@ -104,6 +144,15 @@ Test(batch_scan, block_scanner_equals_line_scanner)
         if (mode == 2 && len > 40) {
             for (size_t i = 0; i < 20; i++) {
                 data[rnd_below((unsigned)len)] = '\t'; /* Past the 16-field cap. */
+            }
+        }
+        if (mode == 3 && round % 2 == 0) {
+            /* Runs of TABs: 16+ per 64 bytes, up to all 64 (the wide
+             * scanner's rounds of 16), some runs crossing 64-byte edges. */
+            size_t at = rnd_below((unsigned)len);
+            size_t run = 1 + rnd_below(200);
+            for (size_t i = at; i < len && i < at + run; i++) {
+                data[i] = rnd_below(8) == 0 ? 'x' : '\t';
             }
         }
         compare_scanners(data, len, 0);
@@ -307,6 +356,24 @@ static void random_l_line(struct capture *out, char doc_kind, unsigned no)
              kind == 'D' ? (rnd_below(2) ? "62600651567087891740,62600051567087891740"
                                          : "62600457545481395443")
                          : "");
+    if (kind == 'D' && rnd_below(3) == 0) {
+        /* 1..3 random ids (every digit position valued), the sixth digit
+         * mostly '0' (a unit-level pack). */
+        unsigned ids = 1 + rnd_below(3);
+        size_t at = 0;
+        for (unsigned k = 0; k < ids; k++) {
+            if (k > 0) {
+                f[11][at++] = ',';
+            }
+            for (unsigned i = 0; i < 20; i++) {
+                f[11][at++] = (char)('0' + rnd_below(10));
+            }
+            if (rnd_below(4) != 0) {
+                f[11][at - 15] = '0';
+            }
+        }
+        f[11][at] = '\0';
+    }
     unsigned nfields = 12;
     while (nfields > 8 && f[nfields - 1][0] == '\0' && rnd_below(2)) {
         nfields--; /* Trailing empty fields may be omitted. */
@@ -337,18 +404,68 @@ static void random_l_line(struct capture *out, char doc_kind, unsigned no)
     put(out, rnd_below(25) == 0 ? "\r\n" : "\n");
 }
 
-static void run_batch(const char *data, size_t len, bool fast, size_t block_bytes,
+/* Parse settings: fast paths and wide scanner on (what runs on a CPU with
+ * AVX-512), fast paths on with the baseline scanner (a CPU without), and
+ * the general path. */
+enum parse_mode { PARSE_FAST, PARSE_FAST_BASELINE_SCAN, PARSE_GENERAL };
+
+static void run_batch(const char *data, size_t len, enum parse_mode mode, size_t block_bytes,
                       struct capture *docs, char **diags, char **quar, struct batch_summary *sum)
 {
     size_t dl = 0, ql = 0;
     FILE *df = open_memstream(diags, &dl);
     FILE *qf = open_memstream(quar, &ql);
     struct io_reader_options o = {.block_bytes = block_bytes};
-    batch_set_fast_paths(fast);
+    batch_set_fast_paths(mode != PARSE_GENERAL);
+    batch_set_wide_scan(mode == PARSE_FAST);
     batch_read_memory(data, len, "t.tsv", &o, capture_chunk, docs, qf, df, sum);
     batch_set_fast_paths(true);
+    batch_set_wide_scan(true);
     fclose(df);
     fclose(qf);
+}
+
+/* One parse's outputs. */
+struct run {
+    struct capture docs;
+    char *diags, *quar;
+    struct batch_summary sum;
+};
+
+static void run_mode(const struct capture *in, enum parse_mode mode, size_t block_bytes,
+                     struct run *r)
+{
+    memset(r, 0, sizeof *r);
+    run_batch(in->buf, in->len, mode, block_bytes, &r->docs, &r->diags, &r->quar, &r->sum);
+}
+
+/* Accepted documents (bytes), diagnostics, quarantine, counts, trailer
+ * sums and reasons all equal. */
+static void expect_same_run(const struct run *a, const struct run *b, const char *what, int round)
+{
+    cr_assert_eq(a->docs.len, b->docs.len, "%s, round %d: accepted bytes %zu vs %zu", what, round,
+                 a->docs.len, b->docs.len);
+    cr_assert(a->docs.len == 0 || memcmp(a->docs.buf, b->docs.buf, a->docs.len) == 0,
+              "%s, round %d: documents", what, round);
+    cr_assert_str_eq(a->diags, b->diags, "%s, round %d: diagnostics", what, round);
+    cr_assert_str_eq(a->quar, b->quar, "%s, round %d: quarantine", what, round);
+    cr_assert_eq(a->sum.docs_accepted, b->sum.docs_accepted, "%s, round %d", what, round);
+    cr_assert_eq(a->sum.docs_rejected, b->sum.docs_rejected, "%s, round %d", what, round);
+    cr_assert_eq(a->sum.lines_read, b->sum.lines_read, "%s, round %d", what, round);
+    cr_assert(a->sum.totals.sum_total == b->sum.totals.sum_total, "%s, round %d: sum_total", what,
+              round);
+    cr_assert(a->sum.totals.sum_insurer == b->sum.totals.sum_insurer, "%s, round %d", what, round);
+    cr_assert(a->sum.totals.sum_daroyar == b->sum.totals.sum_daroyar, "%s, round %d", what, round);
+    cr_assert(memcmp(a->sum.rejected_by_reason, b->sum.rejected_by_reason,
+                     sizeof a->sum.rejected_by_reason) == 0,
+              "%s, round %d: reasons", what, round);
+}
+
+static void run_free(struct run *r)
+{
+    free(r->docs.buf);
+    free(r->diags);
+    free(r->quar);
 }
 
 Test(batch_scan, fast_paths_equal_general_path)
@@ -376,6 +493,25 @@ Test(batch_scan, fast_paths_equal_general_path)
                 "\xDB\xB1\xDB\xB4\xDB\xB0\xDB\xB3/07/18", "", " 1403/07/18",
             };
             const char *nid = rnd_below(3) ? nids[0] : nids[rnd_below(sizeof nids / sizeof nids[0])];
+            char nid_rand[11];
+            if (rnd_below(3) == 0) {
+                /* Random digits; half of them with the right check digit
+                 * (the weighted sum is computed without a loop). */
+                unsigned sum = 0;
+                for (unsigned i = 0; i < 10; i++) {
+                    nid_rand[i] = (char)('0' + rnd_below(10));
+                    sum += i < 9 ? (unsigned)(nid_rand[i] - '0') * (10u - i) : 0u;
+                }
+                unsigned r = sum % 11u;
+                if (rnd_below(2)) {
+                    nid_rand[9] = (char)('0' + (r < 2 ? r : 11u - r));
+                }
+                if (rnd_below(10) == 0) {
+                    memset(nid_rand, nid_rand[9], 9); /* All equal. */
+                }
+                nid_rand[10] = '\0';
+                nid = nid_rand;
+            }
             const char *d1 = rnd_below(3) ? dates[0] : dates[rnd_below(sizeof dates / sizeof dates[0])];
             const char *d2 = rnd_below(3) ? dates[0] : dates[rnd_below(sizeof dates / sizeof dates[0])];
             char hdr[256];
@@ -392,32 +528,17 @@ Test(batch_scan, fast_paths_equal_general_path)
         }
         put(&in, "T\t0\t0\t0\t0\t0\n");
         size_t block_bytes = rnd_below(2) ? 0 : 64 + rnd_below(400);
-        struct capture a = {0}, b = {0};
-        char *da, *qa, *db, *qb;
-        struct batch_summary sa, sb;
-        run_batch(in.buf, in.len, true, block_bytes, &a, &da, &qa, &sa);
-        run_batch(in.buf, in.len, false, block_bytes, &b, &db, &qb, &sb);
-        cr_assert_eq(a.len, b.len, "round %d: accepted bytes %zu vs %zu", round, a.len, b.len);
-        cr_assert(a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0, "round %d: documents", round);
-        cr_assert_str_eq(da, db, "round %d: diagnostics", round);
-        cr_assert_str_eq(qa, qb, "round %d: quarantine", round);
-        cr_assert_eq(sa.docs_accepted, sb.docs_accepted);
-        cr_assert_eq(sa.docs_rejected, sb.docs_rejected);
-        cr_assert_eq(sa.lines_read, sb.lines_read);
-        cr_assert(sa.totals.sum_total == sb.totals.sum_total, "round %d: sum_total", round);
-        cr_assert(sa.totals.sum_insurer == sb.totals.sum_insurer, "round %d", round);
-        cr_assert(sa.totals.sum_daroyar == sb.totals.sum_daroyar, "round %d", round);
-        cr_assert(memcmp(sa.rejected_by_reason, sb.rejected_by_reason,
-                         sizeof sa.rejected_by_reason) == 0,
-                  "round %d: reasons", round);
-        accepted += sa.docs_accepted;
-        rejected += sa.docs_rejected;
-        free(a.buf);
-        free(b.buf);
-        free(da);
-        free(qa);
-        free(db);
-        free(qb);
+        struct run fast, baseline_scan, general;
+        run_mode(&in, PARSE_FAST, block_bytes, &fast);
+        run_mode(&in, PARSE_FAST_BASELINE_SCAN, block_bytes, &baseline_scan);
+        run_mode(&in, PARSE_GENERAL, block_bytes, &general);
+        expect_same_run(&fast, &general, "fast paths", round);
+        expect_same_run(&baseline_scan, &general, "fast paths, baseline scanner", round);
+        accepted += fast.sum.docs_accepted;
+        rejected += fast.sum.docs_rejected;
+        run_free(&fast);
+        run_free(&baseline_scan);
+        run_free(&general);
         free(in.buf);
     }
     /* Both kinds of documents occurred, in numbers. */
@@ -474,24 +595,16 @@ Test(batch_scan, fast_path_edge_lines)
         put(&in, "\n");
     }
     put(&in, "T\t0\t0\t0\t0\t0\n");
-    struct capture a = {0}, b = {0};
-    char *da, *qa, *db, *qb;
-    struct batch_summary sa, sb;
-    run_batch(in.buf, in.len, true, 0, &a, &da, &qa, &sa);
-    run_batch(in.buf, in.len, false, 0, &b, &db, &qb, &sb);
-    cr_assert_eq(a.len, b.len);
-    cr_assert(memcmp(a.buf, b.buf, a.len) == 0, "documents differ");
-    cr_assert_str_eq(da, db);
-    cr_assert_str_eq(qa, qb);
-    cr_assert(sa.totals.sum_total == sb.totals.sum_total);
-    cr_assert(sa.totals.sum_insurer == sb.totals.sum_insurer);
-    cr_assert(sa.totals.sum_daroyar == sb.totals.sum_daroyar);
-    cr_assert_eq(sa.docs_accepted, 15u, "accepted %llu", (unsigned long long)sa.docs_accepted);
-    free(a.buf);
-    free(b.buf);
-    free(da);
-    free(qa);
-    free(db);
-    free(qb);
+    struct run fast, baseline_scan, general;
+    run_mode(&in, PARSE_FAST, 0, &fast);
+    run_mode(&in, PARSE_FAST_BASELINE_SCAN, 0, &baseline_scan);
+    run_mode(&in, PARSE_GENERAL, 0, &general);
+    expect_same_run(&fast, &general, "fast paths", 0);
+    expect_same_run(&baseline_scan, &general, "fast paths, baseline scanner", 0);
+    cr_assert_eq(fast.sum.docs_accepted, 15u, "accepted %llu",
+                 (unsigned long long)fast.sum.docs_accepted);
+    run_free(&fast);
+    run_free(&baseline_scan);
+    run_free(&general);
     free(in.buf);
 }
