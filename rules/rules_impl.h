@@ -492,43 +492,48 @@ static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_sl
     return cells[(size_t)r * ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
 }
 
-/* rl_table_find for a table of one key column, the key given as its part
- * (text: hash ki and bytes ks[0, kn); integer: ki), for the compiled
- * evaluator, which then needs no key array: the same hash
- * (rl_hash_combine(0, part)) and the same answer. */
-static inline uint32_t rl_table_find1(const struct rl_table *t, bool text, int64_t ki,
-                                      const char *ks, uint32_t kn, int32_t day)
+/* rl_table_find for the compiled evaluator, which keeps a key's parts in
+ * registers: nk (1 or 2, a constant at each call so each gets its own
+ * code) key parts, part k text when bit k of text_mask (hash ki[k], bytes
+ * ks[k][0, kn[k])), else the integer ki[k]. The same hash (rl_hash_combine
+ * over the parts) and the same answer as rl_table_find, without key
+ * arrays; a one-key text table checks its key copy (rl_key_text). */
+static inline __attribute__((always_inline)) uint32_t
+rl_table_findk(const struct rl_table *t, uint32_t nk, uint32_t text_mask, const int64_t *ki,
+               const char *const *ks, const uint32_t *kn, int32_t day)
 {
     if (t->ngroups == 0)
         return UINT32_MAX;
-    uint64_t part = text ? (uint64_t)ki : rl_hash_int(ki);
-    uint64_t h = part * 0x100000001B3ull; /* rl_hash_combine(0, part) */
-    const uint32_t key_col = t->keys[0];
+    uint64_t h = 0;
+    for (uint32_t k = 0; k < nk; k++)
+        h = rl_hash_combine(h, text_mask & (1u << k) ? (uint64_t)ki[k] : rl_hash_int(ki[k]));
     uint32_t i = (uint32_t)h & t->slot_mask;
     for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
         const struct rl_slot *s = &t->slots[i];
         if (s->count == 0)
             return UINT32_MAX;
         if (s->hash == h) {
-            bool same;
-            if (text && t->key_text) {
+            bool same = true;
+            if (nk == 1 && (text_mask & 1u) && t->key_text) {
                 const struct rl_key_text *e = &t->key_text[s->first];
-                same = e->hash == (uint64_t)ki && e->len == kn && rl_bytes_equal(e->bytes, ks, kn);
-                if (same)
-                    return rl_group_row(t, s, day);
-                i = (i + 1) & t->slot_mask;
-                continue;
-            }
-            int64_t cell = t->cells[(size_t)s->first * t->ncols + key_col];
-            if (!text) {
-                same = cell == ki;
+                same = e->hash == (uint64_t)ki[0] && e->len == kn[0] &&
+                       rl_bytes_equal(e->bytes, ks[0], kn[0]);
             } else {
-                const char *e = t->pool + cell;
-                uint64_t eh;
-                uint32_t en;
-                memcpy(&eh, e, sizeof eh);
-                memcpy(&en, e + 8, sizeof en);
-                same = eh == (uint64_t)ki && en == kn && rl_bytes_equal(e + RL_TEXT_HDR, ks, kn);
+                const int64_t *row = t->cells + (size_t)s->first * t->ncols;
+                for (uint32_t k = 0; k < nk && same; k++) {
+                    int64_t cell = row[t->keys[k]];
+                    if (!(text_mask & (1u << k))) {
+                        same = cell == ki[k];
+                        continue;
+                    }
+                    const char *e = t->pool + cell;
+                    uint64_t eh;
+                    uint32_t en;
+                    memcpy(&eh, e, sizeof eh);
+                    memcpy(&en, e + 8, sizeof en);
+                    same = eh == (uint64_t)ki[k] && en == kn[k] &&
+                           rl_bytes_equal(e + RL_TEXT_HDR, ks[k], en);
+                }
             }
             if (same)
                 return rl_group_row(t, s, day);
@@ -538,47 +543,12 @@ static inline uint32_t rl_table_find1(const struct rl_table *t, bool text, int64
     return UINT32_MAX;
 }
 
-/* rl_table_find for a table of two key columns (kfactors[sector, flag],
- * pairs[a, b]): key part k is text when bit k of text_mask, given as hash
- * ki[k] and bytes ks[k][0, kn[k]), else the integer ki[k]. Same hash and
- * answer as rl_table_find. */
-static inline uint32_t rl_table_find2(const struct rl_table *t, uint32_t text_mask,
-                                      const int64_t ki[2], const char *const ks[2],
-                                      const uint32_t kn[2], int32_t day)
-{
-    if (t->ngroups == 0)
-        return UINT32_MAX;
-    uint64_t h = 0;
-    for (uint32_t k = 0; k < 2; k++)
-        h = rl_hash_combine(h, text_mask & (1u << k) ? (uint64_t)ki[k] : rl_hash_int(ki[k]));
-    uint32_t i = (uint32_t)h & t->slot_mask;
-    for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
-        const struct rl_slot *s = &t->slots[i];
-        if (s->count == 0)
-            return UINT32_MAX;
-        if (s->hash == h) {
-            const int64_t *row = t->cells + (size_t)s->first * t->ncols;
-            bool same = true;
-            for (uint32_t k = 0; k < 2 && same; k++) {
-                int64_t cell = row[t->keys[k]];
-                if (!(text_mask & (1u << k))) {
-                    same = cell == ki[k];
-                    continue;
-                }
-                const char *e = t->pool + cell;
-                uint64_t eh;
-                uint32_t en;
-                memcpy(&eh, e, sizeof eh);
-                memcpy(&en, e + 8, sizeof en);
-                same = eh == (uint64_t)ki[k] && en == kn[k] && rl_bytes_equal(e + RL_TEXT_HDR, ks[k], en);
-            }
-            if (same)
-                return rl_group_row(t, s, day);
-        }
-        i = (i + 1) & t->slot_mask;
-    }
-    return UINT32_MAX;
-}
+/* The one- and two-key forms, each compiled once (not inline at every
+ * site: the evaluator's dispatch loop keeps its registers). */
+uint32_t rl_table_find1(const struct rl_table *t, bool text, int64_t ki, const char *ks,
+                        uint32_t kn, int32_t day);
+uint32_t rl_table_find2(const struct rl_table *t, uint32_t text_mask, const int64_t ki[2],
+                        const char *const ks[2], const uint32_t kn[2], int32_t day);
 
 #define RL_DAY_MAX INT32_MAX
 #define RL_DAY_MIN INT32_MIN

@@ -350,6 +350,18 @@ uint32_t rl_table_find(const struct rl_table *t, const struct rv *key, int32_t d
     return UINT32_MAX;
 }
 
+uint32_t rl_table_find1(const struct rl_table *t, bool text, int64_t ki, const char *ks,
+                        uint32_t kn, int32_t day)
+{
+    return rl_table_findk(t, 1, text ? 1u : 0u, &ki, &ks, &kn, day);
+}
+
+uint32_t rl_table_find2(const struct rl_table *t, uint32_t text_mask, const int64_t ki[2],
+                        const char *const ks[2], const uint32_t kn[2], int32_t day)
+{
+    return rl_table_findk(t, 2, text_mask, ki, ks, kn, day);
+}
+
 /* Arrays of big tables (the 3.1 M-row insured table) are probed at random,
  * one row per document; on a virtual machine a TLB miss costs about as much
  * as the cache miss itself, so arrays of 4 MiB and more ask for transparent

@@ -348,6 +348,18 @@ static inline __attribute__((always_inline)) uint32_t vm_find(struct vm_frame *f
     return vm_find2(f, ti, memo, packed, day);
 }
 
+/* A lookup's miss action (k & 3: 0 exit, 1 reason b, 2 reject b), traced
+ * when explain asks; the rule then ends (the caller returns or jumps). */
+static inline void lookup_missed(struct vm_frame *f, const struct vm_ins *in)
+{
+    if ((in->k & 3) == 1)
+        f->line_reasons |= 1ull << in->b;
+    else if ((in->k & 3) == 2)
+        f->doc_reasons |= 1ull << in->b;
+    if (f->tr && (in->k & 3) != 0)
+        rl_trace_reason(f->tr, f->set, f->rule, &f->set->nodes[in->node], (in->k & 3) == 2);
+}
+
 static enum adj_err vm_run(struct vm_frame *f, uint32_t pc);
 
 __attribute__((noinline)) static enum adj_err vm_any(struct vm_frame *f, const struct vm_ins *in)
@@ -415,6 +427,7 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
     const struct vm_ins *ip = &code[pc];
     const struct vm_ins *in;
     int64_t x;
+    uint32_t row;
     enum adj_err e;
 #define NEXT()                                                                                   \
     do {                                                                                         \
@@ -548,24 +561,11 @@ L_LOOKUP: {
     struct rv keys[RL_KEYS_MAX];
     keys_of(f, (uint32_t)in->x, in->imm, keys);
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
-    uint32_t row = in->k & 4 ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day)
-                             : rl_table_find(&set->tables[in->x], keys, day);
+    row = in->k & 4 ? rl_find_row(set, f->memo, &f->memo_valid, (uint32_t)in->x, keys, day)
+                    : rl_table_find(&set->tables[in->x], keys, day);
     if (f->tr)
         rl_trace_lookup(f->tr, set, (uint32_t)in->x, keys, set->tables[in->x].nkeys, day, row);
-    if (row == UINT32_MAX) {
-        if ((in->k & 3) == 1)
-            f->line_reasons |= 1ull << in->b;
-        else if ((in->k & 3) == 2)
-            f->doc_reasons |= 1ull << in->b;
-        if (f->tr && (in->k & 3) != 0)
-            rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], (in->k & 3) == 2);
-        if (in->y == 0)
-            return ADJ_OK;
-        ip = code + in->y;
-        NEXT();
-    }
-    r[in->d] = row;
-    NEXT();
+    goto lookup_done;
 }
 L_EXISTS: {
     struct rv keys[RL_KEYS_MAX];
@@ -594,12 +594,11 @@ L_FINDX:
     NEXT();
 L_FIND: {
     int32_t day = in->a == VM_NONE ? f->dos : clamp_day(r[in->a]);
-    uint32_t row = vm_find(f, (uint32_t)in->x, (in->k & 4) != 0, in->imm, day);
+    row = vm_find(f, (uint32_t)in->x, (in->k & 4) != 0, in->imm, day);
+}
+lookup_done: /* V_LOOKUP and V_FIND: the row, or the miss action */
     if (row == UINT32_MAX) {
-        if ((in->k & 3) == 1)
-            f->line_reasons |= 1ull << in->b;
-        else if ((in->k & 3) == 2)
-            f->doc_reasons |= 1ull << in->b;
+        lookup_missed(f, in);
         if (in->y == 0)
             return ADJ_OK;
         ip = code + in->y;
@@ -607,7 +606,6 @@ L_FIND: {
     }
     r[in->d] = row;
     NEXT();
-}
 L_LDFN: {
     const struct rl_table *t = &set->tables[in->x];
     const int64_t *cells = t->cells + (size_t)r[in->a] * t->ncols + in->k;
