@@ -462,7 +462,7 @@ Test(rules_vm, lookups_memo_exists_and_parameter_epochs)
             "  set insurer = gross - patient\n"
             "  reason K03 if insurer > param.cap or who == \"three\"\n"
             "end\n"
-            "rule again on line when line.kind == \"S\" or line.kind == \"K\"\n"
+            "rule again on line from 1403/12/28 to 1404/01/03 when line.kind == \"S\" or line.kind == \"K\"\n"
             "  lookup c = codes[line.code] at doc.date1 else exit\n"
             "  lookup c2 = codes[line.code] else exit\n"
             "  reason K02 if exists pairs[c2.group, \"Z\"] or exists docs[line.physician]\n"
