@@ -867,13 +867,30 @@ static uint32_t primary(struct ps *p)
     return none_node(p, t.line, t.col);
 }
 
+/* A chain of prefix operators ("- - - x", "not not x") recurses once per
+ * operator: bounded by RL_DEPTH_MAX like any nesting, before the operand
+ * is parsed (primary's own check comes only at the chain's end). */
+static bool prefix_too_deep(struct ps *p, struct tok t)
+{
+    if (p->depth <= RL_DEPTH_MAX)
+        return false;
+    if (!p->bail)
+        err_at(p, ADJ_E_RULE_LIMIT, t.line, t.col, "expression nested deeper than %u", RL_DEPTH_MAX);
+    p->bail = true;
+    return true;
+}
+
 static uint32_t unary(struct ps *p)
 {
     struct tok t = p->t;
     if (accept(p, "-")) {
+        if (prefix_too_deep(p, t))
+            return 0;
         p->depth++;
         uint32_t a = unary(p);
         p->depth--;
+        if (p->bail)
+            return a; /* a may not be a node (none were made yet) */
         uint32_t n = new_node(p, OP_NEG, p->set->nodes[a].type, t.line, t.col);
         p->set->nodes[n].a = a;
         struct rtype at = p->set->nodes[a].type;
@@ -988,9 +1005,13 @@ static uint32_t notx(struct ps *p)
 {
     struct tok t = p->t;
     if (accept(p, "not")) {
+        if (prefix_too_deep(p, t))
+            return 0;
         p->depth++;
         uint32_t a = notx(p);
         p->depth--;
+        if (p->bail)
+            return a;
         uint32_t n = new_node(p, OP_NOT, ty(RT_BOOL, 0), t.line, t.col);
         p->set->nodes[n].a = a;
         if (!p->bail)
