@@ -20,15 +20,24 @@
  *  - enum equality compares the precomputed hashes when the enum's values
  *    hash apart (checked at compile time);
  *  - each rule's kind filter (rl_prepare) picks, per value of line.kind and
- *    doc.kind, the list of rules to run and the built-in fields to load.
+ *    doc.kind, the list of rules to run and the built-in fields to load;
+ *    each list is also laid out as one fused program (fuse_list: the rules
+ *    back to back, rule ends jumping to the next rule, the kind tests the
+ *    list decides folded away), which the untraced evaluation runs with
+ *    one call per document and per line;
+ *  - the untraced code has specialised operations the traced copy does not
+ *    (V_FIND/V_FINDX lookups without key arrays, V_LDFN column spans,
+ *    V_RND/V_DIVH/V_DIVC with their 64-bit fast paths inline); parameters
+ *    with a history are resolved per document from an epoch table.
  *
  * Semantics are the tree walker's (eval.c) exactly: same order of
  * evaluation, same side effects (doc seen, packs consumed), same first
  * error. The differential tests (tests/unit/test_rules_vm.c, the rules fuzz
- * target) compare the two on every output and on explain's trace, which the
- * VM writes from a second, traced copy of the code (the same instructions
- * plus V_TRULE, V_TVAL and V_TEXIT). All jumps go forward, so a program
- * always ends; the only loop, any(), is bounded by the document's lines.
+ * target) compare the two on every output, untraced and traced, and on
+ * explain's trace, which the VM writes from a second, traced copy of the
+ * code (the general operations plus V_TRULE, V_TVAL and V_TEXIT). All
+ * jumps go forward, so a program always ends; the only loop, any(), is
+ * bounded by the document's lines.
  * rl_vm_dump prints the code (tuning, and a reader's first look).
  *
  * A frame is one stack struct (registers included): a shared immutable set
