@@ -263,6 +263,27 @@ static inline void block_scan_init(struct block_scan *sc, const char *data, size
     }
 }
 
+/* The end of a scanned line, for both scanners: its last field (from
+ * fstart to end), the counts and flags, the length; returns end. */
+static inline __attribute__((always_inline)) size_t
+scan_line_finish(struct line_view *lv, size_t begin, size_t fstart, size_t end, uint32_t nfields,
+                 bool too_many, bool nonascii)
+{
+    if (nfields < ADJ_FIELDS_PER_LINE_MAX) {
+        lv->f[nfields].off = (uint32_t)(fstart - begin);
+        lv->f[nfields].len = (uint32_t)(end - fstart);
+        nfields++;
+    } else {
+        too_many = true;
+    }
+    lv->nfields = nfields;
+    lv->too_many = too_many;
+    lv->nonascii = nonascii;
+    size_t l = end - begin;
+    lv->len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
+    return end;
+}
+
 /* The line starting at data[begin], where begin is the cursor (the start of
  * the block, or one past the LF the previous call returned). Fills lv as
  * scan_line_ref would and returns the offset of the LF (or len). */
@@ -332,19 +353,7 @@ static inline size_t block_scan_line(struct block_scan *sc, size_t begin, struct
             continue;
         }
         /* No CR here (it is a control byte): the content ends at the LF. */
-        if (nfields < ADJ_FIELDS_PER_LINE_MAX) {
-            lv->f[nfields].off = (uint32_t)(fstart - begin);
-            lv->f[nfields].len = (uint32_t)(end - fstart);
-            nfields++;
-        } else {
-            too_many = true;
-        }
-        lv->nfields = nfields;
-        lv->too_many = too_many;
-        lv->nonascii = nonascii;
-        size_t l = end - begin;
-        lv->len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
-        return end;
+        return scan_line_finish(lv, begin, fstart, end, nfields, too_many, nonascii);
     }
 }
 
@@ -512,19 +521,8 @@ block_scan_line_wide(struct block_scan *sc, size_t begin, struct line_view *lv)
             block_scan_load_wide(sc, base + BLOCK_SCAN_STEP);
             continue;
         }
-        if (nfields < ADJ_FIELDS_PER_LINE_MAX) {
-            lv->f[nfields].off = (uint32_t)(fstart - begin);
-            lv->f[nfields].len = (uint32_t)(end - fstart);
-            nfields++;
-        } else {
-            too_many = true;
-        }
-        lv->nfields = nfields;
-        lv->too_many = too_many;
-        lv->nonascii = nonascii;
-        size_t l = end - begin;
-        lv->len = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
-        return end;
+        /* No CR here (it is a control byte): the content ends at the LF. */
+        return scan_line_finish(lv, begin, fstart, end, nfields, too_many, nonascii);
     }
 }
 #else

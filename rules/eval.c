@@ -181,11 +181,6 @@ static struct rv param_at(struct ectx *c, uint32_t i)
     return c->param_val[i];
 }
 
-static bool key_same(struct rv a, struct rv b)
-{
-    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || rl_bytes_equal(a.s, b.s, a.n));
-}
-
 uint32_t rl_find_row(const struct rules_set *set, struct rl_memo *memo, uint32_t *memo_valid,
                      uint32_t ti, const struct rv *keys, int32_t day)
 {
@@ -194,7 +189,7 @@ uint32_t rl_find_row(const struct rules_set *set, struct rl_memo *memo, uint32_t
     if (*memo_valid & (1u << ti)) {
         bool same = m->day == day || t->valid_from < 0;
         for (uint32_t k = 0; k < t->nkeys && same; k++)
-            same = key_same(m->key[k], keys[k]);
+            same = rl_key_same(m->key[k], keys[k]);
         if (same)
             return m->row;
     }

@@ -461,6 +461,13 @@ static inline bool rl_bytes_equal(const char *a, const char *b, uint32_t n)
     return true;
 }
 
+/* Whether two key parts are the same value (the memo's test): hash and
+ * length, then the bytes unless both point at the same text. */
+static inline bool rl_key_same(struct rv a, struct rv b)
+{
+    return a.i == b.i && a.n == b.n && (a.n == 0 || a.s == b.s || rl_bytes_equal(a.s, b.s, a.n));
+}
+
 /* A text cell is the offset of a pool entry: 8-byte hash, 4-byte length,
  * the bytes and a NUL, padded to 8 (table.c). */
 #define RL_TEXT_HDR 12u

@@ -279,38 +279,14 @@ static bool text_eq(const struct vm_frame *f, uint32_t a, uint32_t b)
            (f->n[a] == 0 || rl_bytes_equal(f->s[a], f->s[b], f->n[a]));
 }
 
-/* A lookup of a one-key table, key in register `reg`, text when `text`: the
- * answer of rl_find_row (through the document's memo when `memo`: the table
- * is looked up at several places) without building key arrays. The probe
- * is table.c's (rl_table_find1); test_rules_vm holds the two evaluators'
- * answers together. */
-static inline __attribute__((always_inline)) uint32_t vm_find1(struct vm_frame *f, uint32_t ti,
-                                                             bool memo, bool text, uint32_t reg,
-                                                             int32_t day)
-{
-    const struct rl_table *t = &f->set->tables[ti];
-    const int64_t ki = f->r[reg];
-    const char *ks = text ? f->s[reg] : NULL;
-    const uint32_t kn = text ? f->n[reg] : 0;
-    if (!memo)
-        return rl_table_find1(t, text, ki, ks, kn, day);
-    struct rl_memo *m = &f->memo[ti];
-    if ((f->memo_valid & (1u << ti)) && (m->day == day || t->valid_from < 0) && m->key[0].i == ki &&
-        m->key[0].n == kn && (kn == 0 || m->key[0].s == ks || rl_bytes_equal(m->key[0].s, ks, kn)))
-        return m->row;
-    uint32_t row = rl_table_find1(t, text, ki, ks, kn, day);
-    m->key[0].i = ki;
-    m->key[0].s = ks;
-    m->key[0].n = kn;
-    m->day = day;
-    m->row = row;
-    f->memo_valid |= 1u << ti;
-    return row;
-}
-
-/* vm_find1 for a table of two keys (registers packed 2 x 16 bits). */
-static inline __attribute__((always_inline)) uint32_t vm_find2(struct vm_frame *f, uint32_t ti,
-                                                             bool memo, int64_t packed,
+/* A lookup of a table of nk (1 or 2, a constant at each use) keys from the
+ * registers packed in `packed` (16 bits each): the answer of rl_find_row
+ * (through the document's memo when `memo`: the table is looked up at
+ * several places) without building rv key arrays; the probe is table.c's
+ * rl_table_find1 / rl_table_find2, out of line so that vm_run keeps its
+ * registers. test_rules_vm holds the two evaluators' answers together. */
+static inline __attribute__((always_inline)) uint32_t vm_findk(struct vm_frame *f, uint32_t ti,
+                                                             bool memo, uint32_t nk, int64_t packed,
                                                              int32_t day)
 {
     const struct rl_table *t = &f->set->tables[ti];
@@ -318,7 +294,7 @@ static inline __attribute__((always_inline)) uint32_t vm_find2(struct vm_frame *
     int64_t ki[2];
     const char *ks[2];
     uint32_t kn[2];
-    for (uint32_t k = 0; k < 2; k++) {
+    for (uint32_t k = 0; k < nk; k++) {
         uint32_t reg = (uint32_t)((uint64_t)packed >> (16 * k)) & 0xFFFFu;
         bool text = tm & (1u << k);
         ki[k] = f->r[reg];
@@ -328,19 +304,16 @@ static inline __attribute__((always_inline)) uint32_t vm_find2(struct vm_frame *
     struct rl_memo *m = &f->memo[ti];
     if (memo && (f->memo_valid & (1u << ti)) && (m->day == day || t->valid_from < 0)) {
         bool same = true;
-        for (uint32_t k = 0; k < 2 && same; k++)
-            same = m->key[k].i == ki[k] && m->key[k].n == kn[k] &&
-                   (kn[k] == 0 || m->key[k].s == ks[k] || rl_bytes_equal(m->key[k].s, ks[k], kn[k]));
+        for (uint32_t k = 0; k < nk && same; k++)
+            same = rl_key_same(m->key[k], (struct rv){ki[k], ks[k], kn[k]});
         if (same)
             return m->row;
     }
-    uint32_t row = rl_table_find2(t, tm, ki, ks, kn, day);
+    uint32_t row = nk == 1 ? rl_table_find1(t, tm & 1u, ki[0], ks[0], kn[0], day)
+                           : rl_table_find2(t, tm, ki, ks, kn, day);
     if (memo) {
-        for (uint32_t k = 0; k < 2; k++) {
-            m->key[k].i = ki[k];
-            m->key[k].s = ks[k];
-            m->key[k].n = kn[k];
-        }
+        for (uint32_t k = 0; k < nk; k++)
+            m->key[k] = (struct rv){ki[k], ks[k], kn[k]};
         m->day = day;
         m->row = row;
         f->memo_valid |= 1u << ti;
@@ -352,9 +325,8 @@ static inline __attribute__((always_inline)) uint32_t vm_find2(struct vm_frame *
 static inline __attribute__((always_inline)) uint32_t vm_find(struct vm_frame *f, uint32_t ti,
                                                             bool memo, int64_t packed, int32_t day)
 {
-    if (f->vm->nkeys[ti] == 1)
-        return vm_find1(f, ti, memo, f->vm->key_text[ti] & 1u, (uint32_t)packed & 0xFFFFu, day);
-    return vm_find2(f, ti, memo, packed, day);
+    return f->vm->nkeys[ti] == 1 ? vm_findk(f, ti, memo, 1, packed, day)
+                                 : vm_findk(f, ti, memo, 2, packed, day);
 }
 
 /* A lookup's miss action (k & 3: 0 exit, 1 reason b, 2 reject b), traced
@@ -684,6 +656,14 @@ L_TEXIT:
 #undef JUMP_IF
 }
 
+/* A text register from a document's bytes (its hash computed here). */
+static void put_text(struct vm_frame *f, uint32_t reg, const char *s, uint32_t n)
+{
+    f->r[reg] = (int64_t)text_hash64(s, n);
+    f->s[reg] = s;
+    f->n[reg] = n;
+}
+
 static void put_enum(struct vm_frame *f, uint32_t reg, uint32_t en, uint32_t k)
 {
     put(f, reg, f->vm->enum_rv[en][k]);
@@ -710,11 +690,8 @@ static void load_line(struct vm_frame *f, uint32_t mask, uint32_t kind)
         r[b + 1] = l->line_no;
     if (mask & (1u << 2))
         put_enum(f, b + 2, EN_LKIND, kind);
-    if (mask & (1u << 3)) {
-        r[b + 3] = (int64_t)text_hash64(l->code, l->code_len);
-        f->s[b + 3] = l->code;
-        f->n[b + 3] = l->code_len;
-    }
+    if (mask & (1u << 3))
+        put_text(f, b + 3, l->code, l->code_len);
     if (mask & (1u << 4))
         r[b + 4] = l->qty;
     if (mask & (1u << 5))
@@ -743,16 +720,10 @@ static void load_doc(struct vm_frame *f, uint32_t mask, bool seen_before)
     const struct doc *d = f->doc;
     const uint32_t b = f->vm->docf_base;
     int64_t *r = f->r;
-    if (mask & (1u << 0)) {
-        r[b + 0] = (int64_t)text_hash64(d->doc_id, d->doc_id_len);
-        f->s[b + 0] = d->doc_id;
-        f->n[b + 0] = d->doc_id_len;
-    }
-    if (mask & (1u << 1)) {
-        r[b + 1] = (int64_t)text_hash64(d->center, d->center_len);
-        f->s[b + 1] = d->center;
-        f->n[b + 1] = d->center_len;
-    }
+    if (mask & (1u << 0))
+        put_text(f, b + 0, d->doc_id, d->doc_id_len);
+    if (mask & (1u << 1))
+        put_text(f, b + 1, d->center, d->center_len);
     if (mask & (1u << 2))
         r[b + 2] = (int64_t)d->patient_nid;
     if (mask & (1u << 3))
@@ -769,11 +740,8 @@ static void load_doc(struct vm_frame *f, uint32_t mask, bool seen_before)
         r[b + 8] = f->dos;
     if (mask & (1u << 9))
         r[b + 9] = seen_before;
-    if (mask & (1u << 10)) {
-        r[b + 10] = (int64_t)text_hash64(d->diagnosis, d->diagnosis_len);
-        f->s[b + 10] = d->diagnosis;
-        f->n[b + 10] = d->diagnosis_len;
-    }
+    if (mask & (1u << 10))
+        put_text(f, b + 10, d->diagnosis, d->diagnosis_len);
     if (mask & (1u << 11))
         r[b + 11] = d->line_count;
 }
