@@ -570,6 +570,14 @@ int main(int argc, char **argv)
     }
     if (repeat < 1)
         repeat = 1;
+    const char *bs = getenv("BENCH_BATCH");
+    size_t batch = bs ? (size_t)atoi(bs) : 1;
+    if (batch > 1) {
+        AS = batch;
+        L1 = batch;
+        A1 = 2 * batch;
+        A0 = 4 * batch;
+    }
 
     int64_t t0 = now_ns(CLOCK_MONOTONIC), u0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     struct rules_set *set = NULL;
@@ -626,9 +634,9 @@ int main(int argc, char **argv)
     const char *no_pf = getenv("BENCH_NO_PREFETCH");
     int step = no_pf && no_pf[0] == '1' ? 2 : 1;
     /* BENCH_ONLY_LOOKAHEAD=1: only the passes with look-ahead (profiling
-     * what the run itself does). */
+     * what the run itself does); =2: the first of them alone. */
     const char *only_la = getenv("BENCH_ONLY_LOOKAHEAD");
-    int r0 = only_la && only_la[0] == '1' && step == 1 ? 1 : 0;
+    int r0 = only_la && (only_la[0] == '1' || only_la[0] == '2') && step == 1 ? 1 : 0;
     if (r0 == 1)
         step = 2;
     for (int r = r0; r < 2 * repeat; r += step) {
@@ -637,6 +645,19 @@ int main(int argc, char **argv)
         int64_t a = now_ns(CLOCK_THREAD_CPUTIME_ID);
         for (size_t i = 0; i < c.ndocs; i++) {
             const struct doc *d = &c.docs[i];
+            if (pf && batch > 1) {
+                if (i % batch == 0)
+                    for (size_t j = i; j < i + batch; j++) {
+                        if (j + A0 < c.ndocs)
+                            rules_prefetch_doc(set, &c.docs[j + A0], 0);
+                        if (j + A1 < c.ndocs)
+                            rules_prefetch_doc(set, &c.docs[j + A1], 1);
+                        if (j + AS < c.ndocs)
+                            seen_prefetch(&sn, &c, &c.docs[j + AS]);
+                        if (j + L1 < c.ndocs)
+                            rules_prefetch_lines(set, &c.docs[j + L1], c.lines + c.docs[j + L1].line_first);
+                    }
+            } else {
             if (pf && i + A0 < c.ndocs)
                 rules_prefetch_doc(set, &c.docs[i + A0], 0);
             if (pf && i + A1 < c.ndocs)
@@ -645,6 +666,7 @@ int main(int argc, char **argv)
                 seen_prefetch(&sn, &c, &c.docs[i + AS]);
             if (pf && i + L1 < c.ndocs)
                 rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first);
+            }
             enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, opsp, &dd[i],
                                             lo + d->line_first, NULL);
             if (e != ADJ_OK) {
@@ -667,6 +689,12 @@ int main(int argc, char **argv)
                "%.0f ns/line\n",
                (double)best_pf / 1e9, (double)c.nlines / ((double)best_pf / 1e9) / 1e6,
                (double)best_pf / (double)c.nlines);
+
+    /* BENCH_ONLY_LOOKAHEAD=2: that pass alone (a profile of it). */
+    if (only_la && only_la[0] == '2') {
+        rules_free(set);
+        return 0;
+    }
 
     /* 2. P documents only: interpreter, then the hand-written function. */
     struct bits b = {bit_of(set, "K01"), bit_of(set, "K02"), bit_of(set, "K03"), bit_of(set, "K06"),

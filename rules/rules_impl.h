@@ -94,6 +94,10 @@ struct rl_slot {
     uint32_t count; /* rows in the group; 0 = free slot */
 };
 
+/* Cells after a table's last row that may be read (never used): V_LDFN
+ * copies a row's columns in groups of four (rules/vm.c). */
+#define RL_CELLS_PAD 4u
+
 struct rl_table {
     char name[RL_NAME_MAX];
     char file[128];
@@ -498,6 +502,25 @@ static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_sl
     uint32_t r = s->first + lo - 1;
     return cells[(size_t)r * ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
 }
+
+/* Prefetches what a probe reads after finding slot s: the group's rows
+ * (a dated key's binary search reads more than the first; at most
+ * RL_GROUP_PREFETCH_LINES cache lines, the rest are rare) and the key copy
+ * of a one-key text table. Locality is a constant at each call (0: the
+ * big document-level tables, which must not evict the line tables). */
+#define RL_GROUP_PREFETCH_LINES 4u
+#define rl_prefetch_group(t, s, locality)                                                        \
+    do {                                                                                         \
+        const char *row_ = (const char *)((t)->cells + (size_t)(s)->first * (t)->ncols);         \
+        size_t bytes_ = (size_t)(s)->count * (t)->ncols * sizeof(int64_t);                       \
+        size_t lines_ = ((uintptr_t)row_ % 64u + bytes_ + 63u) / 64u;                            \
+        if (lines_ > RL_GROUP_PREFETCH_LINES)                                                    \
+            lines_ = RL_GROUP_PREFETCH_LINES;                                                    \
+        for (size_t l_ = 0; l_ < lines_; l_++)                                                   \
+            __builtin_prefetch(row_ + l_ * 64u, 0, (locality));                                  \
+        if ((t)->key_text)                                                                       \
+            __builtin_prefetch(&(t)->key_text[(s)->first], 0, (locality));                       \
+    } while (0)
 
 /* rl_table_find for the compiled evaluator, which keeps a key's parts in
  * registers: nk (1 or 2, a constant at each call so each gets its own

@@ -321,7 +321,7 @@ void rl_table_prefetch_row(const struct rl_table *t, uint64_t hash)
         if (s->count == 0)
             return;
         if (s->hash == hash) {
-            __builtin_prefetch(t->cells + (size_t)s->first * t->ncols, 0, 0);
+            rl_prefetch_group(t, s, 0);
             return;
         }
         i = (i + 1) & t->slot_mask;
@@ -611,7 +611,7 @@ static bool table_index(struct rl_table *t, uint64_t *hashes, const char *path, 
         free(perm);
         return true;
     }
-    int64_t *cells = big_alloc(((size_t)placed * t->ncols + 1) * sizeof *cells);
+    int64_t *cells = big_alloc(((size_t)placed * t->ncols + RL_CELLS_PAD) * sizeof *cells);
     uint32_t *src = malloc(((size_t)placed + 1) * sizeof *src);
     if (!cells || !src) {
         free(cells);
@@ -1132,7 +1132,7 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
         free(text);
         return;
     }
-    t->cells = big_alloc(nlines * t->ncols * sizeof *t->cells + 8);
+    t->cells = big_alloc((nlines * t->ncols + RL_CELLS_PAD) * sizeof *t->cells);
     t->src_line = malloc(nlines * sizeof *t->src_line + 4);
     uint64_t *hashes = malloc(nlines * sizeof *hashes + 8);
     if (!t->cells || !t->src_line || !hashes) {

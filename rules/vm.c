@@ -66,6 +66,12 @@
 /* The built-in enums read from one document byte (doc.kind, doc.stay,
  * line.kind, line.tariff_class): EN_DKIND .. EN_TCLASS. */
 #define VM_BYTE_ENUMS 4u
+/* V_LDFN copies columns four at a time (two 16-byte moves each, no loop
+ * per column): a span of y columns writes round_up(y, 4) registers and
+ * reads as many cells, so a span has three spare registers after it and a
+ * table RL_CELLS_PAD spare cells after its last row. */
+#define VM_LDFN_PAD 3u
+_Static_assert(RL_CELLS_PAD >= VM_LDFN_PAD, "V_LDFN may read past a table's last row");
 
 _Static_assert(RL_TABLES_MAX <= 32, "memo_valid is a 32-bit mask");
 _Static_assert(VM_REGS_MAX <= VM_NONE, "registers are 16-bit operands");
@@ -134,6 +140,11 @@ enum vm_op {
     V_JNHAS,  /* goto x if it has none */
     V_RDATE,  /* a fused program's rule with a date range: unless
                  imm >> 32 <= dos <= (int32_t)imm, goto x (the next rule) */
+    V_RLT,    /* line reasons |= bit imm if r[a] < r[b] (fusion of a
+                 compare-and-jump over a V_REASON, without a branch) */
+    V_RLE,    /* the same if r[a] <= r[b] */
+    V_REQ,    /* the same if r[a] == r[b] */
+    V_RNE,    /* the same if r[a] != r[b] */
     /* explain's trace (only in the traced copy of the code) */
     V_TRULE,  /* rule x fired */
     V_TVAL,   /* statement x (let or set) stored r[a] */
@@ -141,14 +152,19 @@ enum vm_op {
     V_OP_COUNT
 };
 
+/* 32 bytes. h is the address of the operation's code in vm_run (direct
+ * threading: the dispatch jumps through it, set by vm_link once the code
+ * is complete); the node each instruction was compiled from (errors and
+ * the trace) is kept beside the code, in rl_vm.node. */
 struct vm_ins {
+    const void *h;
+    int64_t imm;
+    uint16_t d, a, b;
     uint8_t op;
     uint8_t k;
-    uint16_t d, a, b;
     int32_t x, y;
-    uint32_t node; /* the node it was compiled from: errors and the trace */
-    int64_t imm;
 };
+_Static_assert(sizeof(struct vm_ins) == 32, "an instruction is half a cache line");
 
 /* The rules to run for one value of doc.kind / line.kind and the built-in
  * fields they read. */
@@ -160,6 +176,7 @@ struct vm_list {
 
 struct rl_vm {
     struct vm_ins *code;
+    uint32_t *node; /* per instruction: the node it was compiled from */
     uint32_t ncode;
     uint32_t entry[RL_RULES_MAX]; /* first instruction of each rule */
     /* The same rules compiled again with the trace instructions, for
@@ -232,6 +249,7 @@ struct vm_frame {
     FILE *tr;                   /* explain's trace, or NULL */
     const struct rl_rule *rule; /* the rule running (trace) */
     uint32_t err_node;          /* node of the first error (trace) */
+    const void *const *ops;     /* vm_link's question to vm_run */
     struct rl_memo memo[RL_TABLES_MAX];
     int64_t r[VM_REGS_MAX];
     const char *s[VM_REGS_MAX];
@@ -338,7 +356,8 @@ static inline void lookup_missed(struct vm_frame *f, const struct vm_ins *in)
     else if ((in->k & 3) == 2)
         f->doc_reasons |= 1ull << in->b;
     if (f->tr && (in->k & 3) != 0)
-        rl_trace_reason(f->tr, f->set, f->rule, &f->set->nodes[in->node], (in->k & 3) == 2);
+        rl_trace_reason(f->tr, f->set, f->rule, &f->set->nodes[f->vm->node[in - f->vm->code]],
+                        (in->k & 3) == 2);
 }
 
 static enum adj_err vm_run(struct vm_frame *f, uint32_t pc);
@@ -400,34 +419,38 @@ static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
         [V_LDFN] = &&L_LDFN,   [V_RND] = &&L_RND,       [V_DIVH] = &&L_DIVH,
         [V_DIVC] = &&L_DIVC,   [V_RDATE] = &&L_RDATE,
         [V_JHAS] = &&L_JHAS,   [V_JNHAS] = &&L_JNHAS,
+        [V_RLT] = &&L_RLT,     [V_RLE] = &&L_RLE,       [V_REQ] = &&L_REQ,
+        [V_RNE] = &&L_RNE,
     };
     _Static_assert(sizeof ops / sizeof ops[0] == V_OP_COUNT, "every operation has a label");
+    if (__builtin_expect(f->vm == NULL, 0)) { /* vm_link asks for the addresses */
+        f->ops = ops;
+        return ADJ_OK;
+    }
     const struct rules_set *set = f->set;
     const struct vm_ins *code = f->vm->code;
     int64_t *r = f->r;
-    const struct vm_ins *ip = &code[pc];
-    const struct vm_ins *in;
+    const struct vm_ins *in = &code[pc]; /* the instruction running */
     int64_t x;
     uint32_t row;
     enum adj_err e;
 #define NEXT()                                                                                   \
     do {                                                                                         \
-        in = ip++;                                                                               \
-        goto *ops[in->op];                                                                       \
+        in++;                                                                                    \
+        goto *in->h;                                                                             \
     } while (0)
 #define FAIL(err)                                                                                \
     do {                                                                                         \
         if (f->err_node == UINT32_MAX)                                                           \
-            f->err_node = in->node;                                                              \
+            f->err_node = f->vm->node[in - code];                                                \
         return (err);                                                                            \
     } while (0)
 #define JUMP_IF(c)                                                                               \
     do {                                                                                         \
-        if (c)                                                                                   \
-            ip = code + in->x;                                                                   \
-        NEXT();                                                                                  \
+        in = (c) ? code + in->x : in + 1;                                                        \
+        goto *in->h;                                                                             \
     } while (0)
-    NEXT();
+    goto *in->h;
 L_END:
     return ADJ_OK;
 L_JMP:
@@ -468,26 +491,34 @@ L_LDFT:
 L_LDOF:
     put(f, in->d, rl_line_field(set, f->lines, f->other, in->k));
     NEXT();
-L_ADD:
-    if (__builtin_add_overflow(r[in->a], r[in->b], &x))
+L_ADD: {
+    int64_t v; /* a register of its own, not the shared x's stack slot */
+    if (__builtin_add_overflow(r[in->a], r[in->b], &v))
         FAIL(ADJ_E_RULE_OVERFLOW);
-    r[in->d] = x;
+    r[in->d] = v;
     NEXT();
-L_SUB:
-    if (__builtin_sub_overflow(r[in->a], r[in->b], &x))
+}
+L_SUB: {
+    int64_t v; /* a register of its own, not the shared x's stack slot */
+    if (__builtin_sub_overflow(r[in->a], r[in->b], &v))
         FAIL(ADJ_E_RULE_OVERFLOW);
-    r[in->d] = x;
+    r[in->d] = v;
     NEXT();
-L_MUL:
-    if (__builtin_mul_overflow(r[in->a], r[in->b], &x))
+}
+L_MUL: {
+    int64_t v; /* a register of its own, not the shared x's stack slot */
+    if (__builtin_mul_overflow(r[in->a], r[in->b], &v))
         FAIL(ADJ_E_RULE_OVERFLOW);
-    r[in->d] = x;
+    r[in->d] = v;
     NEXT();
-L_NEG:
-    if (__builtin_sub_overflow((int64_t)0, r[in->a], &x))
+}
+L_NEG: {
+    int64_t v; /* a register of its own, not the shared x's stack slot */
+    if (__builtin_sub_overflow((int64_t)0, r[in->a], &v))
         FAIL(ADJ_E_RULE_OVERFLOW);
-    r[in->d] = x;
+    r[in->d] = v;
     NEXT();
+}
 L_MIN:
     r[in->d] = r[in->a] <= r[in->b] ? r[in->a] : r[in->b];
     NEXT();
@@ -558,12 +589,12 @@ L_EXISTS: {
 L_REASON:
     f->line_reasons |= 1ull << in->imm;
     if (f->tr)
-        rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], false);
+        rl_trace_reason(f->tr, set, f->rule, &set->nodes[f->vm->node[in - code]], false);
     NEXT();
 L_REJECT:
     f->doc_reasons |= 1ull << in->imm;
     if (f->tr)
-        rl_trace_reason(f->tr, set, f->rule, &set->nodes[in->node], true);
+        rl_trace_reason(f->tr, set, f->rule, &set->nodes[f->vm->node[in - code]], true);
     NEXT();
 L_ANY:
     e = vm_any(f, in);
@@ -582,16 +613,20 @@ lookup_done: /* V_LOOKUP and V_FIND: the row, or the miss action */
         lookup_missed(f, in);
         if (in->y == 0)
             return ADJ_OK;
-        ip = code + in->y;
-        NEXT();
+        in = code + in->y;
+        goto *in->h;
     }
     r[in->d] = row;
     NEXT();
 L_LDFN: {
     const struct rl_table *t = &set->tables[in->x];
     const int64_t *cells = t->cells + (size_t)r[in->a] * t->ncols + in->k;
-    for (int32_t i = 0; i < in->y; i++)
-        r[in->d + i] = cells[i];
+    int64_t *to = &r[in->d];
+    int32_t done = 0;
+    do { /* y >= 1; up to VM_LDFN_PAD spare registers and cells */
+        memcpy(to + done, cells + done, 4 * sizeof *to);
+        done += 4;
+    } while (done < in->y);
     for (uint32_t m = (uint32_t)in->imm; m != 0; m &= m - 1) {
         uint32_t i = (uint32_t)__builtin_ctz(m), reg = in->d + i;
         const char *ent = t->pool + cells[i];
@@ -636,6 +671,18 @@ L_JNHAS:
     JUMP_IF(in->imm == 0 ? f->line_reasons == 0 : (f->line_reasons & (uint64_t)in->imm) == 0);
 L_RDATE:
     JUMP_IF(f->dos < (int32_t)(in->imm >> 32) || f->dos > (int32_t)in->imm);
+L_RLT:
+    f->line_reasons |= (uint64_t)(r[in->a] < r[in->b]) << in->imm;
+    NEXT();
+L_RLE:
+    f->line_reasons |= (uint64_t)(r[in->a] <= r[in->b]) << in->imm;
+    NEXT();
+L_REQ:
+    f->line_reasons |= (uint64_t)(r[in->a] == r[in->b]) << in->imm;
+    NEXT();
+L_RNE:
+    f->line_reasons |= (uint64_t)(r[in->a] != r[in->b]) << in->imm;
+    NEXT();
 L_TRULE:
     rl_trace_rule(f->tr, set, &set->rules[in->x]);
     NEXT();
@@ -902,11 +949,15 @@ static uint32_t emit(struct vmc *k, uint8_t op, uint32_t d, uint32_t a, uint32_t
     if (vm->ncode == k->code_cap) {
         uint32_t cap = k->code_cap ? k->code_cap * 2 : 1024;
         struct vm_ins *code = realloc(vm->code, cap * sizeof *code);
-        if (!code) {
+        if (code)
+            vm->code = code;
+        uint32_t *node = realloc(vm->node, cap * sizeof *node);
+        if (node)
+            vm->node = node;
+        if (!code || !node) {
             k->failed = true;
             return 0;
         }
-        vm->code = code;
         k->code_cap = cap;
     }
     struct vm_ins *in = &vm->code[vm->ncode];
@@ -917,7 +968,7 @@ static uint32_t emit(struct vmc *k, uint8_t op, uint32_t d, uint32_t a, uint32_t
     in->b = (uint16_t)b;
     in->x = x;
     in->imm = imm;
-    in->node = k->cur_node;
+    vm->node[vm->ncode] = k->cur_node;
     return vm->ncode++;
 }
 
@@ -1450,6 +1501,7 @@ static void compile_rule(struct vmc *k, uint32_t ri, uint32_t *next, uint32_t *l
         uint32_t lo = (uint32_t)__builtin_ctz(cols), hi = 31u - (uint32_t)__builtin_clz(cols);
         for (uint32_t c = lo; c <= hi; c++)
             k->field_reg[s][c] = (*next)++;
+        *next += VM_LDFN_PAD; /* V_LDFN writes up to three registers past a span */
     }
     *linef_used = k->linef_used;
     k->temp_base = *next;
@@ -1507,14 +1559,127 @@ static bool kind_test(const struct rl_vm *vm, const struct vm_ins *in, uint32_t 
     return true;
 }
 
-/* Whether fuse_list leaves out the instruction at pc of a rule ending at hi. */
-static bool dropped(const struct rl_vm *vm, const struct vm_ins *code, uint32_t pc, uint32_t hi,
-                    uint32_t kind_reg, int64_t kind_hash)
+/* What fuse_list does with each instruction of a rule (peephole). */
+enum fuse_act {
+    FA_KEEP,
+    FA_DROP,   /* left out: the next kept instruction takes its place */
+    FA_REASON, /* a compare-and-jump over the next instruction, a V_REASON
+                  that nothing else jumps to: both become one V_RLT, V_RLE,
+                  V_REQ or V_RNE (the reason when the jump is not taken) */
+};
+
+/* The operations whose only effect is r[d] from r[a], r[b], k and imm (or
+ * an overflow error, which an identical earlier instruction would have
+ * raised first); *reads: bit 0 a, bit 1 b. */
+static bool pure_op(uint8_t op, uint32_t *reads)
 {
-    bool taken;
-    if (kind_test(vm, &code[pc], kind_reg, kind_hash, &taken))
-        return !taken;
-    return pc == hi || (code[pc].op == V_JMP && code[pc].x == (int32_t)pc + 1);
+    switch (op) {
+    case V_MOVI:
+        *reads = 0;
+        return true;
+    case V_MOV:
+    case V_NEG:
+    case V_NOT:
+        *reads = 1;
+        return true;
+    case V_ADD: case V_SUB: case V_MUL: case V_MIN: case V_MAX: case V_EQ: case V_NE:
+    case V_LT: case V_LE: case V_GT: case V_GE: case V_RND: case V_DIVH: case V_DIVC:
+    case V_COLD:
+        *reads = 3;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool same_ins(const struct vm_ins *p, const struct vm_ins *q)
+{
+    return p->op == q->op && p->k == q->k && p->d == q->d && p->a == q->a && p->b == q->b &&
+           p->imm == q->imm;
+}
+
+/* Whether the pure instruction at pc recomputes what an earlier one in
+ * the same straight run already left in its register: the same
+ * instruction, nothing in between writes its destination or operands, no
+ * jump in between and no jump into the run (target[]: jumped to), and it
+ * does not read its own destination. Then it is left out. */
+static bool recomputed(const struct vm_ins *code, const uint8_t *target, uint32_t lo, uint32_t pc)
+{
+    const struct vm_ins *p = &code[pc];
+    uint32_t reads;
+    if (!pure_op(p->op, &reads) || ((reads & 1) && p->a == p->d) || ((reads & 2) && p->b == p->d))
+        return false;
+    for (uint32_t q = pc; q > lo;) {
+        if (target[q - lo])
+            return false; /* control may arrive at q without passing q - 1 */
+        q--;
+        const struct vm_ins *c = &code[q];
+        if (same_ins(c, p))
+            return true;
+        uint32_t r;
+        if (c->op == V_REASON || c->op == V_REJECT)
+            continue; /* writes no register */
+        if (!pure_op(c->op, &r))
+            return false; /* a jump, a lookup, a call: stop looking */
+        if (c->d == p->d || ((reads & 1) && c->d == p->a) || ((reads & 2) && c->d == p->b))
+            return false;
+    }
+    return false;
+}
+
+/* The peephole of one rule [lo, hi] for fuse_list: act[pc - lo]. Kind
+ * tests the list decides are folded (an untaken one is dropped), jumps to
+ * the very next instruction and the rule's final V_END are dropped, then
+ * the reason fusions and recomputations above. */
+static void fuse_plan(const struct rl_vm *vm, uint32_t lo, uint32_t hi, uint32_t kind_reg,
+                      int64_t kind_hash, uint8_t *act, uint8_t *target)
+{
+    const struct vm_ins *code = vm->code;
+    memset(target, 0, hi - lo + 1);
+    for (uint32_t pc = lo; pc <= hi; pc++)
+        if (is_jump(code[pc].op)) {
+            /* Jumps go forward; an any()'s condition is laid out before it. */
+            ADJ_ASSERT(code[pc].x >= (int32_t)lo && code[pc].x <= (int32_t)hi);
+            ADJ_ASSERT(code[pc].op == V_ANY || code[pc].x > (int32_t)pc);
+            target[(uint32_t)code[pc].x - lo] = 1;
+        }
+    for (uint32_t pc = lo; pc <= hi; pc++) {
+        const struct vm_ins *in = &code[pc];
+        bool taken;
+        act[pc - lo] = FA_KEEP;
+        if (kind_test(vm, in, kind_reg, kind_hash, &taken)) {
+            act[pc - lo] = taken ? FA_KEEP : FA_DROP;
+            continue;
+        }
+        if (pc == hi || (in->op == V_JMP && in->x == (int32_t)pc + 1)) {
+            act[pc - lo] = FA_DROP;
+            continue;
+        }
+        if (in->op >= V_JEQ && in->op <= V_JGE && in->x == (int32_t)pc + 2 &&
+            code[pc + 1].op == V_REASON && !target[pc + 1 - lo]) {
+            act[pc - lo] = FA_REASON;
+            act[pc + 1 - lo] = FA_DROP;
+            pc++;
+            continue;
+        }
+        if (recomputed(code, target, lo, pc))
+            act[pc - lo] = FA_DROP;
+    }
+}
+
+/* The V_RLT/V_RLE/V_REQ/V_RNE for a jump `if r[a] OP r[b] goto over the
+ * reason`: the reason holds when the jump's condition does not. */
+static void reason_op(const struct vm_ins *jump, struct vm_ins *out)
+{
+    uint16_t a = jump->a, b = jump->b;
+    switch (jump->op) {
+    case V_JLE: out->op = V_RLT; out->a = b; out->b = a; break; /* a > b */
+    case V_JLT: out->op = V_RLE; out->a = b; out->b = a; break; /* a >= b */
+    case V_JGE: out->op = V_RLT; out->a = a; out->b = b; break; /* a < b */
+    case V_JGT: out->op = V_RLE; out->a = a; out->b = b; break; /* a <= b */
+    case V_JEQ: out->op = V_RNE; out->a = a; out->b = b; break;
+    default:    out->op = V_REQ; out->a = a; out->b = b; break; /* V_JNE */
+    }
 }
 
 /*
@@ -1540,31 +1705,42 @@ static bool fuse_list(struct vmc *k, const struct vm_list *list, uint32_t kind_r
         uint32_t hi = (ri + 1 < set->nrules ? vm->entry[ri + 1] : vm->tentry[0]) - 1;
         ADJ_ASSERT(lo <= hi && vm->code[hi].op == V_END && vm->code[hi].k == 0);
         uint32_t *map = malloc((hi - lo + 1) * sizeof *map);
-        if (!map)
+        uint8_t *act = malloc(hi - lo + 1), *target = malloc(hi - lo + 1);
+        if (!map || !act || !target) {
+            free(map);
+            free(act);
+            free(target);
             return false;
+        }
+        fuse_plan(vm, lo, hi, kind_reg, kind_hash, act, target);
         uint32_t fix[VM_LABELS_MAX];
         uint32_t nfix = 0;
-        k->cur_node = vm->code[lo].node;
+        k->cur_node = vm->node[lo];
         if (r->from != RL_DAY_MIN || r->to != RL_DAY_MAX) {
             uint32_t at = emit(k, V_RDATE, 0, 0, 0, 0,
                                (int64_t)((uint64_t)(uint32_t)r->from << 32 | (uint32_t)r->to));
             fix[nfix++] = at;
         }
-        /* New positions: a dropped instruction maps to the next kept one.
-         * Dropped: kind tests that never jump, jumps to the very next
-         * instruction, and the rule's final V_END (the next rule follows). */
+        /* New positions: a dropped instruction maps to the next kept one
+         * (fuse_plan drops only what no jump targets, or what a jump may
+         * skip to the next kept instruction for). */
         uint32_t base = vm->ncode, kept = 0;
         for (uint32_t pc = lo; pc <= hi; pc++) {
             map[pc - lo] = base + kept;
-            kept += !dropped(vm, vm->code, pc, hi, kind_reg, kind_hash);
+            kept += act[pc - lo] != FA_DROP;
         }
         for (uint32_t pc = lo; pc <= hi && !k->failed; pc++) {
             struct vm_ins in = vm->code[pc];
             bool taken;
-            if (dropped(vm, vm->code, pc, hi, kind_reg, kind_hash))
+            if (act[pc - lo] == FA_DROP)
                 continue;
-            if (kind_test(vm, &in, kind_reg, kind_hash, &taken))
-                in.op = V_JMP; /* taken: dropped() keeps only those */
+            if (act[pc - lo] == FA_REASON) {
+                reason_op(&vm->code[pc], &in);
+                in.imm = vm->code[pc + 1].imm;
+                in.x = 0;
+            } else if (kind_test(vm, &in, kind_reg, kind_hash, &taken)) {
+                in.op = V_JMP; /* taken: fuse_plan keeps only those */
+            }
             if (is_jump(in.op)) {
                 ADJ_ASSERT(in.x >= (int32_t)lo && in.x <= (int32_t)hi);
                 in.x = (int32_t)map[(uint32_t)in.x - lo];
@@ -1572,10 +1748,12 @@ static bool fuse_list(struct vmc *k, const struct vm_list *list, uint32_t kind_r
             bool to_next = (in.op == V_END && in.k == 0) || in.op == V_LOOKUP || in.op == V_FIND;
             if (in.op == V_END && in.k == 0)
                 in.op = V_JMP;
-            k->cur_node = in.node;
+            k->cur_node = vm->node[pc];
             uint32_t at = emit(k, in.op, in.d, in.a, in.b, in.x, in.imm);
             if (k->failed || (to_next && nfix == VM_LABELS_MAX)) {
                 free(map);
+                free(act);
+                free(target);
                 return false;
             }
             vm->code[at].k = in.k;
@@ -1584,6 +1762,8 @@ static bool fuse_list(struct vmc *k, const struct vm_list *list, uint32_t kind_r
                 fix[nfix++] = at;
         }
         free(map);
+        free(act);
+        free(target);
         /* Patch the jumps to the next rule, now that it starts here. */
         for (uint32_t j = 0; j < nfix; j++) {
             struct vm_ins *in = &vm->code[fix[j]];
@@ -1646,6 +1826,22 @@ static bool build_epochs(const struct rules_set *set, struct rl_vm *vm)
     vm->epoch_from = from;
     vm->epoch_val = val;
     vm->nepochs = u;
+    return true;
+}
+
+/* Direct threading: each instruction gets the address of its operation's
+ * code in vm_run, which only vm_run can name (a frame without a vm asks). */
+static bool vm_link(struct rl_vm *vm)
+{
+    struct vm_frame *q = malloc(sizeof *q); /* only .vm and .ops are read */
+    if (!q)
+        return false;
+    q->vm = NULL;
+    q->ops = NULL;
+    vm_run(q, 0);
+    for (uint32_t pc = 0; pc < vm->ncode; pc++)
+        vm->code[pc].h = q->ops[vm->code[pc].op];
+    free(q);
     return true;
 }
 
@@ -1794,7 +1990,7 @@ void rl_vm_compile(struct rules_set *set)
         }
     }
     free(k);
-    if (!ok) {
+    if (!ok || !vm_link(vm)) {
         rl_vm_free(vm);
         return;
     }
@@ -1806,6 +2002,7 @@ void rl_vm_free(struct rl_vm *vm)
     if (!vm)
         return;
     free(vm->code);
+    free(vm->node);
     free(vm->epoch_from);
     free(vm->epoch_val);
     free(vm);
@@ -1818,7 +2015,7 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
         "end", "jmp", "jz", "jnz", "jeq", "jne", "jlt", "jle", "jgt", "jge", "mov", "movt", "movi",
         "ldf", "ldft", "ldof", "add", "sub", "mul", "neg", "min", "max", "eq", "ne",
         "lt", "le", "gt", "ge", "eqt", "net", "not", "cold", "has", "packs", "lookup", "exists",
-        "reason", "reject", "any", "find", "findx", "ldfn", "rnd", "divh", "divc", "jhas", "jnhas", "rdate", "t.rule", "t.val",
+        "reason", "reject", "any", "find", "findx", "ldfn", "rnd", "divh", "divc", "jhas", "jnhas", "rdate", "rlt", "rle", "req", "rne", "t.rule", "t.val",
         "t.exit"};
     _Static_assert(sizeof names / sizeof names[0] == V_OP_COUNT, "a name per operation");
     const struct rl_vm *vm = set->vm;
@@ -1831,6 +2028,12 @@ void rl_vm_dump(const struct rules_set *set, FILE *out)
         for (uint32_t ri = 0; ri < set->nrules; ri++)
             if (vm->entry[ri] == pc || vm->tentry[ri] == pc)
                 fprintf(out, "rule %s%s:\n", set->rules[ri].name, vm->tentry[ri] == pc ? " (traced)" : "");
+        for (uint32_t k = 0; vm->fused && k < RL_ENUM_VALUES_MAX; k++) {
+            if (vm->doc_lists[k].count && vm->doc_prog[k] == pc)
+                fprintf(out, "fused program, documents of kind value %u:\n", k);
+            if (vm->line_lists[k].count && vm->line_prog[k] == pc)
+                fprintf(out, "fused program, lines of kind value %u:\n", k);
+        }
         const struct vm_ins *in = &vm->code[pc];
         fprintf(out, "%5u  %-7s d=%u a=%u b=%u k=%u x=%d y=%d imm=%lld\n", pc, names[in->op], in->d,
                 in->a, in->b, in->k, in->x, in->y, (long long)in->imm);
@@ -1864,9 +2067,7 @@ void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
             if (sl->count == 0)
                 break;
             if (sl->hash == h) {
-                __builtin_prefetch(t->cells + (size_t)sl->first * t->ncols);
-                if (t->key_text)
-                    __builtin_prefetch(&t->key_text[sl->first]);
+                rl_prefetch_group(t, sl, 3);
                 break;
             }
             at = (at + 1) & t->slot_mask;
