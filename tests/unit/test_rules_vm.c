@@ -386,6 +386,61 @@ Test(rules_vm, any_packs_exit_has_and_doc_rejects)
          "end\n");
 }
 
+/* The fused programs' peephole (rules/vm.c fuse_plan): a reason after
+ * each comparison becomes one branch-free operation (all four of them are
+ * asserted present), unless something else jumps to it (`or`); a value
+ * computed again in a straight run is not recomputed, unless its operand
+ * or its register changed in between or a jump lands in between. Any
+ * mistake there changes a reason or an amount, which the tree walker
+ * would not. */
+Test(rules_vm, fused_reasons_and_recomputed_values)
+{
+    const char *text =
+        "reason K01 \"a\"\nreason K02 \"b\"\nreason K03 \"c\"\nreason K04 \"d\"\n"
+        "reason K05 \"e\"\nreason K06 \"f\"\nreason K07 \"g\"\nreason K08 \"h\"\n"
+        "var line n : int = 0\n"
+        "var line m : rial = 0\n"
+        "rule l on line\n"
+        "  set n = line.qty\n"
+        "  reason K01 if n < 3\n"
+        "  reason K02 if n <= line.qty * 2 - 3\n"
+        "  reason K03 if line.unit_price > 500\n"
+        "  reason K04 if line.qty * 3 >= n + 4\n"
+        "  reason K05 if n == 4\n"
+        "  reason K06 if line.qty != 2 and line.unit_price < 300\n"
+        "  reason K07 if n > 5 or line.unit_price == 7\n"
+        "  reason K08 if n != 3\n"
+        "  set m = rnd(line.qty * line.unit_price, 2500)\n"
+        "  set m = m + line.qty * line.unit_price\n"
+        "  set n = n + 1\n"
+        "  set m = m - line.unit_price * n\n"
+        "  set m = m - line.unit_price * n\n"
+        "  set n = n * 2\n"
+        "  set m = m + line.unit_price * n\n"
+        "  if line.qty > 3 then\n"
+        "    set n = n + 5\n"
+        "  end\n"
+        "  set m = m + line.unit_price * n\n"
+        "  set gross = m\n"
+        "  set patient = m\n"
+        "  set status = if has(K01) or has(K06) then \"P\" else \"A\"\n"
+        "end\n";
+    grid("peephole.rules", text);
+    struct rules_set *set = NULL;
+    cr_assert_eq(rules_load_text("peephole.rules", text, strlen(text), NULL, stderr, &set), ADJ_OK);
+    char *dump = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&dump, &len);
+    cr_assert_not_null(f);
+    rl_vm_dump(set, f);
+    fclose(f);
+    static const char *const ops[] = {" rlt ", " rle ", " req ", " rne "};
+    for (size_t i = 0; i < 4; i++)
+        cr_expect_not_null(strstr(dump, ops[i]), "the fused program uses%s", ops[i]);
+    free(dump);
+    rules_free(set);
+}
+
 /* Lookups of one-key tables (text and integer keys, dated and not, through
  * the memo when looked up at several places), a two-key table, exists, a
  * lookup on a computed day, and parameters whose history changes inside
