@@ -570,14 +570,6 @@ int main(int argc, char **argv)
     }
     if (repeat < 1)
         repeat = 1;
-    const char *bs = getenv("BENCH_BATCH");
-    size_t batch = bs ? (size_t)atoi(bs) : 1;
-    if (batch > 1) {
-        AS = batch;
-        L1 = batch;
-        A1 = 2 * batch;
-        A0 = 4 * batch;
-    }
 
     int64_t t0 = now_ns(CLOCK_MONOTONIC), u0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     struct rules_set *set = NULL;
@@ -645,19 +637,6 @@ int main(int argc, char **argv)
         int64_t a = now_ns(CLOCK_THREAD_CPUTIME_ID);
         for (size_t i = 0; i < c.ndocs; i++) {
             const struct doc *d = &c.docs[i];
-            if (pf && batch > 1) {
-                if (i % batch == 0)
-                    for (size_t j = i; j < i + batch; j++) {
-                        if (j + A0 < c.ndocs)
-                            rules_prefetch_doc(set, &c.docs[j + A0], 0);
-                        if (j + A1 < c.ndocs)
-                            rules_prefetch_doc(set, &c.docs[j + A1], 1);
-                        if (j + AS < c.ndocs)
-                            seen_prefetch(&sn, &c, &c.docs[j + AS]);
-                        if (j + L1 < c.ndocs)
-                            rules_prefetch_lines(set, &c.docs[j + L1], c.lines + c.docs[j + L1].line_first);
-                    }
-            } else {
             if (pf && i + A0 < c.ndocs)
                 rules_prefetch_doc(set, &c.docs[i + A0], 0);
             if (pf && i + A1 < c.ndocs)
@@ -666,7 +645,6 @@ int main(int argc, char **argv)
                 seen_prefetch(&sn, &c, &c.docs[i + AS]);
             if (pf && i + L1 < c.ndocs)
                 rules_prefetch_lines(set, &c.docs[i + L1], c.lines + c.docs[i + L1].line_first);
-            }
             enum adj_err e = rules_eval_doc(set, d, c.lines + d->line_first, c.uids, opsp, &dd[i],
                                             lo + d->line_first, NULL);
             if (e != ADJ_OK) {
