@@ -24,7 +24,9 @@
  *    each list is also laid out as one fused program (fuse_list: the rules
  *    back to back, rule ends jumping to the next rule, the kind tests the
  *    list decides folded away), which the untraced evaluation runs with
- *    one call per document and per line;
+ *    one call per document and per line, after a peephole (fuse_plan: a
+ *    comparison guarding a reason becomes one branch-free operation, a
+ *    value computed again in a straight run is not);
  *  - the untraced code has specialised operations the traced copy does not
  *    (V_FIND/V_FINDX lookups without key arrays, V_LDFN column spans,
  *    V_RND/V_DIVH/V_DIVC with their 64-bit fast paths inline); parameters
@@ -394,9 +396,11 @@ __attribute__((noinline)) static enum adj_err vm_any(struct vm_frame *f, const s
 }
 
 /* Runs from pc to V_END (or a lookup miss). Every jump goes forward.
- * Threaded dispatch (GCC/clang labels as values): each operation ends with
- * its own indirect jump to the next, which the branch predictor learns per
- * operation; a switch in a loop funnels every operation through one jump. */
+ * Direct-threaded dispatch (GCC/clang labels as values): each instruction
+ * holds its operation's address (vm_link), and each operation ends with its
+ * own indirect jump through the next instruction, which the branch
+ * predictor learns per operation; a switch in a loop funnels every
+ * operation through one jump and one table load. */
 static enum adj_err vm_run(struct vm_frame *f, uint32_t pc)
 {
     static const void *const ops[] = {
