@@ -77,16 +77,21 @@ struct rl_col {
     bool optional; /* empty cell allowed: means "no bound" (largest value) */
 };
 
-/* A copy of a row's text key, for one-key text tables (drugs, services,
- * supplies, centers): key_text[row] sits at an address known from the
- * slot, so a lookup's key check does not wait for the row's cell to say
- * where the pool entry is, and a prefetch can start both misses at once. */
-#define RL_KEY_TEXT_MAX 36u
-struct rl_key_text {
-    uint64_t hash;
-    uint32_t len;
-    char bytes[RL_KEY_TEXT_MAX];
+/* The slots of a one-key text table whose keys are all short (drugs,
+ * services, supplies, centers), again with each group's key inline: a
+ * probe reads hash, group and key from one 32-byte slot, one cache line,
+ * so the key check does not wait for a second miss (the row's cell, then
+ * its pool entry), and a prefetch of the slot covers it. */
+#define RL_TSLOT_KEY_MAX 16u
+struct rl_tslot {
+    uint64_t hash;      /* the slot's hash, as rl_slot */
+    uint32_t first;     /* first row of the group */
+    uint16_t count;     /* rows in the group; 0 = free slot */
+    uint8_t len;        /* key bytes */
+    uint8_t unused;
+    char key[RL_TSLOT_KEY_MAX];
 };
+_Static_assert(sizeof(struct rl_tslot) == 32, "two text slots per cache line, never across one");
 
 struct rl_slot {
     uint64_t hash;
@@ -129,9 +134,10 @@ struct rl_table {
      * no row has that value, which lets any() skip a loop whose condition
      * needs such a row (eval.c). Saturated, and so unused, on big tables. */
     uint64_t key_filter[RL_KEYS_MAX][64];
-    /* One-key text tables whose keys all fit RL_KEY_TEXT_MAX: the key of
-     * each row (rl_key_text); NULL otherwise. */
-    struct rl_key_text *key_text;
+    /* One-key text tables whose keys all fit RL_TSLOT_KEY_MAX and whose
+     * groups have fewer than 65,536 rows: slots with the key inline
+     * (rl_tslot, 32-byte aligned, same positions as slots); NULL otherwise. */
+    struct rl_tslot *tslots;
 };
 
 struct rl_param {
@@ -479,35 +485,41 @@ static inline bool rl_key_same(struct rv a, struct rv b)
 /* The row of a group (the rows of one key, sorted by from, disjoint) whose
  * range holds day: the last row with from <= day, if its to >= day. An
  * undated table has one row per group. */
-static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_slot *s, int32_t day)
+static inline uint32_t rl_group_row_of(const struct rl_table *t, uint32_t first, uint32_t count,
+                                       int32_t day)
 {
     if (t->valid_from < 0)
-        return s->first;
+        return first;
     const int64_t *cells = t->cells;
     const size_t ncols = t->ncols, from = (uint32_t)t->valid_from;
-    if (s->count == 1) { /* most keys have one row */
-        const int64_t *row = cells + (size_t)s->first * ncols;
-        return row[from] <= day && row[(uint32_t)t->valid_to] >= day ? s->first : UINT32_MAX;
+    if (count == 1) { /* most keys have one row */
+        const int64_t *row = cells + (size_t)first * ncols;
+        return row[from] <= day && row[(uint32_t)t->valid_to] >= day ? first : UINT32_MAX;
     }
-    uint32_t lo = 0, hi = s->count;
+    uint32_t lo = 0, hi = count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (cells[(size_t)(s->first + mid) * ncols + from] <= day)
+        if (cells[(size_t)(first + mid) * ncols + from] <= day)
             lo = mid + 1;
         else
             hi = mid;
     }
     if (lo == 0)
         return UINT32_MAX;
-    uint32_t r = s->first + lo - 1;
+    uint32_t r = first + lo - 1;
     return cells[(size_t)r * ncols + (uint32_t)t->valid_to] >= day ? r : UINT32_MAX;
 }
 
-/* Prefetches what a probe reads after finding slot s: the group's rows
- * (a dated key's binary search reads more than the first; at most
- * RL_GROUP_PREFETCH_LINES cache lines, the rest are rare) and the key copy
- * of a one-key text table. Locality is a constant at each call (0: the
- * big document-level tables, which must not evict the line tables). */
+static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_slot *s, int32_t day)
+{
+    return rl_group_row_of(t, s->first, s->count, day);
+}
+
+/* Prefetches what a probe reads after finding slot s (an rl_slot or an
+ * rl_tslot): the group's rows (a dated key's binary search reads more than
+ * the first; at most RL_GROUP_PREFETCH_LINES cache lines, the rest are
+ * rare). Locality is a constant at each call (0: the big document-level
+ * tables, which must not evict the line tables). */
 #define RL_GROUP_PREFETCH_LINES 4u
 #define rl_prefetch_group(t, s, locality)                                                        \
     do {                                                                                         \
@@ -518,8 +530,6 @@ static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_sl
             lines_ = RL_GROUP_PREFETCH_LINES;                                                    \
         for (size_t l_ = 0; l_ < lines_; l_++)                                                   \
             __builtin_prefetch(row_ + l_ * 64u, 0, (locality));                                  \
-        if ((t)->key_text)                                                                       \
-            __builtin_prefetch(&(t)->key_text[(s)->first], 0, (locality));                       \
     } while (0)
 
 /* rl_table_find for the compiled evaluator, which keeps a key's parts in
@@ -527,7 +537,7 @@ static inline uint32_t rl_group_row(const struct rl_table *t, const struct rl_sl
  * code) key parts, part k text when bit k of text_mask (hash ki[k], bytes
  * ks[k][0, kn[k])), else the integer ki[k]. The same hash (rl_hash_combine
  * over the parts) and the same answer as rl_table_find, without key
- * arrays; a one-key text table checks its key copy (rl_key_text). */
+ * arrays; a one-key text table with text slots probes those (rl_tslot). */
 static inline __attribute__((always_inline)) uint32_t
 rl_table_findk(const struct rl_table *t, uint32_t nk, uint32_t text_mask, const int64_t *ki,
                const char *const *ks, const uint32_t *kn, int32_t day)
@@ -538,32 +548,37 @@ rl_table_findk(const struct rl_table *t, uint32_t nk, uint32_t text_mask, const 
     for (uint32_t k = 0; k < nk; k++)
         h = rl_hash_combine(h, text_mask & (1u << k) ? (uint64_t)ki[k] : rl_hash_int(ki[k]));
     uint32_t i = (uint32_t)h & t->slot_mask;
+    if (nk == 1 && (text_mask & 1u) && t->tslots) {
+        for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
+            const struct rl_tslot *s = &t->tslots[i];
+            if (s->count == 0)
+                return UINT32_MAX;
+            if (s->hash == h && s->len == kn[0] && rl_bytes_equal(s->key, ks[0], kn[0]))
+                return rl_group_row_of(t, s->first, s->count, day);
+            i = (i + 1) & t->slot_mask;
+        }
+        return UINT32_MAX;
+    }
     for (uint32_t probes = 0; probes <= t->slot_mask; probes++) {
         const struct rl_slot *s = &t->slots[i];
         if (s->count == 0)
             return UINT32_MAX;
         if (s->hash == h) {
             bool same = true;
-            if (nk == 1 && (text_mask & 1u) && t->key_text) {
-                const struct rl_key_text *e = &t->key_text[s->first];
-                same = e->hash == (uint64_t)ki[0] && e->len == kn[0] &&
-                       rl_bytes_equal(e->bytes, ks[0], kn[0]);
-            } else {
-                const int64_t *row = t->cells + (size_t)s->first * t->ncols;
-                for (uint32_t k = 0; k < nk && same; k++) {
-                    int64_t cell = row[t->keys[k]];
-                    if (!(text_mask & (1u << k))) {
-                        same = cell == ki[k];
-                        continue;
-                    }
-                    const char *e = t->pool + cell;
-                    uint64_t eh;
-                    uint32_t en;
-                    memcpy(&eh, e, sizeof eh);
-                    memcpy(&en, e + 8, sizeof en);
-                    same = eh == (uint64_t)ki[k] && en == kn[k] &&
-                           rl_bytes_equal(e + RL_TEXT_HDR, ks[k], en);
+            const int64_t *row = t->cells + (size_t)s->first * t->ncols;
+            for (uint32_t k = 0; k < nk && same; k++) {
+                int64_t cell = row[t->keys[k]];
+                if (!(text_mask & (1u << k))) {
+                    same = cell == ki[k];
+                    continue;
                 }
+                const char *e = t->pool + cell;
+                uint64_t eh;
+                uint32_t en;
+                memcpy(&eh, e, sizeof eh);
+                memcpy(&en, e + 8, sizeof en);
+                same = eh == (uint64_t)ki[k] && en == kn[k] &&
+                       rl_bytes_equal(e + RL_TEXT_HDR, ks[k], en);
             }
             if (same)
                 return rl_group_row(t, s, day);

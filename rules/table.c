@@ -385,7 +385,7 @@ void rl_table_free(struct rl_table *t)
     free(t->src_line);
     free(t->pool);
     free(t->slots);
-    free(t->key_text);
+    free(t->tslots);
 }
 
 static void fmt_key(const struct rl_table *t, uint32_t row, char *buf, size_t cap)
@@ -633,28 +633,35 @@ static bool table_index(struct rl_table *t, uint64_t *hashes, const char *path, 
     return true;
 }
 
-/* t->key_text for a one-key text table whose keys all fit (see struct
- * rl_key_text); left NULL otherwise, or when memory is short (lookups then
- * read the pool entry, the same answer one miss later). */
-static void key_text_build(struct rl_table *t)
+/* t->tslots for a one-key text table whose keys all fit RL_TSLOT_KEY_MAX
+ * and whose groups have fewer than 65,536 rows (see struct rl_tslot); left
+ * NULL otherwise, or when memory is short (lookups then probe the slots and
+ * read the pool entry: the same answer, one miss later). */
+static void tslots_build(struct rl_table *t)
 {
     if (t->nkeys != 1 || !is_text_type(t->cols[t->keys[0]].type) || t->nrows == 0 || !t->slots)
         return;
-    struct rl_key_text *kt = big_alloc((size_t)t->nrows * sizeof *kt);
-    if (!kt)
+    size_t n = (size_t)t->slot_mask + 1;
+    struct rl_tslot *ts = NULL;
+    if (posix_memalign((void **)&ts, 64, n * sizeof *ts) != 0)
         return;
-    for (uint32_t r = 0; r < t->nrows; r++) {
-        struct rv v = rl_table_cell(t, r, t->keys[0]);
-        if (v.n > RL_KEY_TEXT_MAX) {
-            free(kt);
+    memset(ts, 0, n * sizeof *ts);
+    for (size_t i = 0; i < n; i++) {
+        const struct rl_slot *s = &t->slots[i];
+        if (s->count == 0)
+            continue;
+        struct rv v = rl_table_cell(t, s->first, t->keys[0]);
+        if (v.n > RL_TSLOT_KEY_MAX || s->count > UINT16_MAX) {
+            free(ts);
             return;
         }
-        memset(&kt[r], 0, sizeof kt[r]);
-        kt[r].hash = (uint64_t)v.i;
-        kt[r].len = v.n;
-        memcpy(kt[r].bytes, v.s, v.n);
+        ts[i].hash = s->hash;
+        ts[i].first = s->first;
+        ts[i].count = (uint16_t)s->count;
+        ts[i].len = (uint8_t)v.n;
+        memcpy(ts[i].key, v.s, v.n);
     }
-    t->key_text = kt;
+    t->tslots = ts;
 }
 
 static uint32_t cp_col(const char *line, size_t off) { return (uint32_t)text_codepoints(line, off) + 1; }
@@ -1207,7 +1214,7 @@ static void table_load(struct rules_set *set, struct rl_table *t, const char *di
     if (header_ok && !t->is_params && !table_index(t, hashes, path, text, len, d))
         rl_diag_report(d, ADJ_E_NOMEM, path, NULL, 0, 0, 0, "table %s index", t->name);
     if (header_ok && !t->is_params)
-        key_text_build(t);
+        tslots_build(t);
     free(hashes);
     if (header_ok && t->is_params) {
         /* Distribute rows to the declared parameters, typed by the rules. */

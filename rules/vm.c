@@ -2064,15 +2064,25 @@ void rules_prefetch_lines(const struct rules_set *set, const struct doc *doc,
         /* The slot is read here, not prefetched a stage before: these
          * tables' slots are small and mostly cached, and one stage hashes
          * the code once (rl_table_find1's hash of a text key). */
-        uint64_t h = text_hash64(l->code, l->code_len) * 0x100000001B3ull;
+        uint64_t h = rl_hash_combine(0, text_hash64(l->code, l->code_len));
         uint32_t at = (uint32_t)h & t->slot_mask;
         for (uint32_t probes = 0; probes < 8; probes++) {
-            const struct rl_slot *sl = &t->slots[at];
-            if (sl->count == 0)
-                break;
-            if (sl->hash == h) {
-                rl_prefetch_group(t, sl, 3);
-                break;
+            if (t->tslots) { /* the key is in the slot: prefetch the rows */
+                const struct rl_tslot *sl = &t->tslots[at];
+                if (sl->count == 0)
+                    break;
+                if (sl->hash == h) {
+                    rl_prefetch_group(t, sl, 3);
+                    break;
+                }
+            } else {
+                const struct rl_slot *sl = &t->slots[at];
+                if (sl->count == 0)
+                    break;
+                if (sl->hash == h) {
+                    rl_prefetch_group(t, sl, 3);
+                    break;
+                }
             }
             at = (at + 1) & t->slot_mask;
         }
