@@ -364,14 +364,21 @@ uint32_t rl_table_find2(const struct rl_table *t, uint32_t text_mask, const int6
 
 /* Arrays of big tables (the 3.1 M-row insured table) are probed at random,
  * one row per document; on a virtual machine a TLB miss costs about as much
- * as the cache miss itself, so arrays of 4 MiB and more ask for transparent
- * huge pages. Freed with free(). */
+ * as the cache miss itself, so a table's arrays ask for transparent huge
+ * pages. From RL_HUGE_BYTES_MIN up, not only from a few MiB: the line
+ * tables' arrays (drugs: ~1 MB of slots and 1.3 MB of rows) are touched at
+ * a few random places per line among the streamed documents and the big
+ * tables' pages, and on 4 KiB pages each touch may also miss the TLB
+ * (alternating full-month runs: 389/374, 389/326, 345/336 ns a line). At
+ * most ~2 MB more memory per array. 64-byte aligned (text slots, rows);
+ * freed with free(). */
 #define RL_HUGE_PAGE (2u * 1024u * 1024u)
+#define RL_HUGE_BYTES_MIN (256u * 1024u)
 static void *big_alloc(size_t bytes)
 {
-    if (bytes < 2u * RL_HUGE_PAGE)
-        return malloc(bytes ? bytes : 1);
     void *p = NULL;
+    if (bytes < RL_HUGE_BYTES_MIN)
+        return posix_memalign(&p, 64, bytes ? bytes : 1) == 0 ? p : NULL;
     bytes = (bytes + RL_HUGE_PAGE - 1) & ~(size_t)(RL_HUGE_PAGE - 1);
     if (posix_memalign(&p, RL_HUGE_PAGE, bytes) != 0)
         return NULL;
@@ -636,14 +643,20 @@ static bool table_index(struct rl_table *t, uint64_t *hashes, const char *path, 
 /* t->tslots for a one-key text table whose keys all fit RL_TSLOT_KEY_MAX
  * and whose groups have fewer than 65,536 rows (see struct rl_tslot); left
  * NULL otherwise, or when memory is short (lookups then probe the slots and
- * read the pool entry: the same answer, one miss later). */
+ * read the pool entry: the same answer, one miss later). Only for tables
+ * whose text slots fill RL_HUGE_BYTES_MIN (drugs, services on a province's
+ * tables): with text slots for the small ones too (centers, supplies) the
+ * full month ran slower than without in 5 of 6 alternating pairs, where
+ * this rule ran faster in 6 of 6 (notes/perf.md; not understood). */
 static void tslots_build(struct rl_table *t)
 {
     if (t->nkeys != 1 || !is_text_type(t->cols[t->keys[0]].type) || t->nrows == 0 || !t->slots)
         return;
     size_t n = (size_t)t->slot_mask + 1;
-    struct rl_tslot *ts = NULL;
-    if (posix_memalign((void **)&ts, 64, n * sizeof *ts) != 0)
+    if (n * sizeof(struct rl_tslot) < RL_HUGE_BYTES_MIN)
+        return; /* small tables keep their plain slots: see below */
+    struct rl_tslot *ts = big_alloc(n * sizeof *ts); /* 64-byte aligned */
+    if (!ts)
         return;
     memset(ts, 0, n * sizeof *ts);
     for (size_t i = 0; i < n; i++) {

@@ -455,19 +455,27 @@ static void write_file(const char *dir, const char *name, const char *text)
     cr_assert_eq(fclose(f), 0);
 }
 
-Test(rules_vm, lookups_memo_exists_and_parameter_epochs)
+/* filler: rows of codes.tsv no document asks for, enough of them (9,000)
+ * to give the table text slots (rl_tslot: only for tables whose text
+ * slots fill 256 KB), so both probes are held to the tree walker's. */
+static void lookups_case(uint32_t filler)
 {
     char dir[128];
     snprintf(dir, sizeof dir, "/tmp/test_rules_vm_tables.%ld", (long)getpid());
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     cr_assert_eq(system(cmd), 0);
-    write_file(dir, "codes.tsv",
-               "code\tprice\tlimit\tgroup\tfrom\tto\n"
-               "X1\t100\t3\tA\t1403/01/01\t1403/12/27\n"
-               "X1\t140\t4\tB\t1403/12/28\t\n"
-               "X2\t900\t2\tA\t1404/01/02\t1404/01/03\n"
-               "AB\t50\t\tB\t1390/01/01\t\n");
+    static char codes[64 + 9000 * 40];
+    size_t at = (size_t)snprintf(codes, sizeof codes, "%s",
+                                 "code\tprice\tlimit\tgroup\tfrom\tto\n"
+                                 "X1\t100\t3\tA\t1403/01/01\t1403/12/27\n"
+                                 "X1\t140\t4\tB\t1403/12/28\t\n"
+                                 "X2\t900\t2\tA\t1404/01/02\t1404/01/03\n"
+                                 "AB\t50\t\tB\t1390/01/01\t\n");
+    for (uint32_t i = 0; i < filler && i < 9000 && at + 40 < sizeof codes; i++)
+        at += (size_t)snprintf(codes + at, sizeof codes - at, "F%04u\t%u\t1\tA\t1390/01/01\t\n", i,
+                               i + 1);
+    write_file(dir, "codes.tsv", codes);
     write_file(dir, "docs.tsv",
                "mc\tweight\tname\n"
                "1\t2\tone\n"
@@ -487,7 +495,7 @@ Test(rules_vm, lookups_memo_exists_and_parameter_epochs)
                "cap\t700\t1403/01/01\t1403/12/29\n"
                "cap\t50\t1404/01/01\t1404/01/01\n"
                "cap\t800\t1404/01/03\t1404/01/04\n");
-    grid_in("lookups.rules",
+    const char *text =
             "reason K01 \"a\"\n"
             "reason K02 \"b\"\n"
             "reason K03 \"c\"\n"
@@ -527,11 +535,27 @@ Test(rules_vm, lookups_memo_exists_and_parameter_epochs)
             "  set approved_insurer = min(line.claimed_insurer, insurer)\n"
             "  set deduction = line.claimed_insurer + line.claimed_daroyar - approved_insurer - approved_daroyar\n"
             "  set status = if has() then \"P\" else \"A\"\n"
-            "end\n",
-            dir);
+            "end\n";
+    grid_in("lookups.rules", text, dir);
+    struct rules_set *set = NULL;
+    cr_assert_eq(rules_load_text("lookups.rules", text, strlen(text), dir, stderr, &set), ADJ_OK);
+    bool found = false;
+    for (uint32_t t = 0; t < set->ntables; t++)
+        if (strcmp(set->tables[t].name, "codes") == 0) {
+            found = true;
+            cr_expect_eq(set->tables[t].tslots != NULL, filler >= 9000,
+                         "codes with %u filler rows: text slots %s", filler,
+                         set->tables[t].tslots ? "built" : "not built");
+        }
+    cr_expect(found);
+    rules_free(set);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+Test(rules_vm, lookups_memo_exists_and_parameter_epochs) { lookups_case(0); }
+
+Test(rules_vm, lookups_through_text_slots) { lookups_case(9000); }
 
 /* The short-text compare every text key and code goes through: against
  * memcmp for every length up to 40 and a difference at every position
