@@ -37,7 +37,7 @@
 /* Look-ahead distances in documents: index slots A0 ahead, rows A1 ahead,
  * the seen sets' slots AS ahead, the lines' code lookups L1 ahead (the
  * yardstick's drug map: slots L0, rows L1): what core/adjud.c uses; BENCH_AHEAD=N sets A0 = 2N, A1 = N
- * for tuning. */
+ * and BENCH_AHEAD_SEEN=N sets AS, for tuning. */
 static size_t A0 = 16, A1 = 8, AS = 4, L0 = 6, L1 = 4;
 
 /* ---- clocks ------------------------------------------------------------- */
@@ -568,6 +568,9 @@ int main(int argc, char **argv)
         A1 = (size_t)atoi(ahead);
         A0 = 2 * A1;
     }
+    const char *ahead_seen = getenv("BENCH_AHEAD_SEEN");
+    if (ahead_seen && atoi(ahead_seen) > 0)
+        AS = (size_t)atoi(ahead_seen);
     if (repeat < 1)
         repeat = 1;
 
