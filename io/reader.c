@@ -788,7 +788,12 @@ enum adj_err io_reader_open(struct io_reader **out, const char *path,
         io_reader_close(r);
         return ADJ_E_OPEN;
     }
-    r->seekable = S_ISREG(st.st_mode);
+    /* A regular file whose size says 0 may still have bytes (procfs and
+     * sysfs files report 0): read it as a stream, to its end, as a pipe is;
+     * trusting the size made such a file "empty" under io_uring and
+     * hid its read errors (exit 74). A file that is empty reads 0 bytes
+     * either way. */
+    r->seekable = S_ISREG(st.st_mode) && st.st_size > 0;
     r->file_size = (uint64_t)st.st_size;
     if (r->backend == IO_BACKEND_AUTO || r->backend == IO_BACKEND_MEMORY) {
         const char *env = getenv("ADJ_IO");
