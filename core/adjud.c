@@ -383,12 +383,21 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         meta->question_first = out->question_count;
         enum adj_err err = rules_eval_doc(worker->rules, doc, lines, chunk->uids, &ops,
                                           &out->doc_decisions[i], decisions, NULL);
-        if (err != ADJ_OK) {
-            out->failed_doc = i;
-            return err;
-        }
-        if (worker->out_of_memory) {
+        if (err == ADJ_E_NOMEM || worker->out_of_memory) {
             return ADJ_E_NOMEM;
+        }
+        meta->failed = err != ADJ_OK;
+        if (meta->failed) {
+            /* The rule set failed on this document (an overflow, ...): no
+             * rows; the commit evaluates it again against the true state
+             * and rejects it if it fails there too. The marks it made in
+             * the local sets only make later speculation disagree, which
+             * the commit catches like any other. */
+            meta->question_count = 0;
+            meta->gross_rials = meta->patient_rials = meta->insurer_rials = meta->daroyar_rials = 0;
+            meta->text_offset = out->text_bytes;
+            meta->text_bytes = 0;
+            continue;
         }
         meta->question_count = out->question_count - meta->question_first;
         adjud_assert_doc(doc, lines, &out->doc_decisions[i], decisions);
@@ -441,6 +450,7 @@ void adjud_commit_free(struct adjud_commit *commit)
     idset_u64_free(&commit->run_packs);
     idset_str_free(&commit->run_docs);
     idset_u64_free(&commit->scratch);
+    free(commit->pending_packs);
     free(commit->new_packs);
     free(commit->new_docs);
 }
@@ -492,31 +502,68 @@ static bool adjud_pack_known(const struct adjud_commit *commit, uint64_t key)
            idset_u64_contains(&commit->run_packs, key);
 }
 
-static bool adjud_true_doc_seen(void *ctx, const char *doc_id, uint32_t len)
+/* The seen_ops of a document redone at commit: answers from the true
+ * state (settled + committed before it) and from the marks this document
+ * made so far, which are only recorded (pending_*): adjud_apply_pending
+ * makes them once the document is adjudicated, and a document the rule
+ * set fails on leaves no mark, as if never read. Same answers, same order
+ * of marks, as marking on the spot. */
+static bool adjud_redo_doc_seen(void *ctx, const char *doc_id, uint32_t len)
 {
     struct adjud_commit *commit = ctx;
-    if (commit->history.docs != NULL && idset_str_contains(commit->history.docs, doc_id, len)) {
+    if (adjud_doc_known(commit, doc_id, len) || commit->pending_doc) {
+        return true;
+    }
+    commit->pending_doc = true;
+    return false;
+}
+
+static bool adjud_redo_uid_consumed(void *ctx, uint64_t key)
+{
+    struct adjud_commit *commit = ctx;
+    if (adjud_pack_known(commit, key)) {
         return true;
     }
     bool was = false;
-    if (!idset_str_insert(&commit->run_docs, doc_id, len, &was) ||
-        (!was && !adjud_note_doc(commit, doc_id, len))) {
+    if (!idset_u64_insert(&commit->scratch, key, &was)) {
         commit->out_of_memory = true;
+        return false;
+    }
+    if (!was) {
+        if (commit->pending_count == commit->pending_cap) {
+            uint32_t cap = commit->pending_cap * 2 + 256;
+            uint64_t *grown = realloc(commit->pending_packs, cap * sizeof *grown);
+            if (grown == NULL) {
+                commit->out_of_memory = true;
+                return false;
+            }
+            commit->pending_packs = grown;
+            commit->pending_cap = cap;
+        }
+        commit->pending_packs[commit->pending_count++] = key;
     }
     return was;
 }
 
-static bool adjud_true_uid_consumed(void *ctx, uint64_t key)
+/* Makes the marks a redone, adjudicated document recorded. */
+static bool adjud_apply_pending(struct adjud_commit *commit, const struct doc *doc)
 {
-    struct adjud_commit *commit = ctx;
-    if (commit->history.packs != NULL && idset_u64_contains(commit->history.packs, key)) {
-        return true;
-    }
     bool was = false;
-    if (!idset_u64_insert(&commit->run_packs, key, &was) || (!was && !adjud_note_pack(commit, key))) {
-        commit->out_of_memory = true;
+    if (commit->pending_doc) {
+        if (!idset_str_insert(&commit->run_docs, doc->doc_id, doc->doc_id_len, &was) ||
+            !adjud_note_doc(commit, doc->doc_id, doc->doc_id_len)) {
+            return false;
+        }
+        ADJ_ASSERT(!was);
     }
-    return was;
+    for (uint32_t i = 0; i < commit->pending_count; i++) {
+        if (!idset_u64_insert(&commit->run_packs, commit->pending_packs[i], &was) ||
+            !adjud_note_pack(commit, commit->pending_packs[i])) {
+            return false;
+        }
+        ADJ_ASSERT(!was);
+    }
+    return true;
 }
 
 /* Whether question i repeats an earlier question of the same document, by
@@ -552,12 +599,16 @@ void adjud_commit_prefetch(const struct adjud_commit *commit, const struct adjud
 }
 
 enum adj_err adjud_commit_doc(struct adjud_commit *commit, const struct doc_chunk *chunk,
-                              struct adjud_chunk *spec, uint32_t doc_index, bool *redone)
+                              struct adjud_chunk *spec, uint32_t doc_index, bool *redone,
+                              enum adj_err *doc_err)
 {
     const struct doc *doc = &chunk->docs[doc_index];
     struct adjud_doc *meta = &spec->docs[doc_index];
     const struct adjud_question *questions = &spec->questions[meta->question_first];
-    bool agrees = true;
+    *doc_err = ADJ_OK;
+    /* A failed speculation is always redone: whether it fails may depend
+     * on the answers (a reused pack changes the quantity). */
+    bool agrees = !meta->failed;
     /* Long documents track the keys asked so far in a scratch set, so the
      * replay stays linear even for a 10,000-line document. */
     bool long_doc = meta->question_count > ADJUD_SCAN_QUESTIONS_MAX;
@@ -615,20 +666,29 @@ enum adj_err adjud_commit_doc(struct adjud_commit *commit, const struct doc_chun
     }
     struct seen_ops ops = {
         .ctx = commit,
-        .doc_seen_mark = adjud_true_doc_seen,
-        .uid_consumed_mark = adjud_true_uid_consumed,
+        .doc_seen_mark = adjud_redo_doc_seen,
+        .uid_consumed_mark = adjud_redo_uid_consumed,
     };
     const struct doc_line *lines = &chunk->lines[doc->line_first];
     struct line_decision *decisions = &spec->line_decisions[doc->line_first];
     commit->out_of_memory = false;
+    commit->pending_doc = false;
+    commit->pending_count = 0;
+    idset_u64_clear(&commit->scratch);
     enum adj_err err = rules_eval_doc(commit->rules, doc, lines, chunk->uids, &ops,
                                       &spec->doc_decisions[doc_index], decisions, NULL);
-    if (err != ADJ_OK) {
-        return err;
-    }
-    if (commit->out_of_memory) {
+    if (err == ADJ_E_NOMEM || commit->out_of_memory) {
         return ADJ_E_NOMEM;
     }
+    if (err != ADJ_OK) {
+        *doc_err = err; /* Nothing marked: the caller rejects it. */
+        meta->failed = true;
+        return ADJ_OK;
+    }
+    if (!adjud_apply_pending(commit, doc)) {
+        return ADJ_E_NOMEM;
+    }
+    meta->failed = false;
     adjud_assert_doc(doc, lines, &spec->doc_decisions[doc_index], decisions);
     adjud_sum_doc(meta, doc, decisions);
     spec->redone_count++;

@@ -54,6 +54,8 @@ struct adjud_doc {
     int64_t patient_rials;
     int64_t insurer_rials;
     int64_t daroyar_rials;
+    bool failed;             /* The rule set failed on it (overflow, ...):
+                              * no decision; the commit decides (redoes it). */
 };
 
 /* Decisions and bookkeeping for one doc_chunk; allocated once, reused. */
@@ -70,7 +72,6 @@ struct adjud_chunk {
     uint64_t text_bytes;
     uint64_t text_cap;
     uint32_t redone_count;                /* Docs re-evaluated at commit. */
-    uint32_t failed_doc;                  /* Doc whose evaluation failed, if any. */
 };
 
 /* Read-only view of what was settled before this run. */
@@ -95,7 +96,14 @@ struct adjud_commit {
     struct adjud_history history;
     struct idset_u64 run_packs; /* Consumed by committed docs of this run. */
     struct idset_str run_docs;  /* Seen docs of this run. */
-    struct idset_u64 scratch;   /* Keys asked so far by one long document. */
+    struct idset_u64 scratch;   /* Keys asked so far by one long document;
+                                 * a redone document's own consumed packs. */
+    /* Marks a redone document makes, applied only once it is adjudicated
+     * (a document the rule set fails on marks nothing). */
+    uint64_t *pending_packs;
+    uint32_t pending_count;
+    uint32_t pending_cap;
+    bool pending_doc;
     /* What this run newly settles, in commit order, for the ledger: pack
      * ids consumed and doc ids seen (NUL-separated canonical keys). Each
      * batch's slice is recorded by the caller (core/runpost.h). */
@@ -119,7 +127,9 @@ ADJ_MUST_USE bool adjud_worker_init(struct adjud_worker *worker, const struct ru
 void adjud_worker_free(struct adjud_worker *worker);
 
 /* Speculatively evaluates every document of chunk into out, and formats
- * the decision rows. Returns ADJ_OK, or E_NOMEM. */
+ * the decision rows. A document the rule set fails on (an overflow, ...)
+ * gets no rows and is marked failed for the commit to decide. Returns
+ * ADJ_OK, or E_NOMEM. */
 ADJ_MUST_USE enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk *chunk,
                                          struct adjud_chunk *out,
                                          const char reason_text[][16]);
@@ -129,11 +139,14 @@ ADJ_MUST_USE bool adjud_commit_init(struct adjud_commit *commit, const struct ru
 void adjud_commit_free(struct adjud_commit *commit);
 
 /* Commits document doc_index of chunk in order: validates its speculative
- * answers, re-evaluates it if any differs (then *redone = true and its rows
- * are re-formatted into `scratch`, which must hold the doc's rows). */
+ * answers, re-evaluates it if any differs or the speculation failed (then
+ * *redone = true and the caller formats its rows again). If the rule set
+ * fails on it against the true state, *doc_err says why (E_RULE_OVERFLOW,
+ * ...), nothing is marked, and the caller rejects it (batch_reject_late);
+ * else *doc_err = ADJ_OK. Returns ADJ_OK, or E_NOMEM. */
 ADJ_MUST_USE enum adj_err adjud_commit_doc(struct adjud_commit *commit, const struct doc_chunk *chunk,
                                            struct adjud_chunk *spec, uint32_t doc_index,
-                                           bool *redone);
+                                           bool *redone, enum adj_err *doc_err);
 
 /* Prefetches the set slots that committing document doc_index will probe,
  * so the ordered stage can overlap a few documents' cache misses. */

@@ -29,7 +29,7 @@ struct pipeline_job {
     struct doc_chunk chunk;
     struct batch_block_result res;
     struct adjud_chunk adj;
-    enum adj_err err;               /* A worker's failure (E_NOMEM, rule error). */
+    enum adj_err err;               /* A worker's failure (E_NOMEM). */
     uint64_t err_line;
 };
 
@@ -259,20 +259,12 @@ static void pipeline_write(struct pipeline_out *out, const char *data, uint64_t 
 
 static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job *job,
                                         struct adjud_commit *commit, struct runstats *stats,
-                                        struct pipeline_out *out)
+                                        struct batch_state *state, struct pipeline_out *out)
 {
     struct doc_chunk *chunk = &job->chunk;
     struct adjud_chunk *adj = &job->adj;
     batch_chunk_rebase(chunk, job->res.line_base);
     if (job->err != ADJ_OK) {
-        if (job->err != ADJ_E_NOMEM && adj->failed_doc < chunk->doc_count) {
-            /* The rule set failed on a document (overflow, division by
-             * zero, a broken invariant): say which, stop the batch. */
-            const struct doc *doc = &chunk->docs[adj->failed_doc];
-            fprintf(stderr, "%s:%llu: error: %s: document '%s' [%s]\n", p->path,
-                    (unsigned long long)doc->src_line, adj_err_message(job->err), doc->doc_id_raw,
-                    adj_err_name(job->err));
-        }
         return job->err;
     }
     /* Runs of documents whose speculation held are written straight from
@@ -289,15 +281,26 @@ static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job 
             adjud_commit_prefetch(commit, adj, i + prefetch_ahead);
         }
         bool redone = false;
-        enum adj_err err = adjud_commit_doc(commit, chunk, adj, i, &redone);
+        enum adj_err doc_err = ADJ_OK;
+        enum adj_err err = adjud_commit_doc(commit, chunk, adj, i, &redone, &doc_err);
         if (err != ADJ_OK) {
-            const struct doc *failed = &chunk->docs[i];
-            fprintf(stderr, "%s:%llu: error: %s: document '%s' [%s]\n", p->path,
-                    (unsigned long long)failed->src_line, adj_err_message(err), failed->doc_id_raw,
-                    adj_err_name(err));
             return err;
         }
         const struct doc *doc = &chunk->docs[i];
+        if (doc_err != ADJ_OK) {
+            /* The rule set failed on this document (an overflow, a division
+             * by zero, a broken invariant): it is rejected with the error
+             * and its position and quarantined, as at intake; the batch
+             * goes on (read = adjudicated + rejected). Its rows, if the
+             * speculation wrote any, are left out. */
+            pipeline_write(out, adj->text + run_begin, run_end - run_begin);
+            run_begin = run_end = adj->docs[i].text_offset + adj->docs[i].text_bytes;
+            if (batch_reject_late(state, job->block, doc, doc_err, out->quarantine) != ADJ_OK &&
+                out->err == ADJ_OK) {
+                out->err = ADJ_E_WRITE;
+            }
+            continue;
+        }
         const struct line_decision *decisions = &adj->line_decisions[doc->line_first];
         if (!runstats_add_doc(stats, doc, &adj->doc_decisions[i], decisions)) {
             return ADJ_E_NOMEM;
@@ -339,7 +342,7 @@ static void pipeline_order(struct pipeline *p, struct pipeline_job *job, struct 
         out->err = ADJ_E_WRITE;
     }
     if (*run_err == ADJ_OK) {
-        *run_err = pipeline_commit_job(p, job, commit, stats, out);
+        *run_err = pipeline_commit_job(p, job, commit, stats, state, out);
     }
     batch->bytes_read = job->block->text_offset + job->block->len;
     uint64_t raw_bytes = job->block->raw_offset;

@@ -811,6 +811,8 @@ static void doc_close(struct parser *p, uint32_t raw_end)
         struct doc *doc = &p->chunk->docs[p->chunk->doc_count];
         doc->line_first = d->line_first;
         doc->line_count = d->l_count;
+        doc->raw_begin = d->raw_begin;
+        doc->raw_end = raw_end;
         p->chunk->doc_count++;
         p->res->docs_accepted++;
         return;
@@ -1587,6 +1589,34 @@ enum adj_err batch_merge(struct batch_state *st, const struct io_block *block,
     st->totals.sum_daroyar += res->totals.sum_daroyar;
     st->line_base += res->line_count;
     return st->quarantine_failed ? ADJ_E_WRITE : ADJ_OK;
+}
+
+enum adj_err batch_reject_late(struct batch_state *st, const struct io_block *block,
+                               const struct doc *doc, enum adj_err code, FILE *quarantine)
+{
+    ADJ_ASSERT(code > ADJ_OK && code < ADJ_ERR_COUNT);
+    ADJ_ASSERT(st->docs_accepted > 0);
+    ADJ_ASSERT(doc->raw_begin < doc->raw_end && doc->raw_end <= block->len);
+    st->docs_accepted--;
+    st->docs_rejected++;
+    st->rejected_by_reason[code]++;
+    struct adj_diag dg;
+    adj_diag_set(&dg, code, st->file_name, doc->src_line, 1, "document '%s' rejected",
+                 doc->doc_id_raw);
+    diag_emit(st, &dg);
+    if (quarantine == NULL || st->quarantine_failed) {
+        return st->quarantine_failed ? ADJ_E_WRITE : ADJ_OK;
+    }
+    bool ok = fprintf(quarantine, "# %s:%llu:1: %s: %s (document '%s')\n", st->file_name,
+                      (unsigned long long)doc->src_line, adj_err_name(code),
+                      adj_err_message(code), doc->doc_id_raw) > 0;
+    ok = quarantine_lines(quarantine, block->data, doc->raw_begin, doc->raw_end, doc->src_line) &&
+         ok;
+    if (!ok) {
+        st->quarantine_failed = true;
+        return ADJ_E_WRITE;
+    }
+    return ADJ_OK;
 }
 
 static bool sum_eq(unsigned __int128 read, int64_t trailer)

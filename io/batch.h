@@ -213,6 +213,18 @@ struct batch_summary {
     bool zstd;
 };
 
+/* A document the parser accepted that the run could not adjudicate (the
+ * rule set failed on it: an overflow, a division by zero, a broken
+ * invariant): moves it from accepted to rejected under `code`, with a
+ * diagnostic at its header line and its raw lines in the quarantine,
+ * exactly as an intake reject, so that read = adjudicated + rejected still
+ * holds and a corrected rule set or table can take it again. Called after
+ * batch_merge of its block, with the block still held and doc->src_line
+ * absolute (batch_chunk_rebase). Returns ADJ_E_WRITE if the quarantine
+ * write failed, else ADJ_OK. */
+enum adj_err batch_reject_late(struct batch_state *st, const struct io_block *block,
+                               const struct doc *doc, enum adj_err code, FILE *quarantine);
+
 /* Default cap on diagnostics printed per batch. */
 #define BATCH_DIAG_MAX_DEFAULT 100u
 

@@ -56,6 +56,9 @@ struct doc {
     uint32_t prescriber_mc; /* P only. */
     uint32_t line_first;    /* Index into the chunk's line array. */
     uint32_t line_count;    /* 1..10,000. */
+    uint32_t raw_begin;     /* Its raw lines in the block it was parsed */
+    uint32_t raw_end;       /* from: header line start .. past its last LF
+                             * (a late reject quarantines them). */
     struct jdate date1;     /* P: rx_date; I: admit_date. */
     struct jdate date2;     /* P: dispense_date; I: discharge_date. */
     int32_t date1_days;     /* Day numbers of the above. */

@@ -27,6 +27,9 @@ expect 64 "unknown option" -- "$gold" "${rules[@]}" --frobnicate
 expect 74 "E_OPEN" -- "$WORK/missing.tsv" "${rules[@]}" --out o1
 : > empty.tsv
 expect 2 "E_INPUT_EMPTY" -- empty.tsv "${rules[@]}" --out o2
+# A regular file whose size says 0 but whose read fails (procfs): 74,
+# not "empty".
+expect 74 "E_READ" -- /proc/self/mem "${rules[@]}" --out o2b
 head -c 4096 /dev/urandom > noise.bin
 expect 2 "E_" -- noise.bin "${rules[@]}" --out o3
 head -c 300 "$gold" | zstd -q > cut.zst

@@ -74,6 +74,10 @@ static void parse_all(const char *text, size_t len, size_t read_bytes, size_t bl
         for (uint32_t d = 0; d < c->doc_count; d++) {
             struct doc doc = c->docs[d];
             doc.line_first = (uint32_t)out->nlines;
+            /* Offsets within a block differ with the block size; the
+             * length of the document's text does not. */
+            doc.raw_end -= doc.raw_begin;
+            doc.raw_begin = 0;
             for (uint32_t l = 0; l < doc.line_count; l++) {
                 struct doc_line ln = c->lines[c->docs[d].line_first + l];
                 uint32_t uf = ln.uid_first;
@@ -251,6 +255,8 @@ static void collect_chunk(void *ctx, const struct doc_chunk *c)
     for (uint32_t d = 0; d < c->doc_count; d++) {
         struct doc doc = c->docs[d];
         doc.line_first = (uint32_t)out->nlines;
+        doc.raw_end -= doc.raw_begin; /* as in parse_all */
+        doc.raw_begin = 0;
         for (uint32_t l = 0; l < doc.line_count; l++) {
             struct doc_line ln = c->lines[c->docs[d].line_first + l];
             uint32_t uf = ln.uid_first;
