@@ -542,7 +542,10 @@ static struct verr parse_header(struct line_view *lv, struct batch_header *h)
     if (f.len != 1 || fptr(lv, f)[0] != '1') {
         return verr(ADJ_E_BATCH_VERSION, f);
     }
-    TRY(parse_text(lv, fld(lv, 2), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, h->batch_id, NULL, false));
+    /* Canonical (Arabic yeh and kaf folded, as every id is compared): the
+     * batch id is the ledger's idempotency key, so two spellings of one
+     * id must be one batch. */
+    TRY(parse_text(lv, fld(lv, 2), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, h->batch_id, NULL, true));
     TRY(parse_text(lv, fld(lv, 3), ADJ_ID_BYTES_MAX, ADJ_E_ID_FORMAT, h->province, NULL, false));
     f = fld(lv, 4);
     size_t at;

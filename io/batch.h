@@ -84,7 +84,7 @@ struct batch_event {
 
 struct batch_header {
     uint64_t line;
-    char batch_id[ADJ_ID_BYTES_MAX + 1];
+    char batch_id[ADJ_ID_BYTES_MAX + 1]; /* Canonical key (yeh/kaf folded). */
     char province[ADJ_ID_BYTES_MAX + 1];
     char source[ADJ_ID_BYTES_MAX + 1];
     struct jdate period;  /* day = 1 */
