@@ -1710,6 +1710,8 @@ static void parse_file(struct ps *p)
     while (p->t.k != T_EOF) {
         p->bail = false;
         struct tok t = p->t;
+        uint32_t errors_before = p->d->count;
+        bool is_rule = false;
         if (accept(p, "reason"))
             decl_reason(p);
         else if (accept(p, "enum"))
@@ -1722,14 +1724,17 @@ static void parse_file(struct ps *p)
             decl_table(p, false);
         else if (accept(p, "var"))
             decl_var(p);
-        else if (accept(p, "rule"))
+        else if (accept(p, "rule")) {
+            is_rule = true;
             decl_rule(p);
-        else {
+        } else {
             if (t.k != T_BAD)
                 syntax(p, "a declaration (reason, enum, param, params, table, var, rule)");
             p->bail = true;
             next(p);
         }
+        if (!is_rule && p->d->count != errors_before)
+            p->set->decl_errors = true;
         if (p->bail) {
             /* Recovery: skip to the next declaration keyword that starts a line. */
             p->rule = NULL;
@@ -1891,7 +1896,9 @@ static void parse_text(struct rules_set *set, struct rl_diag *d, uint32_t fileno
 static enum adj_err finish(struct rules_set *set, const char *tables_dir, struct rl_diag *d,
                            struct rules_set **out)
 {
-    if (d->count == 0)
+    /* With errors in rules only, the tables are still loaded and checked:
+     * every error of the rule set and its tables at once. */
+    if (d->count == 0 || !set->decl_errors)
         rl_tables_load(set, tables_dir, d);
     if (d->count == 0)
         sort_reasons(set);

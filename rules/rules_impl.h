@@ -219,6 +219,11 @@ enum { LV_QTY_A, LV_GROSS, LV_PATIENT, LV_INSURER, LV_DAROYAR, LV_APPROVED_INSUR
 enum { EN_DKIND, EN_STAY, EN_LKIND, EN_TCLASS, EN_STATUS, EN_BUILTIN_COUNT };
 
 struct rules_set {
+    /* An error was reported in a declaration (reason, enum, param, table,
+     * var) or outside any: the tables' types may be wrong, so they are not
+     * loaded. Errors inside rules alone leave the tables loaded and checked,
+     * so that a run reports all its errors at once. */
+    bool decl_errors;
     uint32_t nfiles;
     char files[RL_FILES_MAX][256];
     uint32_t nreasons;
