@@ -401,7 +401,10 @@ int cmd_run(int argc, char **argv)
     if (rules_err != ADJ_OK) {
         fprintf(stderr, "dadras run: the rule set did not load; nothing was run\n");
         run_history_free(&history);
-        return CLI_EXIT_USAGE;
+        /* A rule or table file that could not be read (a missing folder, an
+         * unmounted share): 74, as any unreadable file; errors in the rules
+         * or tables themselves: 64. */
+        return rules_err == ADJ_E_RULE_FILE ? CLI_EXIT_IOERR : CLI_EXIT_USAGE;
     }
     if (history_job.err != ADJ_OK) {
         fprintf(stderr, "dadras run: the ledger's settled history did not load; nothing was run\n");

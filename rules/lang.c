@@ -33,6 +33,8 @@ void rl_diag_report(struct rl_diag *d, enum adj_err code, const char *file, cons
 {
     if (d->count == 0)
         d->first = code;
+    if (code == ADJ_E_RULE_FILE)
+        d->unreadable = true;
     d->count++;
     if (!d->out || d->count > RL_DIAG_MAX)
         return;
@@ -1911,7 +1913,9 @@ static enum adj_err finish(struct rules_set *set, const char *tables_dir, struct
     if (d->count) {
         rules_free(set);
         *out = NULL;
-        return d->first;
+        /* A file that could not be read outranks the rest: the caller may
+         * exit 74 (retry) rather than 64 (fix the rules). */
+        return d->unreadable ? ADJ_E_RULE_FILE : d->first;
     }
     *out = set;
     return ADJ_OK;
@@ -1920,7 +1924,7 @@ static enum adj_err finish(struct rules_set *set, const char *tables_dir, struct
 enum adj_err rules_load_text(const char *name, const char *text, size_t len,
                              const char *tables_dir, FILE *diag_out, struct rules_set **out)
 {
-    struct rl_diag d = {diag_out, 0, ADJ_OK};
+    struct rl_diag d = {diag_out, 0, ADJ_OK, false};
     *out = NULL;
     struct rules_set *set = set_new();
     if (!set)
@@ -1934,7 +1938,7 @@ enum adj_err rules_load_text(const char *name, const char *text, size_t len,
 enum adj_err rules_load(const char *rules_dir, const char *tables_dir, FILE *diag_out,
                         struct rules_set **out)
 {
-    struct rl_diag d = {diag_out, 0, ADJ_OK};
+    struct rl_diag d = {diag_out, 0, ADJ_OK, false};
     *out = NULL;
     struct rules_set *set = set_new();
     if (!set)

@@ -392,6 +392,7 @@ struct rl_diag {
     FILE *out;
     uint32_t count;
     enum adj_err first;
+    bool unreadable; /* An E_RULE_FILE: a rule or table file could not be read. */
 };
 /* Prints one diagnostic with its source line and caret. text/len is the
  * whole file (may be NULL: no source line); col is in code points. */

@@ -42,6 +42,10 @@ mkdir broken_rules
 printf 'this is not a rule file\n' > broken_rules/x.rules
 expect 64 "rule set did not load" -- "$gold" --rules broken_rules --tables "$SRC/rules/sso/tables" --out o6
 [ ! -e o6 ] || { echo "FAIL: a broken rule set still wrote output"; exit 1; }
+# A rule or table file that cannot be read is an unreadable file: 74.
+expect 74 "E_RULE_FILE" -- "$gold" --rules "$SRC/rules/sso" --tables "$WORK/no_tables" --out o6b
+expect 74 "E_RULE_FILE" -- "$gold" --rules "$WORK/no_rules" --tables "$SRC/rules/sso/tables" --out o6c
+[ ! -e o6b ] && [ ! -e o6c ] || { echo "FAIL: an unreadable rule set still wrote output"; exit 1; }
 "$DADRAS" ledger init damaged.db >/dev/null
 head -c 3000 /dev/urandom | dd of=damaged.db bs=1 seek=4096 conv=notrunc 2>/dev/null
 expect 74 "E_LEDGER_CORRUPT" -- "$gold" "${rules[@]}" --out o7 --ledger damaged.db
