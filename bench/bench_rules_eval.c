@@ -582,7 +582,7 @@ int main(int argc, char **argv)
     printf("rules_load: %.3f s wall, %.3f s cpu\n", (double)(t1 - t0) / 1e9, (double)(u1 - u0) / 1e9);
 
     uint64_t rejected = 0;
-    if (rb_each_doc(argv[3], NULL, 0, NULL, collect, &c, &rejected) != ADJ_OK)
+    if (rb_each_doc(argv[3], NULL, 0, NULL, collect, &c, &rejected, NULL) != ADJ_OK)
         return 1;
     printf("corpus: %zu docs, %zu lines, %zu pack ids (%llu rejected at intake)\n", c.ndocs,
            c.nlines, c.nuids, (unsigned long long)rejected);

@@ -87,7 +87,7 @@ int cmd_explain(int argc, char **argv)
     if (!c.lines) {
         rc = 1;
     } else {
-        enum adj_err e = rb_each_doc(batch, NULL, 0, stderr, explain_doc, &c, &rejected);
+        enum adj_err e = rb_each_doc(batch, NULL, 0, stderr, explain_doc, &c, &rejected, NULL);
         if (e == ADJ_E_IO || (e != ADJ_OK && !c.found)) {
             rc = CLI_EXIT_IOERR;
         } else if (!c.found) {

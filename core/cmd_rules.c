@@ -163,7 +163,7 @@ static int eval_doc(void *vctx, const struct doc *doc, const struct doc_line *li
 
 /* Adjudicates a whole batch (file, or memory when mem != NULL). */
 static enum adj_err eval_batch(const struct rules_set *set, const char *name, const void *mem,
-                               size_t len, struct results *out, uint64_t *rejected)
+                               size_t len, struct results *out, uint64_t *rejected, bool *verified)
 {
     struct eval_ctx c;
     memset(&c, 0, sizeof c);
@@ -173,7 +173,7 @@ static enum adj_err eval_batch(const struct rules_set *set, const char *name, co
     c.lines = malloc(ADJ_LINES_PER_DOC_MAX * sizeof *c.lines);
     if (!c.lines)
         return ADJ_E_NOMEM;
-    enum adj_err e = rb_each_doc(name, mem, len, stderr, eval_doc, &c, rejected);
+    enum adj_err e = rb_each_doc(name, mem, len, stderr, eval_doc, &c, rejected, verified);
     if (c.err != ADJ_OK) {
         fprintf(stderr, "%s: error: document %s: %s [%s]\n", name, c.err_doc, adj_err_message(c.err),
                 adj_err_name(c.err));
@@ -302,10 +302,18 @@ static bool run_case(const char *path, const char *name, const struct rules_set 
     }
     struct results rs = {NULL, 0, 0};
     uint64_t rejected = 0;
-    enum adj_err e = eval_batch(set, file, text, batch_len, &rs, &rejected);
+    bool verified = false;
+    enum adj_err e = eval_batch(set, file, text, batch_len, &rs, &rejected, &verified);
     bool ok = e == ADJ_OK;
     if (!ok)
         printf("FAIL %s: %s\n", name, adj_err_name(e));
+    else if (!verified) {
+        /* A case is a batch (batch-format.md): one that does not verify
+         * (a trailer that disagrees, a batch-level error) would never be
+         * adjudicated and posted, so it proves nothing. */
+        printf("FAIL %s: its batch is not verified (see the diagnostics above)\n", name);
+        ok = false;
+    }
     if (rejected)
         printf("note %s: %llu document(s) rejected at intake (see the diagnostics above)\n", name,
                (unsigned long long)rejected);
@@ -523,8 +531,12 @@ static int rules_diff(int argc, char **argv)
     }
     struct results ro = {NULL, 0, 0}, rn = {NULL, 0, 0};
     uint64_t rej = 0;
-    enum adj_err e1 = eval_batch(old, pos[2], NULL, 0, &ro, &rej);
-    enum adj_err e2 = eval_batch(neu, pos[2], NULL, 0, &rn, &rej);
+    bool verified = true;
+    enum adj_err e1 = eval_batch(old, pos[2], NULL, 0, &ro, &rej, &verified);
+    enum adj_err e2 = eval_batch(neu, pos[2], NULL, 0, &rn, &rej, NULL);
+    if (e1 == ADJ_OK && !verified)
+        fprintf(stderr, "dadras rules diff: note: %s is not verified (see the diagnostics above); "
+                        "a run would post nothing from it\n", pos[2]);
     int rc = CLI_EXIT_OK;
     if (e1 != ADJ_OK || e2 != ADJ_OK || ro.n != rn.n) {
         fprintf(stderr, "dadras rules diff: the batch could not be adjudicated under both sets\n");

@@ -12,7 +12,7 @@
 #include "io/reader.h"
 
 enum adj_err rb_each_doc(const char *name, const void *mem, size_t len, FILE *diag_out,
-                         rb_doc_fn fn, void *ctx, uint64_t *rejected)
+                         rb_doc_fn fn, void *ctx, uint64_t *rejected, bool *verified)
 {
     struct io_reader *r = NULL;
     struct adj_diag dg;
@@ -58,6 +58,8 @@ enum adj_err rb_each_doc(const char *name, const void *mem, size_t len, FILE *di
     struct batch_summary sum;
     batch_finish(&st, &end, &sum);
     *rejected = sum.docs_rejected;
+    if (verified != NULL)
+        *verified = sum.verified && !stop;
     batch_chunk_free(&chunk);
     batch_result_free(&res);
     io_reader_close(r);

@@ -22,10 +22,12 @@ typedef int (*rb_doc_fn)(void *ctx, const struct doc *doc, const struct doc_line
 
 /* Walks the batch at path, or in mem/len when mem is not NULL (name is then
  * used in diagnostics). Intake diagnostics go to diag_out (may be NULL).
- * *rejected counts documents rejected at intake. Returns ADJ_OK, or the
- * error that stopped reading (open/read failures). */
+ * *rejected counts documents rejected at intake; *verified (may be NULL)
+ * whether the batch verified (batch-format.md: its trailer agreed, no
+ * batch-level error). Returns ADJ_OK, or the error that stopped reading
+ * (open/read failures). */
 enum adj_err rb_each_doc(const char *name, const void *mem, size_t len, FILE *diag_out,
-                         rb_doc_fn fn, void *ctx, uint64_t *rejected);
+                         rb_doc_fn fn, void *ctx, uint64_t *rejected, bool *verified);
 
 /* In-memory history: doc ids seen and pack ids consumed (test and set). */
 struct rb_seen {

@@ -19,6 +19,18 @@ echo "$out" | grep -qx '  - patient 900001' || fail "no expected side: $out"
 echo "$out" | grep -qx '  + patient 900000' || fail "no actual side: $out"
 echo "$out" | tail -1 | grep -qx '9 passed, 1 failed' || fail "closing line: $out"
 
+# 2b. A case whose batch does not verify (its trailer's line count is
+#     wrong) proves nothing: it fails, whatever its decisions.
+cp -r "$SRC/rules/sso" "$WORK/sso_t"
+sed -i 's/^T\t1\t1\t9000000\t2100000\t6000000$/T\t1\t9\t9000000\t2100000\t6000000/' \
+  "$WORK/sso_t/tests/01-daroyar-worked-example.case"
+grep -q $'^T\t1\t9\t' "$WORK/sso_t/tests/01-daroyar-worked-example.case" || fail "fixture edit"
+out=$("$DADRAS" rules test "$WORK/sso_t" 2>/dev/null); rc=$?
+[ $rc -eq 1 ] || fail "an unverified case must exit 1, got $rc: $out"
+echo "$out" | grep -qx 'FAIL 01-daroyar-worked-example.case: its batch is not verified (see the diagnostics above)' ||
+  fail "no unverified failure: $out"
+echo "$out" | tail -1 | grep -qx '9 passed, 1 failed' || fail "closing line: $out"
+
 # 3. diff: the outpatient copay 3000 -> 3500 (a default in a copy, no params row)
 #    lowers the insurer share of the two P lines that pay copay below their claim.
 cp -r "$SRC/rules/sso" "$WORK/new"

@@ -173,7 +173,7 @@ Test(rules_vm, sso_set_on_a_generated_province_agrees_with_the_tree_walker)
     c.ops_ref = rb_seen_ops(&c.seen_ref);
     c.ops_fast = rb_seen_ops(&c.seen_fast);
     uint64_t rejected = 0;
-    cr_assert_eq(rb_each_doc(batch, NULL, 0, stderr, on_doc, &c, &rejected), ADJ_OK);
+    cr_assert_eq(rb_each_doc(batch, NULL, 0, stderr, on_doc, &c, &rejected, NULL), ADJ_OK);
     /* The whole province went through both, and the anomalies reached every
      * reason the set declares (so every rule's branches ran). */
     cr_assert_geq(c.st.docs, 3000);
