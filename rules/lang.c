@@ -1165,29 +1165,33 @@ static uint32_t statement(struct ps *p, bool *unconditional_exit)
                 coerce(p, at, ty(RT_DATE, 0), "date of lookup");
             p->set->nodes[n].c = at;
         }
+        /* Miss action: imm = reason index, aux = statement kind. */
         if (!is(p, "else")) {
+            /* The statement is otherwise whole: reported, then parsed on as
+             * if it said 'else exit', so the rest of the rule (and its use
+             * of the row) is still checked; the set never runs anyway. */
             err_at(p, ADJ_E_RULE_MISSING_ELSE, t.line, t.col,
                    "lookup %s needs 'else reason CODE', 'else reject CODE' or 'else exit'", name);
-            p->bail = true;
-            return n;
-        }
-        next(p);
-        /* Miss action: imm = reason index, aux = statement kind. */
-        struct tok at = p->t;
-        if (accept(p, "exit")) {
             p->set->nodes[n].aux = ST_EXIT;
             p->set->nodes[n].imm = -1;
-        } else if (accept(p, "reason") || accept(p, "reject")) {
-            bool rej = at.p[2] == 'j';
-            if (rej == line)
-                err_at(p, ADJ_E_RULE_SCOPE, at.line, at.col,
-                       rej ? "reject is for doc rules; a line rule gives a reason"
-                           : "a doc rule rejects the document: use reject");
-            p->set->nodes[n].aux = rej ? ST_REJECT : ST_REASON;
-            p->set->nodes[n].imm = reason_ref(p);
         } else {
-            syntax(p, "'reason', 'reject' or 'exit' after else");
-            return n;
+            next(p);
+            struct tok at = p->t;
+            if (accept(p, "exit")) {
+                p->set->nodes[n].aux = ST_EXIT;
+                p->set->nodes[n].imm = -1;
+            } else if (accept(p, "reason") || accept(p, "reject")) {
+                bool rej = at.p[2] == 'j';
+                if (rej == line)
+                    err_at(p, ADJ_E_RULE_SCOPE, at.line, at.col,
+                           rej ? "reject is for doc rules; a line rule gives a reason"
+                               : "a doc rule rejects the document: use reject");
+                p->set->nodes[n].aux = rej ? ST_REJECT : ST_REASON;
+                p->set->nodes[n].imm = reason_ref(p);
+            } else {
+                syntax(p, "'reason', 'reject' or 'exit' after else");
+                return n;
+            }
         }
         int slot = new_local(p, name, ty(RT_ROW, tb < 0 ? 0 : (uint8_t)tb), nt);
         p->set->nodes[n].a = slot < 0 ? 0 : (uint32_t)slot;
