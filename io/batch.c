@@ -642,6 +642,39 @@ static void sum_line(const struct line_view *lv, struct batch_totals *t, struct 
     }
 }
 
+/* An L line over the length limit is rejected with its document, but its
+ * amounts are still the trailer's (batch-format.md: every L record read
+ * whose field is a valid rial). The reader keeps the line's first
+ * IO_LONG_LINE_KEEP bytes; the amount columns, near its start, count when
+ * they lie whole inside them (a TAB after them, or the whole line kept).
+ * Leaves lv as it found it: only the record type is trusted. */
+static void sum_long_line(struct line_view *lv, struct batch_totals *t)
+{
+    uint32_t start = 0;
+    uint32_t k = 0;
+    /* Bounded: up to 9 fields, one memchr each over the kept bytes. */
+    while (k < 9u) {
+        const char *tab = memchr(lv->s + start, '\t', lv->len - start);
+        if (tab == NULL) {
+            if (lv->len < IO_LONG_LINE_KEEP) { /* kept whole: so is its last field */
+                lv->f[k].off = start;
+                lv->f[k].len = lv->len - start;
+                k++;
+            }
+            break;
+        }
+        uint32_t end = (uint32_t)(tab - lv->s);
+        lv->f[k].off = start;
+        lv->f[k].len = end - start;
+        k++;
+        start = end + 1;
+    }
+    lv->nfields = k; /* Fields past k read as absent: they add nothing. */
+    struct l_amounts am;
+    sum_line(lv, t, &am);
+    lv->nfields = 1; /* f[0], the record type, is what on_line set */
+}
+
 struct uid_sink {
     struct doc_chunk *chunk;
     bool nomem;
@@ -1256,6 +1289,8 @@ __attribute__((always_inline)) static inline void on_line(struct parser *p, stru
         struct l_amounts am;
         if (!too_long) {
             sum_line(lv, &res->totals, &am);
+        } else {
+            sum_long_line(lv, &res->totals);
         }
         if (p->d.open) {
             on_l(p, lv, line, too_long, &am);

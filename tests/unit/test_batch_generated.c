@@ -149,6 +149,39 @@ Test(batch_generated, line_over_64k_rejects_its_document)
     }
 }
 
+/* An over-long L line still adds its amounts to the trailer sums when they
+ * lie whole in the bytes the reader keeps: here at its start, before a pack
+ * id list that makes the line 65,537 bytes (kept whole) or 1 MiB (cut). */
+Test(batch_generated, line_over_64k_still_adds_its_amounts)
+{
+    for (int cut = 0; cut < 2; cut++) {
+        struct buf b = {0};
+        put(&b, header, sizeof header - 1);
+        doc(&b, "A", 1);
+        putf(&b, "P\tB\tPH1\t0013542419\t12345\t1403/07/01\t1403/07/02\n");
+        size_t long_len = cut ? (1u << 20) : 65537u;
+        size_t at = b.len;
+        putf(&b, "L\t1\tD\t626\t1\t100\t100\t70\t5\t\t\t");
+        while (b.len - at < long_len) {
+            put(&b, "1", 1);
+        }
+        put(&b, "\n", 1);
+        doc(&b, "C", 1);
+        /* 3 docs; L lines 1 + 1 + 1, every one adding 100 / 70 (and 5). */
+        putf(&b, "T\t3\t3\t%d\t%d\t5\n", 3 * 100, 3 * 70);
+        for (size_t s = 0; s < sizeof setups / sizeof setups[0]; s++) {
+            struct run r;
+            run(b.p, b.len, &setups[s], &r);
+            cr_expect_eq(r.exit_code, 1, "cut %d setup %zu\n%s", cut, s, r.diags);
+            cr_expect_eq(r.sum.docs_rejected, 1);
+            cr_expect_eq(r.sum.rejected_by_reason[ADJ_E_LINE_TOO_LONG], 1, "%s", r.diags);
+            cr_expect(r.sum.verified, "cut %d setup %zu\n%s", cut, s, r.diags);
+            run_free(&r);
+        }
+        free(b.p);
+    }
+}
+
 Test(batch_generated, document_of_10001_lines_rejected_10000_accepted)
 {
     struct buf b = {0};
