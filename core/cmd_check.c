@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/cli.h"
 #include "io/batch.h"
@@ -97,6 +98,18 @@ int cmd_check(int argc, char **argv)
     }
     FILE *q = NULL;
     if (quarantine_path != NULL) {
+        /* Opening the quarantine truncates it: never one of the batches. */
+        struct stat qs, bs;
+        if (stat(quarantine_path, &qs) == 0) {
+            for (int i = 0; i < nbatches; i++) {
+                if (stat(batches[i], &bs) == 0 && bs.st_dev == qs.st_dev && bs.st_ino == qs.st_ino) {
+                    fprintf(stderr, "dadras check: the quarantine '%s' is the batch '%s'; "
+                                    "it would be emptied before it is read\n",
+                            quarantine_path, batches[i]);
+                    return CLI_EXIT_USAGE;
+                }
+            }
+        }
         q = fopen(quarantine_path, "w");
         if (q == NULL) {
             fprintf(stderr, "%s: error: cannot open file: %s [E_OPEN]\n", quarantine_path,

@@ -51,7 +51,9 @@ static int run_parse_args(int argc, char **argv, struct run_args *args)
     memset(args, 0, sizeof *args);
     args->out_dir = "out";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    args->threads = cores > 0 && cores <= PIPELINE_THREADS_MAX ? (uint32_t)cores : 2;
+    args->threads = cores <= 0                             ? 2u
+                    : cores > (long)PIPELINE_THREADS_MAX ? PIPELINE_THREADS_MAX
+                                                         : (uint32_t)cores;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **target = NULL;
@@ -70,7 +72,7 @@ static int run_parse_args(int argc, char **argv, struct run_args *args)
             char *end = NULL;
             long n = strtol(argv[++i], &end, 10);
             if (end == argv[i] || *end != '\0' || n < 1 || n > (long)PIPELINE_THREADS_MAX) {
-                return run_usage("--threads must be 1..64");
+                return run_usage("--threads must be 1..63");
             }
             args->threads = (uint32_t)n;
             continue;
@@ -515,8 +517,19 @@ int cmd_run(int argc, char **argv)
          * late when the rule set failed on it). */
         ADJ_ASSERT(io_error || rule_error ||
                    pb->docs_read == batch_stats.docs_adjudicated + pb->docs_rejected);
-        if (!runstats_merge(&stats, &batch_stats) ||
-            run_record_centers(rec, &batch_stats, args.tables_dir) != ADJ_OK) {
+        if (!runstats_merge(&stats, &batch_stats)) {
+            if (stats.overflow) { /* the run's totals pass int64: nothing is posted */
+                if (!batch_stats.overflow) { /* else the pipeline said so */
+                    fprintf(stderr, "dadras run: %s: the run's totals pass int64 rials [E_OVERFLOW]\n",
+                            args.batches[b]);
+                }
+                rule_error = true;
+                pb->verified = false;
+                totals.all_verified = false;
+            } else {
+                io_error = true;
+            }
+        } else if (run_record_centers(rec, &batch_stats, args.tables_dir) != ADJ_OK) {
             io_error = true;
         }
         runstats_free(&batch_stats);

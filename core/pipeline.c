@@ -303,6 +303,12 @@ static enum adj_err pipeline_commit_job(struct pipeline *p, struct pipeline_job 
         }
         const struct line_decision *decisions = &adj->line_decisions[doc->line_first];
         if (!runstats_add_doc(stats, doc, &adj->doc_decisions[i], decisions)) {
+            if (stats->overflow) {
+                fprintf(stderr, "%s:%llu: error: the batch's totals pass int64 rials at document '%s' [%s]\n",
+                        p->path, (unsigned long long)doc->src_line, doc->doc_id_raw,
+                        adj_err_name(ADJ_E_OVERFLOW));
+                return ADJ_E_OVERFLOW;
+            }
             return ADJ_E_NOMEM;
         }
         if (!redone) {

@@ -30,8 +30,11 @@
 #include "io/zwriter.h"
 
 /* Workers beyond this buy nothing on the machines this runs on and would
- * only multiply the buffers in flight. */
-#define PIPELINE_THREADS_MAX 64u
+ * only multiply the buffers in flight. One less than the reader's block
+ * pool (IO_BLOCK_COUNT_MAX): every worker holds a block and one more is
+ * being read. */
+#define PIPELINE_THREADS_MAX 63u
+_Static_assert(PIPELINE_THREADS_MAX + 1u <= IO_BLOCK_COUNT_MAX, "a block per worker and one read");
 
 struct pipeline_options {
     const struct rules_set *rules;

@@ -24,9 +24,37 @@ void runstats_free(struct runstats *stats)
     memset(stats, 0, sizeof *stats);
 }
 
+/* Every amount is >= 0, and each center's and each reason's sum is a part
+ * of one of the run's nine sums (invariants (1)-(4) of core/adjud.h), so
+ * once runstats_fits has said that the nine absorb an addition, no sum can
+ * overflow: asserted. */
 static void runstats_add(int64_t *sum, int64_t value)
 {
+    ADJ_ASSERT(value >= 0);
     ADJ_ASSERT(money_add(*sum, value, sum));
+}
+
+/* Whether money + add stays within int64 in all nine sums. A sum past it
+ * (only absurd batches get there: 1,025 lines of 9e15 rials) marks the
+ * stats overflowed and changes nothing; the caller stops the batch
+ * (E_OVERFLOW, exit 2) instead of printing a wrong total or aborting. */
+static bool runstats_fits(struct runstats *stats, const struct runstats_money *add)
+{
+    const struct runstats_money *m = &stats->money;
+    int64_t r;
+    bool fits = money_add(m->gross_rials, add->gross_rials, &r) &&
+                money_add(m->patient_rials, add->patient_rials, &r) &&
+                money_add(m->insurer_rials, add->insurer_rials, &r) &&
+                money_add(m->daroyar_rials, add->daroyar_rials, &r) &&
+                money_add(m->claimed_insurer_rials, add->claimed_insurer_rials, &r) &&
+                money_add(m->claimed_daroyar_rials, add->claimed_daroyar_rials, &r) &&
+                money_add(m->approved_insurer_rials, add->approved_insurer_rials, &r) &&
+                money_add(m->approved_daroyar_rials, add->approved_daroyar_rials, &r) &&
+                money_add(m->deduction_rials, add->deduction_rials, &r);
+    if (!fits) {
+        stats->overflow = true;
+    }
+    return fits;
 }
 
 static bool runstats_grow(struct runstats *stats)
@@ -84,6 +112,23 @@ bool runstats_add_doc(struct runstats *stats, const struct doc *doc,
                       const struct doc_decision *decision, const struct line_decision *lines)
 {
     ADJ_ASSERT(doc->center_len >= 1);
+    struct runstats_money add = {
+        .claimed_insurer_rials = decision->claimed_insurer_rials,
+        .claimed_daroyar_rials = decision->claimed_daroyar_rials,
+        .approved_insurer_rials = decision->approved_insurer_rials,
+        .approved_daroyar_rials = decision->approved_daroyar_rials,
+        .deduction_rials = decision->deduction_rials,
+    };
+    for (uint32_t i = 0; i < doc->line_count; i++) {
+        /* A document's sums fit (the evaluator checked them). */
+        ADJ_ASSERT(money_add(add.gross_rials, lines[i].gross_rials, &add.gross_rials));
+        ADJ_ASSERT(money_add(add.patient_rials, lines[i].patient_rials, &add.patient_rials));
+        ADJ_ASSERT(money_add(add.insurer_rials, lines[i].insurer_rials, &add.insurer_rials));
+        ADJ_ASSERT(money_add(add.daroyar_rials, lines[i].daroyar_rials, &add.daroyar_rials));
+    }
+    if (!runstats_fits(stats, &add)) {
+        return false;
+    }
     struct runstats_center *c = runstats_center(stats, doc->center, doc->center_len);
     if (c == NULL) {
         return false;
@@ -124,6 +169,10 @@ bool runstats_merge(struct runstats *dst, const struct runstats *src)
 {
     const struct runstats_money *a = &src->money;
     struct runstats_money *m = &dst->money;
+    if (src->overflow || !runstats_fits(dst, a)) {
+        dst->overflow = true;
+        return false;
+    }
     runstats_add(&m->gross_rials, a->gross_rials);
     runstats_add(&m->patient_rials, a->patient_rials);
     runstats_add(&m->insurer_rials, a->insurer_rials);
@@ -184,11 +233,12 @@ uint32_t runstats_centers_sorted(const struct runstats *stats, struct runstats_c
     }
     ADJ_ASSERT(n == stats->center_count);
     qsort(list, n, sizeof *list, runstats_center_cmp);
-    /* (2) centers add up to the run */
+    /* (2) centers add up to the run (non-negative parts of sums that fit:
+     * no overflow on the way) */
     int64_t insurer = 0, daroyar = 0;
     for (uint32_t i = 0; i < n; i++) {
-        runstats_add(&insurer, list[i].approved_insurer_rials);
-        runstats_add(&daroyar, list[i].approved_daroyar_rials);
+        ADJ_ASSERT(money_add(insurer, list[i].approved_insurer_rials, &insurer));
+        ADJ_ASSERT(money_add(daroyar, list[i].approved_daroyar_rials, &daroyar));
     }
     ADJ_ASSERT(insurer == stats->money.approved_insurer_rials);
     ADJ_ASSERT(daroyar == stats->money.approved_daroyar_rials);

@@ -57,16 +57,19 @@ struct runstats {
     struct runstats_center *centers;  /* Open addressing by center id. */
     uint32_t center_slots;            /* Power of two. */
     uint32_t center_count;
+    bool overflow;                    /* A sum would pass int64: the totals are void. */
 };
 
 bool runstats_init(struct runstats *stats);
 void runstats_free(struct runstats *stats);
 
-/* Adds one adjudicated document. False when the center table is full. */
+/* Adds one adjudicated document. False when the center table is full or a
+ * sum would pass int64 (then stats->overflow). */
 bool runstats_add_doc(struct runstats *stats, const struct doc *doc,
                       const struct doc_decision *decision, const struct line_decision *lines);
 
-/* Adds everything of src into dst (a batch into its run). */
+/* Adds everything of src into dst (a batch into its run). False as
+ * runstats_add_doc. */
 bool runstats_merge(struct runstats *dst, const struct runstats *src);
 
 /* Centers sorted by id (deterministic output); returns the count, fills

@@ -102,4 +102,10 @@ grep -q "rejected 1 E_DOC_TOO_MANY_LINES" "$WORK/out" && grep -q "rejected 1 E_L
     { echo "FAIL big: $(cat "$WORK/out")"; fail=1; }
 [ "$(grep -vc '^#' "$WORK/bigq")" = 10003 ] || { echo "FAIL big quarantine"; fail=1; }
 
+# A quarantine that is one of the batches would empty it before it is
+# read: refused (64), the batch untouched.
+cp "$SRC/tests/data/good/base.tsv" "$WORK/self.tsv"
+check 64 "quarantine is the batch" "$DADRAS" check "$WORK/self.tsv" --quarantine "$WORK/self.tsv"
+cmp -s "$SRC/tests/data/good/base.tsv" "$WORK/self.tsv" || { echo "FAIL the batch was changed"; fail=1; }
+
 exit $fail

@@ -42,6 +42,18 @@ mkdir broken_rules
 printf 'this is not a rule file\n' > broken_rules/x.rules
 expect 64 "rule set did not load" -- "$gold" --rules broken_rules --tables "$SRC/rules/sso/tables" --out o6
 [ ! -e o6 ] || { echo "FAIL: a broken rule set still wrote output"; exit 1; }
+# Totals past int64 (1,025 lines of 9e15 rials): the batch stops with
+# E_OVERFLOW, exit 2, never an abort or a wrapped total.
+{
+  printf 'H\t1\tOVER\tKHZ\t1403/06\t1403/06/30\tT\n'
+  for i in $(seq 1 1025); do
+    printf 'P\tR%d\tPH-GOV-1\t0012345679\t1001\t1403/05/01\t1403/05/02\n' "$i"
+    printf 'L\t1\tD\tD-PLAIN\t1\t9000000000000000\t9000000000000000\t9000000000000000\t0\n'
+  done
+  printf 'T\t1025\t1025\t0\t0\t0\n'
+} > over.tsv
+expect 2 "E_OVERFLOW" -- over.tsv "${rules[@]}" --out o_over --threads 2
+zstd -dcq o_over/decisions.tsv.zst | grep -q -- '-[0-9]' && { echo "FAIL: a negative (wrapped) amount"; exit 1; }
 # A rule or table file that cannot be read is an unreadable file: 74.
 expect 74 "E_RULE_FILE" -- "$gold" --rules "$SRC/rules/sso" --tables "$WORK/no_tables" --out o6b
 expect 74 "E_RULE_FILE" -- "$gold" --rules "$WORK/no_rules" --tables "$SRC/rules/sso/tables" --out o6c
