@@ -409,7 +409,10 @@ int cmd_run(int argc, char **argv)
         return rules_err == ADJ_E_RULE_FILE ? CLI_EXIT_IOERR : CLI_EXIT_USAGE;
     }
     if (history_job.err != ADJ_OK) {
-        fprintf(stderr, "dadras run: the ledger's settled history did not load; nothing was run\n");
+        fprintf(stderr, "dadras run: the ledger's settled history did not load; nothing was run%s\n",
+                history_job.err == ADJ_E_OPEN
+                    ? " (a new ledger is created once, with: dadras ledger init FILE)"
+                    : "");
         run_history_free(&history);
         rules_free(rules);
         return CLI_EXIT_IOERR;

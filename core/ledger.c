@@ -211,6 +211,12 @@ enum adj_err lg_fail(struct ledger *l, int rc, struct adj_diag *diag, const char
         strstr(sqlite3_errmsg(l->db), "unbalanced entry") != NULL) {
         err = ADJ_E_LEDGER_UNBALANCED;
     }
+    /* A damaged schema page can fail with another code than SQLITE_CORRUPT
+     * (SQLITE_TOOBIG when its damage reads as a huge string): it is
+     * corruption all the same, and the run must say so (exit 74). */
+    if (l->db != NULL && strstr(sqlite3_errmsg(l->db), "malformed database schema") != NULL) {
+        err = ADJ_E_LEDGER_CORRUPT;
+    }
     adj_diag_set(diag, err, l->path, 0, 0, "%s: %s", what,
                  l->db != NULL ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
     return err;

@@ -175,7 +175,10 @@ enum adj_err run_history_load(struct run_history *history, const char *path)
     }
     struct adj_diag diag;
     memset(&diag, 0, sizeof diag);
-    enum adj_err err = ledger_open(path, true, &history->ledger, &diag);
+    /* Never created here: a mistyped path would give an empty history, and
+     * every pack and document settled before would pass K08/K09 again.
+     * `dadras ledger init` creates a ledger, once. */
+    enum adj_err err = ledger_open(path, false, &history->ledger, &diag);
     if (err == ADJ_OK) {
         /* A damaged ledger is refused before anything is adjudicated
          * against its history (about a second on a year of a province). */

@@ -1680,6 +1680,10 @@ void batch_finish(struct batch_state *st, const struct io_stream_end *end,
                   struct batch_summary *out)
 {
     memset(out, 0, sizeof *out);
+    /* What decides the batch (the stream's end, the trailer: a handful of
+     * lines) is printed even past the cap on diagnostics, which a batch of
+     * many rejects reaches first. */
+    st->diag_max = UINT32_MAX;
     bool io_failed = false;
     if (end != NULL && end->err != ADJ_OK) {
         struct adj_diag dg = end->diag;

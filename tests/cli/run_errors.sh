@@ -54,6 +54,10 @@ expect 64 "rule set did not load" -- "$gold" --rules broken_rules --tables "$SRC
 } > over.tsv
 expect 2 "E_OVERFLOW" -- over.tsv "${rules[@]}" --out o_over --threads 2
 zstd -dcq o_over/decisions.tsv.zst | grep -q -- '-[0-9]' && { echo "FAIL: a negative (wrapped) amount"; exit 1; }
+# A ledger that does not exist is not created by run (a mistyped path
+# would mean an empty history: every settled pack and document again).
+expect 74 "dadras ledger init" -- "$gold" "${rules[@]}" --out o_noledger --ledger "$WORK/typo.db"
+[ ! -e "$WORK/typo.db" ] || { echo "FAIL: run created a ledger"; exit 1; }
 # A rule or table file that cannot be read is an unreadable file: 74.
 expect 74 "E_RULE_FILE" -- "$gold" --rules "$SRC/rules/sso" --tables "$WORK/no_tables" --out o6b
 expect 74 "E_RULE_FILE" -- "$gold" --rules "$WORK/no_rules" --tables "$SRC/rules/sso/tables" --out o6c
