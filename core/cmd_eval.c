@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include "core/cli.h"
@@ -41,6 +42,8 @@ struct ev_reader {
     FILE *f;
     const char *name;
     bool zstd, eof, failed;
+    bool saw_t;           /* The decisions' closing T row was read. */
+    size_t zrc;           /* Last ZSTD_decompressStream result: 0 = frame whole. */
     ZSTD_DStream *ds;
     unsigned char *in;
     ZSTD_inBuffer ib;
@@ -55,8 +58,9 @@ static bool ev_open(struct ev_reader *r, const char *path)
     memset(r, 0, sizeof *r);
     r->name = path;
     r->f = fopen(path, "rb");
-    if (r->f == NULL) {
-        return false;
+    struct stat st;
+    if (r->f == NULL || fstat(fileno(r->f), &st) != 0 || S_ISDIR(st.st_mode)) {
+        return false; /* fopen opens a directory; reading it fails */
     }
     r->buf = malloc(EV_LINE_MAX + 1);
     r->in_cap = ZSTD_DStreamInSize();
@@ -75,6 +79,7 @@ static bool ev_open(struct ev_reader *r, const char *path)
         }
         memcpy(r->in, magic, 4);
         r->ib = (ZSTD_inBuffer){r->in, 4, 0};
+        r->zrc = 1; /* a frame has begun */
     } else {
         memcpy(r->buf, magic, n);
         r->end = n;
@@ -103,12 +108,19 @@ static bool ev_fill(struct ev_reader *r)
     if (!r->zstd) {
         size_t n = fread(r->buf + r->end, 1, room, r->f);
         r->end += n;
+        if (n == 0 && ferror(r->f)) {
+            r->failed = true;
+        }
         return n > 0;
     }
     for (;;) {
         if (r->ib.pos == r->ib.size) {
             size_t n = fread(r->in, 1, r->in_cap, r->f);
             if (n == 0) {
+                /* The end: a frame cut short is a damaged file, not an end. */
+                if (ferror(r->f) || r->zrc != 0) {
+                    r->failed = true;
+                }
                 return false;
             }
             r->ib = (ZSTD_inBuffer){r->in, n, 0};
@@ -119,6 +131,7 @@ static bool ev_fill(struct ev_reader *r)
             r->failed = true;
             return false;
         }
+        r->zrc = rc;
         r->end += ob.pos;
         if (ob.pos > 0) {
             return true;
@@ -338,6 +351,7 @@ static const char *ev_peek_doc(struct ev_state *s, char *id_buf, size_t cap)
         s->d_pending = ev_row(&s->dr, false);
     }
     while (s->d_pending != NULL && s->d_pending[0] == 'T' && s->d_pending[1] == '\t') {
+        s->dr.saw_t = true;
         s->d_pending = ev_row(&s->dr, false);
     }
     if (s->d_pending == NULL) {
@@ -503,6 +517,9 @@ int cmd_eval(int argc, char **argv)
             ev_fail(&s, &s.dr,
                     "document not in the truth file at this point (files do not line up)");
         }
+    }
+    if (!s.bad && !s.dr.failed && !s.dr.saw_t) {
+        ev_fail(&s, &s.dr, "no T row: not a whole decisions file (cut short?)");
     }
     if (s.tr.failed || s.dr.failed) {
         ev_fail(&s, s.tr.failed ? &s.tr : &s.dr, "unreadable (corrupt zstd or a line too long)");
