@@ -217,19 +217,25 @@ void adjud_assert_doc(const struct doc *doc, const struct doc_line *lines,
     ADJ_ASSERT(decision->deduction_rials == deduction);
 }
 
-static void adjud_sum_doc(struct adjud_doc *meta, const struct doc *doc,
+/* The document's gross and shares (its part of the T row). False when a
+ * sum passes int64 (1,100 lines priced at 9e15 rials by a table): the rule
+ * set's arithmetic checked each line, not their sum, so the document is
+ * then rejected as an overflow (E_RULE_OVERFLOW), like any other. */
+static bool adjud_sum_doc(struct adjud_doc *meta, const struct doc *doc,
                           const struct line_decision *decisions)
 {
     meta->gross_rials = 0;
     meta->patient_rials = 0;
     meta->insurer_rials = 0;
     meta->daroyar_rials = 0;
-    for (uint32_t i = 0; i < doc->line_count; i++) {
-        ADJ_ASSERT(money_add(meta->gross_rials, decisions[i].gross_rials, &meta->gross_rials));
-        ADJ_ASSERT(money_add(meta->patient_rials, decisions[i].patient_rials, &meta->patient_rials));
-        ADJ_ASSERT(money_add(meta->insurer_rials, decisions[i].insurer_rials, &meta->insurer_rials));
-        ADJ_ASSERT(money_add(meta->daroyar_rials, decisions[i].daroyar_rials, &meta->daroyar_rials));
+    bool ok = true;
+    for (uint32_t i = 0; i < doc->line_count && ok; i++) {
+        ok = money_add(meta->gross_rials, decisions[i].gross_rials, &meta->gross_rials) &&
+             money_add(meta->patient_rials, decisions[i].patient_rials, &meta->patient_rials) &&
+             money_add(meta->insurer_rials, decisions[i].insurer_rials, &meta->insurer_rials) &&
+             money_add(meta->daroyar_rials, decisions[i].daroyar_rials, &meta->daroyar_rials);
     }
+    return ok;
 }
 
 /* ---- speculative evaluation (workers) ------------------------------------ */
@@ -386,7 +392,7 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         if (err == ADJ_E_NOMEM || worker->out_of_memory) {
             return ADJ_E_NOMEM;
         }
-        meta->failed = err != ADJ_OK;
+        meta->failed = err != ADJ_OK || !adjud_sum_doc(meta, doc, decisions);
         if (meta->failed) {
             /* The rule set failed on this document (an overflow, ...): no
              * rows; the commit evaluates it again against the true state
@@ -401,7 +407,6 @@ enum adj_err adjud_evaluate(struct adjud_worker *worker, const struct doc_chunk 
         }
         meta->question_count = out->question_count - meta->question_first;
         adjud_assert_doc(doc, lines, &out->doc_decisions[i], decisions);
-        adjud_sum_doc(meta, doc, decisions);
         if (!adjud_text_reserve(&out->text, &out->text_cap,
                                 out->text_bytes + adjud_doc_text_max(doc->line_count))) {
             return ADJ_E_NOMEM;
@@ -680,6 +685,9 @@ enum adj_err adjud_commit_doc(struct adjud_commit *commit, const struct doc_chun
     if (err == ADJ_E_NOMEM || commit->out_of_memory) {
         return ADJ_E_NOMEM;
     }
+    if (err == ADJ_OK && !adjud_sum_doc(meta, doc, decisions)) {
+        err = ADJ_E_RULE_OVERFLOW;
+    }
     if (err != ADJ_OK) {
         *doc_err = err; /* Nothing marked: the caller rejects it. */
         meta->failed = true;
@@ -690,7 +698,6 @@ enum adj_err adjud_commit_doc(struct adjud_commit *commit, const struct doc_chun
     }
     meta->failed = false;
     adjud_assert_doc(doc, lines, &spec->doc_decisions[doc_index], decisions);
-    adjud_sum_doc(meta, doc, decisions);
     spec->redone_count++;
     return ADJ_OK;
 }

@@ -80,4 +80,24 @@ status=0
 "$DADRAS" run again.tsv --rules "$SRC/rules/sso" --tables tables --out o3 --threads 2 \
   >out3.txt 2>err3.txt || status=$?
 [ "$status" = 0 ] || { cat out3.txt err3.txt; fail "resubmitted document: exit $status, want 0"; }
+# Every line fits but their sum does not: 1,100 lines of a drug a table
+# prices at 9e15 rials. The document is rejected the same way (it aborted
+# on an assertion before).
+printf 'D-HUGE1\t1\t9000000000000000\t9000000000000000\t0\t\t1400/01/01\t\n' >> tables/drugs.tsv
+{
+  printf 'H\t1\tRULEFAIL-3\tKHZ\t1403/05\t1403/06/01\tTEST\n'
+  printf 'P\tG1\tPH-GOV-1\t0012345679\t1001\t1403/05/01\t1403/05/02\n'
+  for i in $(seq 1 1100); do
+    printf 'L\t%d\tD\tD-HUGE1\t1\t1\t1\t1\t0\t\t\t5555500000000000%04d\n' "$i" "$i"
+  done
+  printf 'T\t1\t1100\t1100\t1100\t0\n'
+} > sum.tsv
+for t in 1 2; do
+  status=0
+  "$DADRAS" run sum.tsv --rules "$SRC/rules/sso" --tables tables --out "s$t" --threads "$t" \
+    >"sout$t.txt" 2>"serr$t.txt" || status=$?
+  [ "$status" = 1 ] || { cat "sout$t.txt" "serr$t.txt"; fail "sum overflow, threads $t: exit $status, want 1"; }
+  grep -q "document 'G1' rejected \[E_RULE_OVERFLOW\]" "serr$t.txt" || { cat "serr$t.txt"; fail "sum overflow not reported"; }
+  [ "$(grep -vc '^#' "s$t/quarantine.tsv")" = 1101 ] || fail "sum overflow: quarantine"
+done
 echo "ok: late reject of a document the rule set fails on"
