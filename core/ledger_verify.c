@@ -115,7 +115,7 @@ static void lg_i128_text(__int128 v, char buf[48])
 /* Each account's cached balance against its postings, and the trial
  * balance, summed here in 128 bits: SQLite's sum() fails on an intermediate
  * past int64 (a consistent ledger of 520 batches of 9e15 rials has total
- * debits beyond it), and total() is a double, never near money. */
+ * debits beyond it), and total() is not exact: never near money. */
 static int lg_verify_balances(struct ledger *l, FILE *report, uint64_t *problems)
 {
     sqlite3_stmt *acc = NULL, *post = NULL;
