@@ -1525,6 +1525,18 @@ static bool quarantine_lines(FILE *q, const char *data, size_t begin, size_t end
     return ok;
 }
 
+/* A rejected document's entry in the quarantine: a comment naming the error
+ * and where, then its raw lines data[begin..end). */
+static bool quarantine_doc(FILE *q, const struct batch_state *st, uint64_t line, uint32_t column,
+                           enum adj_err code, const char *doc_id, const char *data, size_t begin,
+                           size_t end, uint64_t first_line)
+{
+    bool ok = fprintf(q, "# %s:%llu:%u: %s: %s (document '%s')\n", st->file_name,
+                      (unsigned long long)line, column, adj_err_name(code), adj_err_message(code),
+                      doc_id) > 0;
+    return quarantine_lines(q, data, begin, end, first_line) && ok;
+}
+
 enum adj_err batch_merge(struct batch_state *st, const struct io_block *block,
                          struct batch_block_result *res, FILE *quarantine)
 {
@@ -1603,15 +1615,14 @@ enum adj_err batch_merge(struct batch_state *st, const struct io_block *block,
             if (r->continuation) {
                 q_ok = fprintf(quarantine, "# %s:%llu: continued: lines of the document above\n",
                                st->file_name, (unsigned long long)(base + first)) > 0;
+                q_ok = quarantine_lines(quarantine, block->data, r->raw_begin, r->raw_end,
+                                        base + first) &&
+                       q_ok;
             } else {
-                q_ok = fprintf(quarantine, "# %s:%llu:%u: %s: %s (document '%s')\n",
-                               st->file_name, (unsigned long long)(base + r->line), r->column,
-                               adj_err_name((enum adj_err)r->code),
-                               adj_err_message((enum adj_err)r->code), r->doc_id) > 0;
+                q_ok = quarantine_doc(quarantine, st, base + r->line, r->column,
+                                      (enum adj_err)r->code, r->doc_id, block->data, r->raw_begin,
+                                      r->raw_end, base + first);
             }
-            q_ok = quarantine_lines(quarantine, block->data, r->raw_begin, r->raw_end,
-                                    base + first) &&
-                   q_ok;
             if (!q_ok) {
                 st->quarantine_failed = true;
             }
@@ -1645,12 +1656,8 @@ enum adj_err batch_reject_late(struct batch_state *st, const struct io_block *bl
     if (quarantine == NULL || st->quarantine_failed) {
         return st->quarantine_failed ? ADJ_E_WRITE : ADJ_OK;
     }
-    bool ok = fprintf(quarantine, "# %s:%llu:1: %s: %s (document '%s')\n", st->file_name,
-                      (unsigned long long)doc->src_line, adj_err_name(code),
-                      adj_err_message(code), doc->doc_id_raw) > 0;
-    ok = quarantine_lines(quarantine, block->data, doc->raw_begin, doc->raw_end, doc->src_line) &&
-         ok;
-    if (!ok) {
+    if (!quarantine_doc(quarantine, st, doc->src_line, 1, code, doc->doc_id_raw, block->data,
+                        doc->raw_begin, doc->raw_end, doc->src_line)) {
         st->quarantine_failed = true;
         return ADJ_E_WRITE;
     }
