@@ -134,12 +134,12 @@ bool runstats_add_doc(struct runstats *stats, const struct doc *doc,
         return false;
     }
     struct runstats_money *m = &stats->money;
+    runstats_add(&m->gross_rials, add.gross_rials); /* the line sums above, once */
+    runstats_add(&m->patient_rials, add.patient_rials);
+    runstats_add(&m->insurer_rials, add.insurer_rials);
+    runstats_add(&m->daroyar_rials, add.daroyar_rials);
     for (uint32_t i = 0; i < doc->line_count; i++) {
         const struct line_decision *l = &lines[i];
-        runstats_add(&m->gross_rials, l->gross_rials);
-        runstats_add(&m->patient_rials, l->patient_rials);
-        runstats_add(&m->insurer_rials, l->insurer_rials);
-        runstats_add(&m->daroyar_rials, l->daroyar_rials);
         uint64_t reasons = l->reasons;
         while (reasons != 0) {
             unsigned bit = (unsigned)__builtin_ctzll(reasons);
